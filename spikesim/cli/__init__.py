@@ -1,0 +1,57 @@
+"""The ``spikesim`` command.
+
+Subcommands live in the modules of this package; each module defines
+``add_parser(subparsers)`` which registers its subcommand(s) and sets ``func`` (a callable
+taking the parsed ``argparse.Namespace`` and returning an exit code) as a default. Modules
+are discovered automatically, so a new subcommand is a new module.
+
+Exit codes: 0 success, 2 usage or config error, 1 runtime failure. Messages go to stderr;
+results go to stdout or to files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+
+from spikesim.errors import ConfigError, SpikesimError, ValidationError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the top-level parser with every discovered subcommand registered."""
+    parser = argparse.ArgumentParser(
+        prog="spikesim",
+        description="Learning in spiking and rate-based neural networks.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        if info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        module.add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the console script; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code = args.func(args)
+    except (ConfigError, ValidationError) as exc:
+        print(f"spikesim: error: {exc}", file=sys.stderr)
+        return 2
+    except SpikesimError as exc:
+        print(f"spikesim: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("spikesim: interrupted", file=sys.stderr)
+        return 130
+    return int(code or 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

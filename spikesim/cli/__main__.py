@@ -1,0 +1,5 @@
+import sys
+
+from spikesim.cli import main
+
+sys.exit(main())
