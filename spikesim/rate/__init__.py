@@ -1,5 +1,16 @@
-"""Rate-based learners behind one interface (see :mod:`spikesim.rate.base`)."""
+"""Rate-based learners behind one interface (see :mod:`spikesim.rate.base`).
+
+Every module of this package is imported here, so defining a class decorated with
+:func:`spikesim.rate.base.register` in a new module is all it takes to add a learner.
+"""
+
+import importlib
+import pkgutil
 
 from spikesim.rate.base import REGISTRY, RateLearner, available, make, register
+
+for _info in pkgutil.iter_modules(__path__):
+    if not _info.name.startswith("_") and _info.name != "base":
+        importlib.import_module(f"{__name__}.{_info.name}")
 
 __all__ = ["REGISTRY", "RateLearner", "available", "make", "register"]
