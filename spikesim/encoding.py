@@ -1,0 +1,152 @@
+"""Encoders (data vector -> input spike trains) and decoders (spikes -> numbers).
+
+Encoders map a data vector ``x`` of shape ``(n_inputs,)`` with values in ``[0, 1]`` onto the
+input neurons ``neurons`` (default ``0 .. n_inputs-1``) and return input spikes as a pair
+``(times, neurons)`` ready for :func:`spikesim.simulate`. Times are in seconds, rates in
+hertz. Every encoder that draws random numbers takes a ``seed``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from spikesim.errors import ValidationError
+from spikesim.record import SpikeRecord
+
+__all__ = [
+    "poisson",
+    "latency",
+    "regular",
+    "spike_counts",
+    "spike_rates",
+    "first_spike_times",
+]
+
+
+def _check_x(x, neurons) -> tuple[np.ndarray, np.ndarray]:
+    x = np.asarray(x, dtype=float)
+    if x.ndim != 1:
+        raise ValidationError(f"x must be a vector of shape (n_inputs,), got shape {x.shape}")
+    if not np.all(np.isfinite(x)):
+        k = int(np.flatnonzero(~np.isfinite(x))[0])
+        raise ValidationError(f"x[{k}] is {x[k]!r}; inputs must be finite")
+    if np.any((x < 0) | (x > 1)):
+        k = int(np.flatnonzero((x < 0) | (x > 1))[0])
+        raise ValidationError(f"x[{k}] = {x[k]!r} is outside [0, 1]; scale the data first")
+    if neurons is None:
+        neurons = np.arange(x.size)
+    neurons = np.asarray(neurons)
+    if neurons.shape != x.shape or neurons.dtype.kind not in "iu":
+        raise ValidationError(
+            f"neurons must be {x.size} integer neuron ids matching x, got {neurons.shape} "
+            f"of {neurons.dtype}"
+        )
+    return x, neurons.astype(np.int64)
+
+
+def _check_positive(name: str, value: float) -> float:
+    value = float(value)
+    if not np.isfinite(value) or value <= 0:
+        raise ValidationError(f"{name} must be a positive number, got {value!r}")
+    return value
+
+
+def poisson(x, *, duration: float, max_rate: float = 100.0, neurons=None, seed: int = 0):
+    """Poisson rate code: input ``k`` fires as a Poisson process of rate ``x[k] * max_rate``.
+
+    Parameters
+    ----------
+    x : array_like, shape (n_inputs,)
+        Intensities in ``[0, 1]``.
+    duration : float
+        Trial length in seconds.
+    max_rate : float
+        Rate in hertz of an input with ``x = 1``.
+    neurons : array_like of int, shape (n_inputs,), optional
+        Input neuron of each component (default ``arange(n_inputs)``).
+    seed : int
+        Seed of the spike trains.
+
+    Returns
+    -------
+    times, neurons : ndarray, shape (n_spikes,)
+        Spike times in seconds (sorted by neuron, then time) and neurons.
+    """
+    x, neurons = _check_x(x, neurons)
+    duration = _check_positive("duration", duration)
+    max_rate = _check_positive("max_rate", max_rate)
+    rng = np.random.default_rng(seed)
+    counts = rng.poisson(x * max_rate * duration)
+    nrn = np.repeat(neurons, counts)
+    t = rng.uniform(0.0, duration, nrn.size)
+    order = np.lexsort((t, nrn))
+    return t[order], nrn[order]
+
+
+def regular(x, *, duration: float, max_rate: float = 100.0, neurons=None, phase: float = 0.5):
+    """Regular (clock-like) rate code: input ``k`` fires every ``1 / (x[k] max_rate)`` seconds.
+
+    The first spike is at ``phase / rate`` (``phase`` in ``[0, 1)``); ``x = 0`` gives no
+    spikes. Deterministic.
+    """
+    x, neurons = _check_x(x, neurons)
+    duration = _check_positive("duration", duration)
+    max_rate = _check_positive("max_rate", max_rate)
+    if not 0.0 <= phase < 1.0:
+        raise ValidationError(f"phase must be in [0, 1), got {phase!r}")
+    times, nrn = [], []
+    for k in np.flatnonzero(x > 0):
+        period = 1.0 / (x[k] * max_rate)
+        t = np.arange(phase * period, duration, period)
+        times.append(t)
+        nrn.append(np.full(t.size, neurons[k]))
+    if not times:
+        return np.zeros(0), np.zeros(0, np.int64)
+    return np.concatenate(times), np.concatenate(nrn).astype(np.int64)
+
+
+def latency(x, *, duration: float, t_min: float = 0.0, threshold: float = 0.0, neurons=None):
+    """Latency (time-to-first-spike) code: one spike at ``t_min + (1 - x) (duration - t_min)``.
+
+    Larger intensities fire earlier; inputs with ``x <= threshold`` do not fire. Deterministic.
+    """
+    x, neurons = _check_x(x, neurons)
+    duration = _check_positive("duration", duration)
+    if not 0.0 <= t_min < duration:
+        raise ValidationError(f"t_min must be in [0, duration), got {t_min!r}")
+    fire = x > threshold
+    t = t_min + (1.0 - x[fire]) * (duration - t_min)
+    t = np.minimum(t, np.nextafter(duration, 0.0))
+    return t, neurons[fire]
+
+
+def _window(record: SpikeRecord, t_start, t_stop):
+    t_stop = record.duration if t_stop is None else float(t_stop)
+    if not 0.0 <= t_start < t_stop:
+        raise ValidationError(f"need 0 <= t_start < t_stop, got {t_start!r}, {t_stop!r}")
+    return t_stop
+
+
+def spike_counts(record: SpikeRecord, neurons, *, t_start: float = 0.0, t_stop=None):
+    """Spike counts of ``neurons`` in ``[t_start, t_stop)`` seconds, shape (len(neurons),)."""
+    t_stop = _window(record, t_start, t_stop)
+    neurons = np.asarray(neurons, dtype=np.int64)
+    sel = (record.times >= t_start) & (record.times < t_stop)
+    counts = np.bincount(record.neurons[sel], minlength=record.n_neurons)
+    return counts[neurons]
+
+
+def spike_rates(record: SpikeRecord, neurons, *, t_start: float = 0.0, t_stop=None):
+    """Firing rates in hertz of ``neurons`` over ``[t_start, t_stop)``, shape (len(neurons),)."""
+    t_stop = _window(record, t_start, t_stop)
+    return spike_counts(record, neurons, t_start=t_start, t_stop=t_stop) / (t_stop - t_start)
+
+
+def first_spike_times(record: SpikeRecord, neurons, *, default: float = np.inf):
+    """Time in seconds of each neuron's first spike (``default`` if silent), shape (len(neurons),)."""
+    neurons = np.asarray(neurons, dtype=np.int64)
+    first = np.full(record.n_neurons, float(default))
+    # record is sorted by time: the first occurrence of a neuron is its first spike
+    uniq, idx = np.unique(record.neurons, return_index=True)
+    first[uniq] = record.times[idx]
+    return first[neurons]

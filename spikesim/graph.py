@@ -1,0 +1,508 @@
+"""The spiking network: a directed acyclic graph (DAG) of threshold neurons.
+
+See ``../shared/DESIGN.md`` ("The spiking model") and Schmidt-Hieber (2023), sec. 2.
+Edge ``e`` goes from ``pre[e]`` to ``post[e]`` with weight magnitude ``weight[e] >= 0``,
+fixed sign ``sign[e]`` in {+1, -1} and delay ``delay[e] >= 0`` (seconds). Neuron ``j``'s
+potential is the superposition of exponential kernels of its arrivals since its last reset,
+
+    V_j(t) = sum_{arrivals (e, tau), tau <= t} sign[e] * weight[e] * exp(-(t - tau) / tau_syn[j]),
+
+it spikes when ``V_j >= threshold[j]``, resets to 0 and ignores arrivals for ``t_ref[j]``.
+
+This module only describes structure and parameters; it never imports an engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from spikesim.errors import ValidationError
+
+__all__ = ["Network", "layered", "random_dag"]
+
+
+def _as_1d(name: str, value, n: int, dtype, *, allow_scalar: bool) -> np.ndarray:
+    arr = np.asarray(value)
+    if arr.ndim == 0:
+        if not allow_scalar:
+            raise ValidationError(f"{name} must be an array of length {n}, got a scalar")
+        arr = np.full(n, arr.item())
+    if arr.ndim != 1 or arr.shape[0] != n:
+        raise ValidationError(f"{name} must have length {n}, got shape {arr.shape}")
+    if arr.dtype.kind not in "biuf":
+        raise ValidationError(f"{name} must be numeric, got dtype {arr.dtype}")
+    if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
+        k = int(np.flatnonzero(~np.isfinite(arr))[0])
+        raise ValidationError(f"{name}[{k}] is {arr[k]!r}; all values must be finite")
+    out = arr.astype(dtype)
+    if np.dtype(dtype).kind == "i" and arr.dtype.kind == "f" and not np.array_equal(out, arr):
+        k = int(np.flatnonzero(out != arr)[0])
+        raise ValidationError(f"{name}[{k}] = {arr[k]!r} is not an integer")
+    return np.ascontiguousarray(out)
+
+
+def _find_cycle(n: int, pre: np.ndarray, post: np.ndarray) -> list[int]:
+    """Return the neurons of one directed cycle (first repeated at the end), or []."""
+    adj: list[list[int]] = [[] for _ in range(n)]
+    for a, b in zip(pre.tolist(), post.tolist(), strict=True):
+        adj[a].append(b)
+    color = [0] * n  # 0 new, 1 on stack, 2 done
+    parent = [-1] * n
+    for root in range(n):
+        if color[root]:
+            continue
+        stack = [(root, 0)]
+        color[root] = 1
+        while stack:
+            v, k = stack[-1]
+            if k < len(adj[v]):
+                stack[-1] = (v, k + 1)
+                w = adj[v][k]
+                if color[w] == 0:
+                    color[w] = 1
+                    parent[w] = v
+                    stack.append((w, 0))
+                elif color[w] == 1:
+                    cycle = [v]
+                    while cycle[-1] != w:
+                        cycle.append(parent[cycle[-1]])
+                    cycle.reverse()
+                    return cycle + [cycle[0]]
+            else:
+                color[v] = 2
+                stack.pop()
+    return []
+
+
+@dataclass(frozen=True, eq=False)
+class Network:
+    """A spiking DAG: structure, weights and neuron parameters.
+
+    Parameters
+    ----------
+    n_neurons : int
+        Number of neurons ``n``; neurons are ``0 .. n-1``.
+    pre, post : array_like of int, shape (n_edges,)
+        Source and target neuron of each edge.
+    weight : array_like of float, shape (n_edges,)
+        Weight magnitudes ``w_ij >= 0`` (units of the potential, threshold-relative).
+    delay : array_like of float, shape (n_edges,) or scalar, optional
+        Transmission delays ``d_ij >= 0`` in seconds (default 0).
+    sign : array_like of {+1, -1}, shape (n_edges,) or scalar, optional
+        Fixed sign of each edge; +1 excitatory (default), -1 inhibitory.
+    inputs : array_like of int
+        Input neurons (driven by encoded data; no incoming edges allowed).
+    outputs : array_like of int
+        Output neurons (decoded into a prediction).
+    tau_syn : float or array_like, shape (n_neurons,)
+        Synaptic (kernel) time constant in seconds, > 0.
+    threshold : float or array_like, shape (n_neurons,)
+        Firing threshold ``S`` > 0.
+    t_ref : float or array_like, shape (n_neurons,)
+        Refractory period in seconds, >= 0. Arrivals in ``[t_spike, t_spike + t_ref)`` are
+        ignored.
+    layers : sequence of array_like of int, optional
+        Neuron groups for plotting (e.g. the layers of a layered network).
+
+    Raises
+    ------
+    ValidationError
+        Mismatched lengths, out-of-range neuron ids, NaN or infinite values, negative
+        weights or delays, a sign other than +-1, an edge into an input neuron, non-positive
+        tau_syn or threshold, negative t_ref, or a cycle (its neurons are named).
+    """
+
+    n_neurons: int
+    pre: np.ndarray
+    post: np.ndarray
+    weight: np.ndarray
+    delay: np.ndarray | float = 0.0
+    sign: np.ndarray | int = 1
+    inputs: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    outputs: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    tau_syn: np.ndarray | float = 0.01
+    threshold: np.ndarray | float = 1.0
+    t_ref: np.ndarray | float = 0.002
+    layers: tuple[np.ndarray, ...] | None = None
+
+    def __post_init__(self) -> None:
+        n = self.n_neurons
+        if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
+            raise ValidationError(f"n_neurons must be a positive integer, got {n!r}")
+        n = int(n)
+        set_ = object.__setattr__
+        set_(self, "n_neurons", n)
+        pre = np.asarray(self.pre)
+        if pre.ndim != 1:
+            raise ValidationError(f"pre must be one-dimensional, got shape {pre.shape}")
+        m = pre.shape[0]
+        pre = _as_1d("pre", pre, m, np.int64, allow_scalar=False)
+        post = _as_1d("post", self.post, m, np.int64, allow_scalar=False)
+        for name, arr in (("pre", pre), ("post", post)):
+            bad = np.flatnonzero((arr < 0) | (arr >= n))
+            if bad.size:
+                k = int(bad[0])
+                raise ValidationError(f"{name}[{k}] = {arr[k]} is not a neuron (n_neurons = {n})")
+        weight = _as_1d("weight", self.weight, m, np.float64, allow_scalar=True)
+        delay = _as_1d("delay", self.delay, m, np.float64, allow_scalar=True)
+        sign = _as_1d("sign", self.sign, m, np.float64, allow_scalar=True)
+        for name, arr in (("weight", weight), ("delay", delay)):
+            bad = np.flatnonzero(arr < 0)
+            if bad.size:
+                k = int(bad[0])
+                raise ValidationError(f"{name}[{k}] = {arr[k]!r} is negative")
+        bad = np.flatnonzero((sign != 1) & (sign != -1))
+        if bad.size:
+            k = int(bad[0])
+            raise ValidationError(f"sign[{k}] = {sign[k]!r}; signs must be +1 or -1")
+        sign = sign.astype(np.int8)
+        inputs = np.unique(
+            _as_1d(
+                "inputs",
+                np.atleast_1d(self.inputs),
+                np.size(self.inputs),
+                np.int64,
+                allow_scalar=False,
+            )
+        )
+        outputs = _as_1d(
+            "outputs",
+            np.atleast_1d(self.outputs),
+            np.size(self.outputs),
+            np.int64,
+            allow_scalar=False,
+        )
+        for name, arr in (("inputs", inputs), ("outputs", outputs)):
+            bad = np.flatnonzero((arr < 0) | (arr >= n))
+            if bad.size:
+                raise ValidationError(
+                    f"{name} contains {arr[bad[0]]}, which is not a neuron (n_neurons = {n})"
+                )
+        is_input = np.zeros(n, bool)
+        is_input[inputs] = True
+        into_input = np.flatnonzero(is_input[post])
+        if into_input.size:
+            k = int(into_input[0])
+            raise ValidationError(
+                f"edge {k} ({pre[k]} -> {post[k]}) goes into input neuron {post[k]}; "
+                "input neurons are driven by data only"
+            )
+        tau = _as_1d("tau_syn", self.tau_syn, n, np.float64, allow_scalar=True)
+        thr = _as_1d("threshold", self.threshold, n, np.float64, allow_scalar=True)
+        tref = _as_1d("t_ref", self.t_ref, n, np.float64, allow_scalar=True)
+        for name, arr, ok in (
+            ("tau_syn", tau, tau > 0),
+            ("threshold", thr, thr > 0),
+            ("t_ref", tref, tref >= 0),
+        ):
+            bad = np.flatnonzero(~ok)
+            if bad.size:
+                k = int(bad[0])
+                rel = ">= 0" if name == "t_ref" else "> 0"
+                raise ValidationError(f"{name} of neuron {k} is {arr[k]!r}; must be {rel}")
+        order = _topological_order(n, pre, post)
+        if order is None:
+            cycle = _find_cycle(n, pre, post)
+            raise ValidationError("the network has a cycle: " + " -> ".join(str(c) for c in cycle))
+        for name, arr in (
+            ("pre", pre),
+            ("post", post),
+            ("weight", weight),
+            ("delay", delay),
+            ("sign", sign),
+            ("inputs", inputs),
+            ("outputs", outputs),
+            ("tau_syn", tau),
+            ("threshold", thr),
+            ("t_ref", tref),
+        ):
+            arr.setflags(write=False)
+            set_(self, name, arr)
+        if self.layers is not None:
+            layers = tuple(
+                _as_1d(f"layers[{k}]", np.atleast_1d(g), np.size(g), np.int64, allow_scalar=False)
+                for k, g in enumerate(self.layers)
+            )
+            set_(self, "layers", layers)
+        order.setflags(write=False)
+        set_(self, "_order", order)
+        # Incoming CSR: edges grouped by target, in edge order within a target.
+        in_edges = np.argsort(post, kind="stable").astype(np.int64)
+        in_ptr = np.zeros(n + 1, np.int64)
+        np.cumsum(np.bincount(post, minlength=n), out=in_ptr[1:])
+        out_edges = np.argsort(pre, kind="stable").astype(np.int64)
+        out_ptr = np.zeros(n + 1, np.int64)
+        np.cumsum(np.bincount(pre, minlength=n), out=out_ptr[1:])
+        for arr in (in_edges, in_ptr, out_edges, out_ptr, is_input):
+            arr.setflags(write=False)
+        set_(self, "_in_edges", in_edges)
+        set_(self, "_in_ptr", in_ptr)
+        set_(self, "_out_edges", out_edges)
+        set_(self, "_out_ptr", out_ptr)
+        set_(self, "_is_input", is_input)
+
+    # -- derived structure ----------------------------------------------------------------
+    @property
+    def n_edges(self) -> int:
+        """Number of edges (synapses)."""
+        return int(self.pre.shape[0])
+
+    @property
+    def order(self) -> np.ndarray:
+        """A topological order of the neurons, shape (n_neurons,) (inputs first)."""
+        return self._order
+
+    @property
+    def is_input(self) -> np.ndarray:
+        """Boolean mask of input neurons, shape (n_neurons,)."""
+        return self._is_input
+
+    @property
+    def signed_weight(self) -> np.ndarray:
+        """``sign * weight``, shape (n_edges,)."""
+        return self.sign * self.weight
+
+    def incoming(self, j: int) -> np.ndarray:
+        """Edge ids into neuron ``j``."""
+        return self._in_edges[self._in_ptr[j] : self._in_ptr[j + 1]]
+
+    def outgoing(self, i: int) -> np.ndarray:
+        """Edge ids out of neuron ``i``."""
+        return self._out_edges[self._out_ptr[i] : self._out_ptr[i + 1]]
+
+    def depth(self) -> np.ndarray:
+        """Longest path (in edges) from any source to each neuron, shape (n_neurons,)."""
+        d = np.zeros(self.n_neurons, np.int64)
+        for j in self._order:
+            e = self.incoming(j)
+            if e.size:
+                d[j] = d[self.pre[e]].max() + 1
+        return d
+
+    def groups(self) -> list[np.ndarray]:
+        """Neuron groups for plotting: ``layers`` if given, else neurons grouped by depth."""
+        if self.layers is not None:
+            return list(self.layers)
+        d = self.depth()
+        return [np.flatnonzero(d == k) for k in range(int(d.max()) + 1)]
+
+    def with_weights(self, weight: np.ndarray) -> Network:
+        """A copy of this network with new weight magnitudes, shape (n_edges,)."""
+        return Network(
+            n_neurons=self.n_neurons,
+            pre=self.pre,
+            post=self.post,
+            weight=weight,
+            delay=self.delay,
+            sign=self.sign,
+            inputs=self.inputs,
+            outputs=self.outputs,
+            tau_syn=self.tau_syn,
+            threshold=self.threshold,
+            t_ref=self.t_ref,
+            layers=self.layers,
+        )
+
+    def check_weights(self, weight) -> np.ndarray:
+        """Validate a weight vector for this network; returns it as float64 (n_edges,)."""
+        w = _as_1d("weights", weight, self.n_edges, np.float64, allow_scalar=False)
+        bad = np.flatnonzero(w < 0)
+        if bad.size:
+            k = int(bad[0])
+            raise ValidationError(f"weights[{k}] = {w[k]!r} is negative")
+        return w
+
+    def structure_key(self) -> str:
+        """A hash of everything but the weights (for caches keyed by structure)."""
+        import hashlib
+
+        h = hashlib.sha1()
+        for arr in (
+            self.pre,
+            self.post,
+            self.delay,
+            self.sign,
+            self.inputs,
+            self.outputs,
+            self.tau_syn,
+            self.threshold,
+            self.t_ref,
+        ):
+            h.update(np.ascontiguousarray(arr).tobytes())
+            h.update(b"|")
+        h.update(str(self.n_neurons).encode())
+        return h.hexdigest()[:16]
+
+    def __repr__(self) -> str:
+        return (
+            f"Network(n_neurons={self.n_neurons}, n_edges={self.n_edges}, "
+            f"inputs={self.inputs.size}, outputs={self.outputs.size})"
+        )
+
+
+def _topological_order(n: int, pre: np.ndarray, post: np.ndarray) -> np.ndarray | None:
+    """Kahn's algorithm, smallest index first among ready neurons; None if cyclic."""
+    import heapq
+
+    indeg = np.bincount(post, minlength=n)
+    adj_ptr = np.zeros(n + 1, np.int64)
+    np.cumsum(np.bincount(pre, minlength=n), out=adj_ptr[1:])
+    adj = post[np.argsort(pre, kind="stable")]
+    ready = [int(v) for v in np.flatnonzero(indeg == 0)]
+    heapq.heapify(ready)
+    indeg = indeg.copy()
+    order = []
+    while ready:
+        v = heapq.heappop(ready)
+        order.append(v)
+        for w in adj[adj_ptr[v] : adj_ptr[v + 1]].tolist():
+            indeg[w] -= 1
+            if indeg[w] == 0:
+                heapq.heappush(ready, w)
+    if len(order) < n:
+        return None
+    return np.asarray(order, np.int64)
+
+
+def layered(
+    sizes: Sequence[int],
+    *,
+    p_connect: float = 1.0,
+    weight_mean: float | Sequence[float] | None = None,
+    weight_spread: float = 1.0,
+    inhibitory_fraction: float = 0.0,
+    delay: float = 0.0,
+    tau_syn: float = 0.01,
+    threshold: float = 1.0,
+    t_ref: float = 0.002,
+    seed: int = 0,
+) -> Network:
+    """A layered feed-forward network ``sizes[0] -> sizes[1] -> ... -> sizes[-1]``.
+
+    Parameters
+    ----------
+    sizes : sequence of int
+        Layer sizes, e.g. ``[784, 100, 10]``; the first layer are the inputs, the last the
+        outputs. Neurons are numbered layer by layer.
+    p_connect : float
+        Probability of each possible edge between consecutive layers (1.0: dense).
+    weight_mean : float or sequence of float, optional
+        Mean weight per layer transition (one value, or ``len(sizes) - 1`` values). Default
+        ``2 * threshold / (p_connect * fan_in)``.
+    weight_spread : float
+        Weights are uniform on ``mean * [1 - spread, 1 + spread]`` (0 <= spread <= 1).
+    inhibitory_fraction : float
+        Fraction of edges made inhibitory (sign -1), chosen at random.
+    delay : float
+        Delay of every edge, seconds.
+    tau_syn, threshold, t_ref : float
+        Neuron parameters (seconds, threshold units, seconds).
+    seed : int
+        Seed for the connectivity, weights and signs.
+
+    Returns
+    -------
+    Network
+    """
+    sizes = [int(s) for s in sizes]
+    if len(sizes) < 2 or min(sizes) < 1:
+        raise ValidationError(f"sizes must list at least two positive layer sizes, got {sizes}")
+    if not 0.0 < p_connect <= 1.0:
+        raise ValidationError(f"p_connect must be in (0, 1], got {p_connect!r}")
+    if not 0.0 <= weight_spread <= 1.0:
+        raise ValidationError(f"weight_spread must be in [0, 1], got {weight_spread!r}")
+    if not 0.0 <= inhibitory_fraction <= 1.0:
+        raise ValidationError(f"inhibitory_fraction must be in [0, 1], got {inhibitory_fraction!r}")
+    n_trans = len(sizes) - 1
+    if weight_mean is None:
+        means = [2.0 * threshold / (p_connect * sizes[k]) for k in range(n_trans)]
+    else:
+        means = list(np.broadcast_to(np.asarray(weight_mean, float), (n_trans,)))
+    rng = np.random.default_rng(seed)
+    offsets = np.concatenate([[0], np.cumsum(sizes)])
+    pres, posts, weights = [], [], []
+    for k in range(n_trans):
+        a = np.arange(offsets[k], offsets[k + 1])
+        b = np.arange(offsets[k + 1], offsets[k + 2])
+        # Post-major edge order: edges into the same target are contiguous.
+        pp = np.repeat(a[None, :], b.size, axis=0).ravel()
+        qq = np.repeat(b, a.size)
+        if p_connect < 1.0:
+            keep = rng.random(pp.size) < p_connect
+            pp, qq = pp[keep], qq[keep]
+        w = means[k] * rng.uniform(1 - weight_spread, 1 + weight_spread, pp.size)
+        pres.append(pp)
+        posts.append(qq)
+        weights.append(w)
+    pre = np.concatenate(pres)
+    post = np.concatenate(posts)
+    weight = np.concatenate(weights)
+    sign = np.where(rng.random(pre.size) < inhibitory_fraction, -1, 1)
+    layers = tuple(np.arange(offsets[k], offsets[k + 1]) for k in range(len(sizes)))
+    return Network(
+        n_neurons=int(offsets[-1]),
+        pre=pre,
+        post=post,
+        weight=weight,
+        delay=delay,
+        sign=sign,
+        inputs=layers[0],
+        outputs=layers[-1],
+        tau_syn=tau_syn,
+        threshold=threshold,
+        t_ref=t_ref,
+        layers=layers,
+    )
+
+
+def random_dag(
+    n_neurons: int,
+    *,
+    n_inputs: int,
+    n_outputs: int,
+    p_edge: float = 0.3,
+    weight_range: tuple[float, float] = (0.2, 1.0),
+    delay_range: tuple[float, float] = (0.0, 0.002),
+    inhibitory_fraction: float = 0.2,
+    tau_syn: float = 0.01,
+    threshold: float = 1.0,
+    t_ref: float = 0.002,
+    seed: int = 0,
+) -> Network:
+    """A random DAG: a random order of the neurons, each forward pair an edge with ``p_edge``.
+
+    The first ``n_inputs`` neurons of the order are inputs (no incoming edges), the last
+    ``n_outputs`` are outputs. Weights and delays (seconds) are uniform on their ranges.
+    """
+    if n_inputs < 1 or n_outputs < 1 or n_inputs + n_outputs > n_neurons:
+        raise ValidationError(
+            f"need 1 <= n_inputs, 1 <= n_outputs and n_inputs + n_outputs <= n_neurons; "
+            f"got {n_inputs}, {n_outputs}, {n_neurons}"
+        )
+    if not 0.0 <= p_edge <= 1.0:
+        raise ValidationError(f"p_edge must be in [0, 1], got {p_edge!r}")
+    rng = np.random.default_rng(seed)
+    perm = rng.permutation(n_neurons)
+    a, b = np.triu_indices(n_neurons, k=1)
+    keep = (rng.random(a.size) < p_edge) & (b >= n_inputs)
+    pre, post = perm[a[keep]], perm[b[keep]]
+    m = pre.size
+    weight = rng.uniform(*weight_range, m)
+    delay = rng.uniform(*delay_range, m)
+    sign = np.where(rng.random(m) < inhibitory_fraction, -1, 1)
+    return Network(
+        n_neurons=n_neurons,
+        pre=pre,
+        post=post,
+        weight=weight,
+        delay=delay,
+        sign=sign,
+        inputs=perm[:n_inputs],
+        outputs=perm[n_neurons - n_outputs :],
+        tau_syn=tau_syn,
+        threshold=threshold,
+        t_ref=t_ref,
+    )
