@@ -29,10 +29,10 @@ def _check_x(x, neurons) -> tuple[np.ndarray, np.ndarray]:
         raise ValidationError(f"x must be a vector of shape (n_inputs,), got shape {x.shape}")
     if not np.all(np.isfinite(x)):
         k = int(np.flatnonzero(~np.isfinite(x))[0])
-        raise ValidationError(f"x[{k}] is {x[k]!r}; inputs must be finite")
+        raise ValidationError(f"x[{k}] is {x[k].item()!r}; inputs must be finite")
     if np.any((x < 0) | (x > 1)):
         k = int(np.flatnonzero((x < 0) | (x > 1))[0])
-        raise ValidationError(f"x[{k}] = {x[k]!r} is outside [0, 1]; scale the data first")
+        raise ValidationError(f"x[{k}] = {x[k].item()!r} is outside [0, 1]; scale the data first")
     if neurons is None:
         neurons = np.arange(x.size)
     neurons = np.asarray(neurons)
@@ -95,9 +95,12 @@ def regular(x, *, duration: float, max_rate: float = 100.0, neurons=None, phase:
     if not 0.0 <= phase < 1.0:
         raise ValidationError(f"phase must be in [0, 1), got {phase!r}")
     times, nrn = [], []
+    rates = x * max_rate
     for k in np.flatnonzero(x > 0):
-        period = 1.0 / (x[k] * max_rate)
-        t = np.arange(phase * period, duration, period)
+        # spikes at (m + phase) / rate for m = 0, 1, ... while < duration
+        n_spikes = int(max(0.0, np.ceil(duration * rates[k] - phase)))
+        t = (np.arange(n_spikes) + phase) / rates[k]
+        t = t[t < duration]
         times.append(t)
         nrn.append(np.full(t.size, neurons[k]))
     if not times:
@@ -143,7 +146,7 @@ def spike_rates(record: SpikeRecord, neurons, *, t_start: float = 0.0, t_stop=No
 
 
 def first_spike_times(record: SpikeRecord, neurons, *, default: float = np.inf):
-    """Time in seconds of each neuron's first spike (``default`` if silent), shape (len(neurons),)."""
+    """First spike time (s) of each neuron, ``default`` if silent; shape (len(neurons),)."""
     neurons = np.asarray(neurons, dtype=np.int64)
     first = np.full(record.n_neurons, float(default))
     # record is sorted by time: the first occurrence of a neuron is its first spike

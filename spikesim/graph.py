@@ -36,11 +36,11 @@ def _as_1d(name: str, value, n: int, dtype, *, allow_scalar: bool) -> np.ndarray
         raise ValidationError(f"{name} must be numeric, got dtype {arr.dtype}")
     if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
         k = int(np.flatnonzero(~np.isfinite(arr))[0])
-        raise ValidationError(f"{name}[{k}] is {arr[k]!r}; all values must be finite")
+        raise ValidationError(f"{name}[{k}] is {arr[k].item()!r}; all values must be finite")
     out = arr.astype(dtype)
     if np.dtype(dtype).kind == "i" and arr.dtype.kind == "f" and not np.array_equal(out, arr):
         k = int(np.flatnonzero(out != arr)[0])
-        raise ValidationError(f"{name}[{k}] = {arr[k]!r} is not an integer")
+        raise ValidationError(f"{name}[{k}] = {arr[k].item()!r} is not an integer")
     return np.ascontiguousarray(out)
 
 
@@ -153,11 +153,11 @@ class Network:
             bad = np.flatnonzero(arr < 0)
             if bad.size:
                 k = int(bad[0])
-                raise ValidationError(f"{name}[{k}] = {arr[k]!r} is negative")
+                raise ValidationError(f"{name}[{k}] = {arr[k].item()!r} is negative")
         bad = np.flatnonzero((sign != 1) & (sign != -1))
         if bad.size:
             k = int(bad[0])
-            raise ValidationError(f"sign[{k}] = {sign[k]!r}; signs must be +1 or -1")
+            raise ValidationError(f"sign[{k}] = {sign[k].item()!r}; signs must be +1 or -1")
         sign = sign.astype(np.int8)
         inputs = np.unique(
             _as_1d(
@@ -202,7 +202,7 @@ class Network:
             if bad.size:
                 k = int(bad[0])
                 rel = ">= 0" if name == "t_ref" else "> 0"
-                raise ValidationError(f"{name} of neuron {k} is {arr[k]!r}; must be {rel}")
+                raise ValidationError(f"{name} of neuron {k} is {arr[k].item()!r}; must be {rel}")
         order = _topological_order(n, pre, post)
         if order is None:
             cycle = _find_cycle(n, pre, post)
@@ -312,7 +312,7 @@ class Network:
         bad = np.flatnonzero(w < 0)
         if bad.size:
             k = int(bad[0])
-            raise ValidationError(f"weights[{k}] = {w[k]!r} is negative")
+            raise ValidationError(f"weights[{k}] = {w[k].item()!r} is negative")
         return w
 
     def structure_key(self) -> str:

@@ -107,10 +107,10 @@ def check_input_spikes(network, input_spikes, duration: float) -> tuple[np.ndarr
     neurons = neurons_raw.astype(np.int64)
     if not np.all(np.isfinite(times)):
         k = int(np.flatnonzero(~np.isfinite(times))[0])
-        raise ValidationError(f"input spike time {k} is {times[k]!r}; times must be finite")
+        raise ValidationError(f"input spike time {k} is {times[k].item()!r}; times must be finite")
     if np.any(times < 0):
         k = int(np.flatnonzero(times < 0)[0])
-        raise ValidationError(f"input spike time {k} is negative ({times[k]!r} s)")
+        raise ValidationError(f"input spike time {k} is negative ({times[k].item()!r} s)")
     bad = np.flatnonzero((neurons < 0) | (neurons >= network.n_neurons))
     if bad.size:
         raise ValidationError(

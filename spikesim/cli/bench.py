@@ -17,9 +17,9 @@ def _format_table(result: dict, prefix: str = "") -> list[str]:
         if isinstance(value, dict):
             lines.extend(_format_table(value, prefix=f"{prefix}{key}."))
         elif isinstance(value, float):
-            lines.append(f"{prefix}{key:<40s} {value:.6g}")
+            lines.append(f"{prefix + key:<48s} {value:.6g}")
         else:
-            lines.append(f"{prefix}{key:<40s} {value}")
+            lines.append(f"{prefix + key:<48s} {value}")
     return lines
 
 

@@ -1,0 +1,52 @@
+"""The command-line tool: demo outputs, benchmark JSON, exit codes."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from spikesim.cli import main
+
+
+def test_demo_writes_its_outputs(tmp_path, capsys):
+    assert main(["demo", "--out", str(tmp_path), "--seed", "1"]) == 0
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    for name in ("raster.png", "voltage.png"):
+        assert (tmp_path / name).read_bytes()[:4] == b"\x89PNG"
+    assert summary["network"]["n_edges"] == 64 * 100 + 100 * 10
+    assert summary["spike_counts_per_layer"]["hidden"] > 0
+    assert summary["seed"] == 1
+
+
+def test_bench_events_json(capsys):
+    assert main(["bench", "events", "--json", "--engines", "event", "--trials", "5"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["synaptic_events_per_s"] > 0 and out["trials_per_s"] > 0
+    assert out["network"]["n_edges"] == 784 * 100 + 100 * 10
+
+
+def test_help_and_usage_errors():
+    proc = subprocess.run(
+        [sys.executable, "-m", "spikesim.cli", "--help"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0 and "demo" in proc.stdout
+    proc = subprocess.run(
+        [sys.executable, "-m", "spikesim.cli", "nope"], capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 2 and "invalid choice" in proc.stderr
+
+
+def test_engine_error_exit_code(tmp_path, capsys):
+    assert main(["demo", "--out", str(tmp_path), "--engine", "nope"]) == 2
+    assert "unknown engine 'nope'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [["demo", "--seed", "x"]])
+def test_bad_arguments_exit_2(argv):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2
