@@ -5,6 +5,7 @@ Public API: :class:`Network`, :func:`simulate`, :class:`SpikeRecord`, the builde
 ``plasticity``, ``rate``, ``zeroorder``, ``data``, ``plots``.
 """
 
+from spikesim import encoding
 from spikesim.errors import (
     ConfigError,
     DatasetNotFoundError,
@@ -28,6 +29,7 @@ __all__ = [
     "SpikeRecord",
     "SpikesimError",
     "ValidationError",
+    "encoding",
     "layered",
     "random_dag",
     "simulate",

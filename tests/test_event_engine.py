@@ -166,3 +166,34 @@ def test_input_errors_are_named():
 
 def test_registry_lists_event():
     assert "event" in available()
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_block_path_equals_neuron_by_neuron_path(seed):
+    # Recording a neuron's voltage forces the one-neuron scan; unrecorded neurons of a
+    # dense layer are scanned together. Both must give bit-identical spikes.
+    net = spikesim.layered(
+        [60, 30, 8], weight_mean=[0.1, 0.25], inhibitory_fraction=0.3, t_ref=0.001, seed=seed
+    )
+    inp = spikesim.encoding.poisson(np.full(60, 0.7), duration=0.2, max_rate=60, seed=seed)
+    fast = spikesim.simulate(net, inp, 0.2)
+    slow = spikesim.simulate(
+        net, inp, 0.2, voltage_neurons=np.arange(net.n_neurons), voltage_times=np.array([0.0])
+    )
+    assert fast.counts()[net.layers[1]].sum() > 10
+    assert np.array_equal(fast.times, slow.times)
+    assert np.array_equal(fast.neurons, slow.neurons)
+
+
+def test_stable_argsort_matches_mergesort():
+    from spikesim.engines.event import _stable_argsort
+
+    rng = np.random.default_rng(0)
+    for n in [0, 1, 2, 7, 500]:
+        for a in (
+            rng.random(n),
+            np.round(rng.random(n), 2),
+            np.sort(rng.random(n))[::-1].copy(),
+            np.concatenate([rng.random(n // 2) * 1e-9, rng.random(n - n // 2)]),
+        ):
+            assert np.array_equal(_stable_argsort(a), np.argsort(a, kind="mergesort"))

@@ -19,6 +19,8 @@ Trial window: spikes and arrivals at times ``>= duration`` are dropped.
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 from numba import njit
 
@@ -46,8 +48,206 @@ def _same_sources(in_ptr, in_edges, pre, delay, tau, a, b):
 
 
 @njit(cache=True, nogil=True)
+def _grow(arr, need):
+    cap = arr.shape[0]
+    while cap < need:
+        cap *= 2
+    out = np.empty(cap, arr.dtype)
+    out[: arr.shape[0]] = arr
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _scan_one(
+    ng, gstart, gtime, gdecay, sslot, wloc, s_thr, t_ref, inv_tau, buf, pos, r, vtimes, vout
+):
+    """Scan one neuron's arrival groups; write its spikes to ``buf[pos:]``; return count.
+
+    Per group: V <- V * decay + (sum of the group's weights); spike if V >= threshold.
+    During the refractory period V stays 0 and arrivals are ignored.
+    """
+    c = 0
+    v = 0.0
+    tlast = 0.0
+    refr_end = -np.inf
+    n_grid = vtimes.shape[0]
+    g = 0
+    for gi in range(ng):
+        t_now = gtime[gi]
+        if r >= 0:
+            while g < n_grid and vtimes[g] < t_now:
+                vout[r, g] = v * np.exp(-(vtimes[g] - tlast) * inv_tau)
+                g += 1
+        if t_now < refr_end:
+            continue
+        s_in = 0.0
+        for p in range(gstart[gi], gstart[gi + 1]):
+            s_in += wloc[sslot[p]]
+        v = v * gdecay[gi] + s_in
+        tlast = t_now
+        if v >= s_thr:
+            buf[pos + c] = t_now
+            c += 1
+            v = 0.0
+            refr_end = t_now + t_ref
+    if r >= 0:
+        while g < n_grid:
+            vout[r, g] = v * np.exp(-(vtimes[g] - tlast) * inv_tau)
+            g += 1
+    return c
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _scan_block(ng, gstart, gtime, gdecay, sslot, wt, thr_b, tref_b):
+    """Scan the arrival groups of a block of neurons that share them (a dense layer).
+
+    ``wt`` has shape (fan_in, n_block): row ``q`` holds the signed weight of incoming slot
+    ``q`` for every neuron of the block, so each arrival is one pass over a contiguous row.
+    The arithmetic is the same as :func:`_scan_one`, operation for operation, so the spikes
+    are bit-identical. Returns spike (times, block-local neuron) pairs in time order.
+    """
+    nb = wt.shape[1]
+    v = np.zeros(nb)
+    refr = np.full(nb, -np.inf)
+    s = np.empty(nb)
+    et = np.empty(64)
+    en = np.empty(64, np.int64)
+    ne = 0
+    for gi in range(ng):
+        t_now = gtime[gi]
+        dec = gdecay[gi]
+        p0 = gstart[gi]
+        p1 = gstart[gi + 1]
+        row = sslot[p0]
+        hit = 0
+        if p1 - p0 == 1:
+            # branch-free update (vectorisable): refractory neurons keep V = 0
+            for jj in range(nb):
+                x = v[jj] * dec + wt[row, jj]
+                x = x if t_now >= refr[jj] else 0.0
+                v[jj] = x
+                hit += x >= thr_b[jj]
+        else:
+            for jj in range(nb):
+                s[jj] = wt[row, jj]
+            for p in range(p0 + 1, p1):
+                r2 = sslot[p]
+                for jj in range(nb):
+                    s[jj] += wt[r2, jj]
+            for jj in range(nb):
+                x = v[jj] * dec + s[jj]
+                x = x if t_now >= refr[jj] else 0.0
+                v[jj] = x
+                hit += x >= thr_b[jj]
+        if hit:
+            if ne + nb > et.shape[0]:
+                et = _grow(et, ne + nb)
+                en = _grow(en, ne + nb)
+            for jj in range(nb):
+                if v[jj] >= thr_b[jj]:
+                    et[ne] = t_now
+                    en[ne] = jj
+                    ne += 1
+                    v[jj] = 0.0
+                    refr[jj] = t_now + tref_b[jj]
+    return et[:ne], en[:ne]
+
+
+@njit(cache=True, nogil=True)
+def _stable_argsort(a):
+    """Stable argsort of ``a`` (1-D float array): a bucket pass on the value range, then an
+    insertion sort that only moves elements within their bucket. O(n) for spread-out
+    values; falls back to merge sort when the insertion work grows past 8 n. Equal values
+    keep their original order, so the result equals ``argsort(a, kind="mergesort")``."""
+    k = a.shape[0]
+    idx = np.empty(k, np.int64)
+    if k == 0:
+        return idx
+    lo = a[0]
+    hi = a[0]
+    for p in range(k):
+        if a[p] < lo:
+            lo = a[p]
+        if a[p] > hi:
+            hi = a[p]
+    if hi == lo:
+        for p in range(k):
+            idx[p] = p
+        return idx
+    scale = (k - 1) / (hi - lo)
+    cnt = np.zeros(k + 1, np.int64)
+    for p in range(k):
+        cnt[int((a[p] - lo) * scale) + 1] += 1
+    for b in range(k):
+        cnt[b + 1] += cnt[b]
+    for p in range(k):
+        b = int((a[p] - lo) * scale)
+        idx[cnt[b]] = p
+        cnt[b] += 1
+    moves = 0
+    for p in range(1, k):
+        x = idx[p]
+        ax = a[x]
+        q = p - 1
+        while q >= 0 and a[idx[q]] > ax:
+            idx[q + 1] = idx[q]
+            q -= 1
+            moves += 1
+        idx[q + 1] = x
+        if moves > 8 * k:
+            return np.argsort(a, kind="mergesort")
+    return idx
+
+
+@njit(cache=True)
+def _find_blocks(order, is_input, in_ptr, in_edges, pre, delay, tau):
+    """Block boundaries (positions in ``order``): each input neuron is its own block; runs
+    of consecutive non-input neurons with identical sources form one block."""
+    n = order.shape[0]
+    out = np.empty(n + 1, np.int64)
+    nblk = 0
+    oi = 0
+    while oi < n:
+        out[nblk] = oi
+        nblk += 1
+        j = order[oi]
+        ob = oi + 1
+        if not is_input[j]:
+            while (
+                ob < n
+                and not is_input[order[ob]]
+                and _same_sources(in_ptr, in_edges, pre, delay, tau, j, order[ob])
+            ):
+                ob += 1
+        oi = ob
+    out[nblk] = n
+    return out[: nblk + 1].copy()
+
+
+_BLOCKS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def blocks(network) -> np.ndarray:
+    """The network's blocks of neurons sharing an arrival sequence (cached per network)."""
+    blk = _BLOCKS.get(network)
+    if blk is None:
+        blk = _find_blocks(
+            network.order,
+            network.is_input,
+            network._in_ptr,
+            network._in_edges,
+            network.pre,
+            network.delay,
+            network.tau_syn,
+        )
+        _BLOCKS[network] = blk
+    return blk
+
+
+@njit(cache=True, nogil=True)
 def _kernel(
     order,
+    blk,
     is_input,
     in_ptr,
     in_edges,
@@ -67,134 +267,147 @@ def _kernel(
     """Simulate one trial. Returns (start, count, buf): neuron j's spike times are
     ``buf[start[j] : start[j] + count[j]]`` (sorted).
 
-    Neurons with the same presynaptic neurons, delays and tau_syn as the previously
-    processed neuron (every neuron of a dense layer) reuse its sorted arrival sequence, its
-    groups of simultaneous arrivals and the decay factor between consecutive groups; only
-    the weights differ. Per arrival the work is then one multiply-add and one compare.
+    Consecutive neurons of the topological order with the same presynaptic neurons,
+    delays and tau_syn (every neuron of a dense layer) form a block: their sorted arrival
+    sequence, its groups of simultaneous arrivals and the decay factors between groups are
+    computed once; only the weights differ. Such neurons cannot be connected to each other
+    (one would be among the other's sources), so they are independent. Blocks of 4 or more
+    unrecorded neurons are scanned together (:func:`_scan_block`), others one by one
+    (:func:`_scan_one`); both give identical spikes.
     """
     n = order.shape[0]
     start = np.zeros(n, np.int64)
     count = np.zeros(n, np.int64)
-    cap = max(1024, 4 * inp_times.shape[0])
-    buf = np.empty(cap)
+    buf = np.empty(max(1024, 4 * inp_times.shape[0]))
     pos = 0
-    wcap = 1024
-    at = np.empty(wcap)  # arrival times (unsorted)
-    aslot = np.empty(wcap, np.int64)  # incoming-edge slot of each arrival
-    sslot = np.empty(wcap, np.int64)  # slots in sorted order
-    gstart = np.empty(wcap + 1, np.int64)  # group boundaries in sorted order
-    gtime = np.empty(wcap)  # group times
-    gdecay = np.empty(wcap)  # decay factor from the previous group to this one
-    ng = 0
+    at = np.empty(1024)  # arrival times (unsorted)
+    aslot = np.empty(1024, np.int64)  # incoming-edge slot of each arrival
     wloc = np.empty(16)
-    n_grid = vtimes.shape[0]
-    last = -1  # neuron whose arrival sequence is cached
-    for oi in range(n):
+    for b in range(blk.shape[0] - 1):
+        oi = blk[b]
+        ob = blk[b + 1]
         j = order[oi]
         if is_input[j]:
             k0 = inp_ptr[j]
             k1 = inp_ptr[j + 1]
-            need = pos + (k1 - k0)
-            if need > cap:
-                while cap < need:
-                    cap *= 2
-                nb = np.empty(cap)
-                nb[:pos] = buf[:pos]
-                buf = nb
+            if pos + k1 - k0 > buf.shape[0]:
+                buf = _grow(buf, pos + k1 - k0)
             for k in range(k0, k1):
                 buf[pos + k - k0] = inp_times[k]
             start[j] = pos
             count[j] = k1 - k0
             pos += k1 - k0
             continue
+        # -- the block's shared arrival sequence
         q0 = in_ptr[j]
         fan = in_ptr[j + 1] - q0
-        if last < 0 or not _same_sources(in_ptr, in_edges, pre, delay, tau, last, j):
-            m = 0
-            for q in range(fan):
-                m += count[pre[in_edges[q0 + q]]]
-            if m > wcap:
-                while wcap < m:
-                    wcap *= 2
-                at = np.empty(wcap)
-                aslot = np.empty(wcap, np.int64)
-                sslot = np.empty(wcap, np.int64)
-                gstart = np.empty(wcap + 1, np.int64)
-                gtime = np.empty(wcap)
-                gdecay = np.empty(wcap)
-            k = 0
-            for q in range(fan):
-                e = in_edges[q0 + q]
-                i = pre[e]
-                d = delay[e]
-                for s in range(start[i], start[i] + count[i]):
-                    t = buf[s] + d
-                    if t < duration:
-                        at[k] = t
-                        aslot[k] = q
-                        k += 1
-            idx = np.argsort(at[:k], kind="mergesort")
-            inv_tau = 1.0 / tau[j]
-            ng = 0
-            tprev = 0.0
-            p = 0
-            while p < k:
-                t_now = at[idx[p]]
-                gstart[ng] = p
-                gtime[ng] = t_now
-                gdecay[ng] = np.exp(-(t_now - tprev) * inv_tau)
-                tprev = t_now
-                while p < k and at[idx[p]] == t_now:
-                    sslot[p] = aslot[idx[p]]
-                    p += 1
-                ng += 1
-            gstart[ng] = k
-            last = j
-        if fan > wloc.shape[0]:
-            wloc = np.empty(2 * fan)
+        m = 0
         for q in range(fan):
-            wloc[q] = w_signed[in_edges[q0 + q]]
-        need = pos + gstart[ng]
-        if need > cap:
-            while cap < need:
-                cap *= 2
-            nb = np.empty(cap)
-            nb[:pos] = buf[:pos]
-            buf = nb
-        c = 0
-        v = 0.0
-        tlast = 0.0
-        refr_end = -np.inf
-        s_thr = thr[j]
-        t_ref = tref[j]
-        r = vrow[j]
+            m += count[pre[in_edges[q0 + q]]]
+        if m > at.shape[0]:
+            at = np.empty(2 * m)
+            aslot = np.empty(2 * m, np.int64)
+        k = 0
+        for q in range(fan):
+            e = in_edges[q0 + q]
+            i = pre[e]
+            d = delay[e]
+            for s in range(start[i], start[i] + count[i]):
+                t = buf[s] + d
+                if t < duration:
+                    at[k] = t
+                    aslot[k] = q
+                    k += 1
+        idx = _stable_argsort(at[:k])
         inv_tau = 1.0 / tau[j]
-        g = 0
-        for gi in range(ng):
-            t_now = gtime[gi]
-            if r >= 0:
-                while g < n_grid and vtimes[g] < t_now:
-                    vout[r, g] = v * np.exp(-(vtimes[g] - tlast) * inv_tau)
-                    g += 1
-            if t_now < refr_end:
-                continue  # v is 0 from the reset until the refractory period ends
-            s_in = 0.0
-            for p in range(gstart[gi], gstart[gi + 1]):
-                s_in += wloc[sslot[p]]
-            v = v * gdecay[gi] + s_in
-            tlast = t_now
-            if v >= s_thr:
-                buf[pos + c] = t_now
-                c += 1
-                v = 0.0
-                refr_end = t_now + t_ref
-        if r >= 0:
-            while g < n_grid:
-                vout[r, g] = v * np.exp(-(vtimes[g] - tlast) * inv_tau)
-                g += 1
-        start[j] = pos
-        count[j] = c
-        pos += c
+        sslot = np.empty(k, np.int64)
+        gstart = np.empty(k + 1, np.int64)
+        gtime = np.empty(k)
+        gdecay = np.empty(k)
+        ng = 0
+        tprev = 0.0
+        p = 0
+        while p < k:
+            t_now = at[idx[p]]
+            gstart[ng] = p
+            gtime[ng] = t_now
+            gdecay[ng] = np.exp(-(t_now - tprev) * inv_tau)
+            tprev = t_now
+            while p < k and at[idx[p]] == t_now:
+                sslot[p] = aslot[idx[p]]
+                p += 1
+            ng += 1
+        gstart[ng] = k
+        # -- neurons scanned together (unrecorded, block of >= 4) or one by one
+        n_vec = 0
+        if ob - oi >= 4:
+            for o in range(oi, ob):
+                if vrow[order[o]] < 0:
+                    n_vec += 1
+        if n_vec >= 4:
+            vec = np.empty(n_vec, np.int64)
+            wt = np.empty((fan, n_vec))
+            thr_b = np.empty(n_vec)
+            tref_b = np.empty(n_vec)
+            jj = 0
+            for o in range(oi, ob):
+                jn = order[o]
+                if vrow[jn] < 0:
+                    vec[jj] = jn
+                    qn = in_ptr[jn]
+                    for q in range(fan):
+                        wt[q, jj] = w_signed[in_edges[qn + q]]
+                    thr_b[jj] = thr[jn]
+                    tref_b[jj] = tref[jn]
+                    jj += 1
+            et, en = _scan_block(ng, gstart, gtime, gdecay, sslot, wt, thr_b, tref_b)
+            ne = et.shape[0]
+            if pos + ne > buf.shape[0]:
+                buf = _grow(buf, pos + ne)
+            cnt = np.zeros(n_vec, np.int64)
+            for e2 in range(ne):
+                cnt[en[e2]] += 1
+            fill = np.empty(n_vec, np.int64)
+            acc = pos
+            for jj in range(n_vec):
+                start[vec[jj]] = acc
+                count[vec[jj]] = cnt[jj]
+                fill[jj] = acc
+                acc += cnt[jj]
+            for e2 in range(ne):
+                buf[fill[en[e2]]] = et[e2]
+                fill[en[e2]] += 1
+            pos = acc
+        for o in range(oi, ob):
+            jn = order[o]
+            if n_vec >= 4 and vrow[jn] < 0:
+                continue
+            qn = in_ptr[jn]
+            if fan > wloc.shape[0]:
+                wloc = np.empty(2 * fan)
+            for q in range(fan):
+                wloc[q] = w_signed[in_edges[qn + q]]
+            if pos + ng > buf.shape[0]:
+                buf = _grow(buf, pos + ng)
+            c = _scan_one(
+                ng,
+                gstart,
+                gtime,
+                gdecay,
+                sslot,
+                wloc,
+                thr[jn],
+                tref[jn],
+                1.0 / tau[jn],
+                buf,
+                pos,
+                vrow[jn],
+                vtimes,
+                vout,
+            )
+            start[jn] = pos
+            count[jn] = c
+            pos += c
     return start, count, buf[:pos]
 
 
@@ -231,6 +444,7 @@ def simulate_csr(network, weights, times, neurons, duration, vrow=None, vtimes=N
         vout = np.zeros((0, 0))
     return _kernel(
         network.order,
+        blocks(network),
         network.is_input,
         network._in_ptr,
         network._in_edges,
