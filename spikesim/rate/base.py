@@ -79,9 +79,7 @@ class RateLearner:
         """Allocate and initialise parameters from ``seed``. Returns ``self``."""
         raise NotImplementedError
 
-    def fit_batch(
-        self, x: np.ndarray, y: np.ndarray, index: np.ndarray | None = None
-    ) -> float:
+    def fit_batch(self, x: np.ndarray, y: np.ndarray, index: np.ndarray | None = None) -> float:
         """One learning step on a minibatch.
 
         Parameters
@@ -181,9 +179,7 @@ class RateLearner:
         x = self._check_x(x)
         y = np.asarray(y)
         if y.shape != (x.shape[0],):
-            raise ValidationError(
-                f"{self.name}: y must have shape ({x.shape[0]},), got {y.shape}"
-            )
+            raise ValidationError(f"{self.name}: y must have shape ({x.shape[0]},), got {y.shape}")
         if not np.issubdtype(y.dtype, np.integer):
             raise ValidationError(f"{self.name}: y must hold integer labels, got {y.dtype}")
         n_out = self.sizes[-1]
