@@ -197,3 +197,18 @@ def test_stable_argsort_matches_mergesort():
             np.concatenate([rng.random(n // 2) * 1e-9, rng.random(n - n // 2)]),
         ):
             assert np.array_equal(_stable_argsort(a), np.argsort(a, kind="mergesort"))
+
+
+def test_run_batch_in_threads_equals_one_by_one():
+    from spikesim.engines.event import EventEngine
+
+    net = spikesim.layered([50, 20, 5], weight_mean=[0.12, 0.3], seed=4)
+    inputs = [
+        spikesim.encoding.poisson(np.full(50, 0.5), duration=0.1, max_rate=80, seed=s)
+        for s in range(7)
+    ]
+    batch = EventEngine(n_threads=2).run_batch(net, inputs, 0.1)
+    assert len(batch) == 7
+    for inp, rec in zip(inputs, batch, strict=True):
+        one = spikesim.simulate(net, inp, 0.1)
+        assert np.array_equal(one.times, rec.times) and np.array_equal(one.neurons, rec.neurons)

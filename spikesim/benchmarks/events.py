@@ -66,12 +66,23 @@ def bench_event(network, inputs, duration: float) -> dict:
         _, count, _ = simulate_csr(network, network.weight, t, n, duration)
         events += int(np.dot(count, outdeg))
     wall = time.perf_counter() - t0
+    import os
+
+    from spikesim.engines.event import simulate_many
+
+    n_threads = os.cpu_count() or 1
+    t0 = time.perf_counter()
+    simulate_many(network, network.weight, checked, duration, n_threads=n_threads)
+    wall_par = time.perf_counter() - t0
     return {
         "trials": len(inputs),
         "wall_s": wall,
         "trials_per_s": len(inputs) / wall,
         "synaptic_events_per_trial": events / len(inputs),
         "synaptic_events_per_s": events / wall,
+        "threads": n_threads,
+        "trials_per_s_all_cores": len(inputs) / wall_par,
+        "speedup_all_cores": wall / wall_par,
     }
 
 

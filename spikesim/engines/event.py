@@ -19,7 +19,9 @@ Trial window: spikes and arrivals at times ``>= duration`` are dropped.
 
 from __future__ import annotations
 
+import os
 import weakref
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from numba import njit
@@ -479,12 +481,90 @@ def to_record(network, start, count, buf, duration, vout=None, vn=None, vt=None)
     )
 
 
+def simulate_many(network, weights, checked_inputs, duration, *, n_threads=None):
+    """Simulate many trials of one network in parallel threads (the kernel releases the GIL).
+
+    Parameters
+    ----------
+    network : Network
+    weights : ndarray, shape (n_edges,)
+    checked_inputs : list of (times, neurons)
+        Input spikes already checked by :func:`spikesim.record.check_input_spikes`.
+    duration : float
+        Trial length in seconds.
+    n_threads : int, optional
+        Worker threads (default: the number of CPU cores).
+
+    Returns
+    -------
+    list of (start, count, buf)
+        The kernel's output per trial, in input order.
+    """
+    n_threads = n_threads or os.cpu_count() or 1
+    blk = blocks(network)  # build the cache once, before the threads start
+    w_signed = network.sign * np.asarray(weights, dtype=np.float64)
+    n = network.n_neurons
+    none_row = np.full(n, -1, np.int64)
+    no_t = np.zeros(0)
+    no_v = np.zeros((0, 0))
+    jobs = []
+    for times, neurons in checked_inputs:
+        inp_ptr = np.zeros(n + 1, np.int64)
+        np.cumsum(np.bincount(neurons, minlength=n), out=inp_ptr[1:])
+        jobs.append((inp_ptr, np.ascontiguousarray(times, dtype=np.float64)))
+
+    def one(job):
+        return _kernel(
+            network.order,
+            blk,
+            network.is_input,
+            network._in_ptr,
+            network._in_edges,
+            network.pre,
+            network.delay,
+            w_signed,
+            network.tau_syn,
+            network.threshold,
+            network.t_ref,
+            job[0],
+            job[1],
+            float(duration),
+            none_row,
+            no_t,
+            no_v,
+        )
+
+    if n_threads == 1 or len(jobs) < 2:
+        return [one(job) for job in jobs]
+    # one contiguous chunk of trials per thread: per-task hand-offs would hold the GIL
+    n_threads = min(n_threads, len(jobs))
+    bounds = np.linspace(0, len(jobs), n_threads + 1).astype(int)
+    with ThreadPoolExecutor(max_workers=n_threads) as pool:
+        parts = pool.map(
+            lambda k: [one(job) for job in jobs[bounds[k] : bounds[k + 1]]], range(n_threads)
+        )
+        return [out for part in parts for out in part]
+
+
 @register("event")
 class EventEngine(Engine):
-    """Exact event-driven engine in Numba (no time step; see the module docstring)."""
+    """Exact event-driven engine in Numba (no time step; see the module docstring).
+
+    Parameters
+    ----------
+    n_threads : int, optional
+        Threads used by :meth:`run_batch` (default: the number of CPU cores).
+    """
 
     name = "event"
     dt = None
+
+    def __init__(self, n_threads: int | None = None):
+        self.n_threads = n_threads
+
+    def _run_batch(self, network, weights, checked_inputs, duration):
+        outs = simulate_many(network, weights, checked_inputs, duration, n_threads=self.n_threads)
+        return [to_record(network, s, c, b, duration) for s, c, b in outs]
 
     def _run(self, network, weights, times, neurons, duration, voltage_neurons, voltage_times):
         vrow = vt = vout = None
