@@ -24,13 +24,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import spikesim
-    from spikesim import encoding, plots, tasks
+    from spikesim import data, encoding, plots
     from spikesim.io import save_figure, write_json
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    x_train, y_train, _, _ = tasks.digits(seed=args.seed)
+    ds = data.load("digits", seed=args.seed)
+    x_train, y_train = ds.x_train, ds.y_train
     sizes = [64, 100, 10]
     net = spikesim.layered(
         sizes,

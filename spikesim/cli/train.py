@@ -1,0 +1,74 @@
+"""``spikesim train EXPERIMENT.toml --out DIR [--resume]``: run one experiment file."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "train",
+        help="run an experiment file (spiking, rate or zero-order training)",
+        description=(
+            "Run the experiment described by a TOML file; results.json, plots, checkpoints "
+            "and run.json (resolved config, versions, seed) go to --out."
+        ),
+    )
+    p.add_argument("experiment", help="experiment file (TOML)")
+    p.add_argument("--out", required=True, help="output directory")
+    p.add_argument(
+        "--resume", action="store_true", help="continue from the last checkpoint in --out"
+    )
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="TABLE.KEY=VALUE",
+        help="override one key (VALUE parsed as TOML), e.g. --set train.trials=1000",
+    )
+    p.set_defaults(func=run)
+
+
+def apply_overrides(raw: dict, overrides: list[str]) -> dict:
+    """Apply ``TABLE.KEY=VALUE`` overrides (VALUE parsed as TOML) to a raw config dict."""
+    import tomllib
+
+    from spikesim.errors import ConfigError
+
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        table, dot, name = key.partition(".")
+        if not sep or not dot or not table or not name:
+            raise ConfigError(f"--set expects TABLE.KEY=VALUE, got {item!r}")
+        try:
+            parsed = tomllib.loads(f"v = {value}")["v"]
+        except tomllib.TOMLDecodeError:
+            parsed = value  # a bare string
+        raw.setdefault(table, {})[name] = parsed
+    return raw
+
+
+def run(args: argparse.Namespace) -> int:
+    import tomllib
+    from pathlib import Path
+
+    from spikesim.errors import ConfigError
+    from spikesim.experiments import resolve, run_experiment
+    from spikesim.experiments.runinfo import write_run_info
+
+    path = Path(args.experiment)
+    try:
+        raw = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"experiment file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    config = resolve(apply_overrides(raw, args.set), base_dir=path.parent)
+    write_run_info(args.out, config)
+    results = run_experiment(config, args.out, resume=args.resume)
+    final = results.get("final", {}) if isinstance(results, dict) else {}
+    json.dump({"out": str(args.out), "final": final}, sys.stdout, indent=2, default=float)
+    sys.stdout.write("\n")
+    return 0

@@ -1,0 +1,2 @@
+"""Kinds of run. Each module here registers one with
+:func:`spikesim.experiments.config.register_kind`; modules are discovered automatically."""
