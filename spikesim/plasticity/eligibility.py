@@ -1,0 +1,243 @@
+"""STDP eligibilities of every edge after one trial (Numba).
+
+Schmidt-Hieber (2023), eq. (2.4)/(4.1): for edge ``e = (i, j)`` with delay ``d_e`` every spike
+``t`` of ``i`` arrives at ``j`` at ``tau = t + d_e`` and contributes
+
+    E_e += exp(-c (tau - T_minus)) - exp(-c (T_plus - tau)),
+
+``T_minus`` = ``j``'s last spike strictly before ``tau``, ``T_plus`` = ``j``'s first spike at or
+after ``tau`` (a spike caused by the arrival itself is at ``tau`` and counts as after it); a
+missing ``T_minus`` or ``T_plus`` contributes 0.
+
+Which arrivals count (consistent with the event engine): every arrival with
+``0 <= tau < duration``; arrivals at or after the end of the trial are dropped (the engine
+never delivers them). Arrivals during ``j``'s refractory period count like any other (the
+rule looks at spike times only, not at whether the arrival moved the potential).
+
+Cost. Neurons that share their presynaptic neurons and delays (a dense layer; the engine's
+"blocks") share one sorted arrival sequence; it is walked once, merged with the block's post
+spikes, and every arrival updates the eligibilities of the whole block in one vectorised
+pass. The work is one sort of the arrivals per block plus O(1) per (arrival, target neuron)
+pair, i.e. linear in the number of synaptic events; no post train is rescanned per edge.
+The exponentials are factorised, ``exp(-c (tau - T)) = exp(-c tau) exp(c T)``, so each
+arrival costs two exponentials per block; when ``c * duration > 600`` (overflow risk) the
+direct form with two exponentials per (arrival, target) pair is used instead.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from spikesim.errors import ValidationError
+
+__all__ = ["eligibility", "eligibility_csr", "eligibility_reference"]
+
+_FACTOR_LIMIT = 600.0
+
+
+@njit(cache=True, nogil=True)
+def _block_eligibility(
+    oi, ob, order, in_ptr, in_edges, pre, delay, start, count, buf, duration, c, out
+):
+    """Eligibilities of the incoming edges of the block ``order[oi:ob]``, added to ``out``."""
+    j0 = order[oi]
+    q0 = in_ptr[j0]
+    fan = in_ptr[j0 + 1] - q0
+    nb = ob - oi
+    if fan == 0:
+        return
+    m = 0
+    for q in range(fan):
+        m += count[pre[in_edges[q0 + q]]]
+    at = np.empty(m)
+    aslot = np.empty(m, np.int64)
+    k = 0
+    for q in range(fan):
+        e = in_edges[q0 + q]
+        i = pre[e]
+        d = delay[e]
+        for s in range(start[i], start[i] + count[i]):
+            t = buf[s] + d
+            if t < duration:
+                at[k] = t
+                aslot[k] = q
+                k += 1
+    if k == 0:
+        return
+    idx = np.argsort(at[:k], kind="mergesort")
+    # post spikes of the block, merged in time order
+    n_post = 0
+    for jj in range(nb):
+        n_post += count[order[oi + jj]]
+    pt = np.empty(n_post)
+    pj = np.empty(n_post, np.int64)
+    p = 0
+    for jj in range(nb):
+        jn = order[oi + jj]
+        for s in range(start[jn], start[jn] + count[jn]):
+            pt[p] = buf[s]
+            pj[p] = jj
+            p += 1
+    pidx = np.argsort(pt, kind="mergesort")
+    ptr = np.zeros(nb, np.int64)
+    eb = np.zeros((fan, nb))
+    factor = c * duration <= _FACTOR_LIMIT
+    xm = np.zeros(nb)  # exp(c T_minus) (factorised) or T_minus (direct); 0 / -inf if none
+    xp = np.zeros(nb)  # exp(-c T_plus) (factorised) or T_plus (direct); 0 / +inf if none
+    for jj in range(nb):
+        jn = order[oi + jj]
+        if factor:
+            xm[jj] = 0.0
+            xp[jj] = np.exp(-c * buf[start[jn]]) if count[jn] > 0 else 0.0
+        else:
+            xm[jj] = -np.inf
+            xp[jj] = buf[start[jn]] if count[jn] > 0 else np.inf
+    pp = 0
+    for a in range(k):
+        tau = at[idx[a]]
+        row = aslot[idx[a]]
+        # post spikes strictly before tau become T_minus of their neuron
+        while pp < n_post and pt[pidx[pp]] < tau:
+            jj = pj[pidx[pp]]
+            jn = order[oi + jj]
+            tm = pt[pidx[pp]]
+            ptr[jj] += 1
+            if factor:
+                xm[jj] = np.exp(c * tm)
+                xp[jj] = np.exp(-c * buf[start[jn] + ptr[jj]]) if ptr[jj] < count[jn] else 0.0
+            else:
+                xm[jj] = tm
+                xp[jj] = buf[start[jn] + ptr[jj]] if ptr[jj] < count[jn] else np.inf
+            pp += 1
+        if factor:
+            en = np.exp(-c * tau)
+            ep = np.exp(c * tau)
+            for jj in range(nb):
+                eb[row, jj] += en * xm[jj] - ep * xp[jj]
+        else:
+            for jj in range(nb):
+                eb[row, jj] += np.exp(-c * (tau - xm[jj])) - np.exp(-c * (xp[jj] - tau))
+    for jj in range(nb):
+        qn = in_ptr[order[oi + jj]]
+        for q in range(fan):
+            out[in_edges[qn + q]] += eb[q, jj]
+
+
+@njit(cache=True, nogil=True)
+def _eligibility_kernel(
+    order, blk, is_input, in_ptr, in_edges, pre, delay, start, count, buf, duration, c, out
+):
+    """Fill ``out`` (n_edges,) with the eligibilities of one trial (zeroed first)."""
+    out[:] = 0.0
+    for b in range(blk.shape[0] - 1):
+        oi = blk[b]
+        if is_input[order[oi]]:
+            continue
+        _block_eligibility(
+            oi, blk[b + 1], order, in_ptr, in_edges, pre, delay, start, count, buf, duration, c, out
+        )
+
+
+def _check_c(c) -> float:
+    c = float(c)
+    if not np.isfinite(c) or c <= 0:
+        raise ValidationError(f"the STDP rate c must be a positive number (1/s), got {c!r}")
+    return c
+
+
+def eligibility_csr(network, start, count, buf, duration: float, c: float, out=None) -> np.ndarray:
+    """Eligibilities from the event engine's per-neuron output (the fast path for training).
+
+    Parameters
+    ----------
+    network : Network
+    start, count : ndarray of int64, shape (n_neurons,)
+        Neuron ``j``'s sorted spike times are ``buf[start[j]:start[j] + count[j]]``.
+    buf : ndarray of float64
+        Spike times in seconds.
+    duration : float
+        Trial length in seconds; arrivals at or after it are ignored.
+    c : float
+        STDP rate in 1/s (the STDP time constant is ``1 / c``).
+    out : ndarray of float64, shape (n_edges,), optional
+        Output buffer (overwritten).
+
+    Returns
+    -------
+    ndarray of float64, shape (n_edges,)
+        ``E_e`` as defined in the module docstring (SH eq. 2.4).
+    """
+    from spikesim.engines.event import blocks
+
+    c = _check_c(c)
+    if out is None:
+        out = np.empty(network.n_edges)
+    _eligibility_kernel(
+        network.order,
+        blocks(network),
+        network.is_input,
+        network._in_ptr,
+        network._in_edges,
+        network.pre,
+        network.delay,
+        np.ascontiguousarray(start, dtype=np.int64),
+        np.ascontiguousarray(count, dtype=np.int64),
+        np.ascontiguousarray(buf, dtype=np.float64),
+        float(duration),
+        c,
+        out,
+    )
+    return out
+
+
+def eligibility(network, record, c: float) -> np.ndarray:
+    """STDP eligibility of every edge after one trial (Schmidt-Hieber eq. 2.4).
+
+    ``E_e = sum over arrivals tau of exp(-c (tau - T_minus)) - exp(-c (T_plus - tau))`` for
+    edge ``e = (i, j)``, over the arrivals ``tau = t_i + d_e`` of ``i``'s spikes with
+    ``tau < record.duration`` (later arrivals are dropped, as in the engine); ``T_minus`` is
+    ``j``'s last spike strictly before ``tau``, ``T_plus`` its first spike at or after ``tau``
+    (a spike the arrival causes counts as after it); a missing one contributes 0. Arrivals in
+    ``j``'s refractory period count.
+
+    Parameters
+    ----------
+    network : Network
+    record : SpikeRecord
+        The trial's spikes (all neurons, inputs included).
+    c : float
+        STDP rate in 1/s.
+
+    Returns
+    -------
+    ndarray of float64, shape (n_edges,)
+    """
+    if record.n_neurons != network.n_neurons:
+        raise ValidationError(
+            f"the record has {record.n_neurons} neurons, the network {network.n_neurons}"
+        )
+    ptr, times = record.csr()
+    return eligibility_csr(network, ptr[:-1], np.diff(ptr), times, record.duration, c)
+
+
+def eligibility_reference(network, record, c: float) -> np.ndarray:
+    """Slow, obvious pure-Python eligibilities (for tests): one edge, one arrival at a time."""
+    c = _check_c(c)
+    trains = record.trains()
+    out = np.zeros(network.n_edges)
+    for e in range(network.n_edges):
+        post = trains[int(network.post[e])]
+        total = 0.0
+        for t in trains[int(network.pre[e])]:
+            tau = float(t) + float(network.delay[e])
+            if tau >= record.duration:
+                continue
+            before = [s for s in post if s < tau]
+            after = [s for s in post if s >= tau]
+            if before:
+                total += float(np.exp(-c * (tau - max(before))))
+            if after:
+                total -= float(np.exp(-c * (min(after) - tau)))
+        out[e] = total
+    return out
