@@ -138,6 +138,8 @@ class Kind:
 
     ``run(config, out_dir, resume) -> dict`` receives the resolved config (every table
     validated, defaults filled) and returns the results (also written to ``out_dir``).
+    ``validate(config)``, optional, checks what the table schemas cannot (cross-table
+    constraints, referenced files) at load time, raising ConfigError.
     """
 
     name: str
@@ -145,6 +147,7 @@ class Kind:
     run: Callable[[dict, Path, bool], dict]
     optional_tables: tuple[str, ...] = field(default_factory=tuple)
     doc: str = ""
+    validate: Callable[[dict], None] | None = None
 
 
 _KINDS: dict[str, Kind] = {}
@@ -154,6 +157,9 @@ EXPERIMENT_TABLE = {
     "kind": Field(str, doc="kind of run"),
     "seed": Field(int, 0, doc="the run's seed"),
     "description": Field(str, "", doc="free text"),
+    "base_dir": Field(
+        str, "", doc="directory relative file paths are resolved against (default: the file's)"
+    ),
 }
 
 
@@ -220,6 +226,8 @@ def resolve(raw: Mapping[str, Any], base_dir: Path | None = None) -> dict:
     if "experiment" not in raw:
         raise ConfigError("missing table [experiment] (with at least kind = ...)")
     exp = validate_table(raw["experiment"], EXPERIMENT_TABLE, "experiment")
+    if not exp["base_dir"] and base_dir is not None:
+        exp["base_dir"] = str(Path(base_dir).resolve())
     kinds = available_kinds()
     if exp["kind"] not in _KINDS:
         raise ConfigError(f"experiment.kind = {exp['kind']!r} is not one of {', '.join(kinds)}")
@@ -236,6 +244,8 @@ def resolve(raw: Mapping[str, Any], base_dir: Path | None = None) -> dict:
         if name in raw or name not in kind.optional_tables:
             table = _include(dict(table), name, base_dir) if isinstance(table, dict) else table
             out[name] = validate_table(table, schema, name)
+    if kind.validate is not None:
+        kind.validate(out)
     return out
 
 
