@@ -11,7 +11,10 @@ from __future__ import annotations
 import numpy as np
 
 from spikesim.errors import ValidationError
-from spikesim.record import SpikeRecord
+from spikesim.record import SpikeRecord, _as_array, _check_neuron_ids
+
+# Refuse requests whose expected number of spikes exceeds this (memory guard).
+MAX_SPIKES = 10**8
 
 __all__ = [
     "poisson",
@@ -24,7 +27,7 @@ __all__ = [
 
 
 def _check_x(x, neurons) -> tuple[np.ndarray, np.ndarray]:
-    x = np.asarray(x, dtype=float)
+    x = _as_array("x", x).astype(float)
     if x.ndim != 1:
         raise ValidationError(f"x must be a vector of shape (n_inputs,), got shape {x.shape}")
     if not np.all(np.isfinite(x)):
@@ -35,20 +38,38 @@ def _check_x(x, neurons) -> tuple[np.ndarray, np.ndarray]:
         raise ValidationError(f"x[{k}] = {x[k].item()!r} is outside [0, 1]; scale the data first")
     if neurons is None:
         neurons = np.arange(x.size)
-    neurons = np.asarray(neurons)
-    if neurons.shape != x.shape or neurons.dtype.kind not in "iu":
+    arr = _as_array("neurons", neurons)
+    if arr.shape != x.shape or arr.dtype.kind not in "iu":
         raise ValidationError(
-            f"neurons must be {x.size} integer neuron ids matching x, got {neurons.shape} "
-            f"of {neurons.dtype}"
+            f"neurons must be {x.size} integer neuron ids matching x, got {arr.shape} "
+            f"of {arr.dtype}"
         )
-    return x, neurons.astype(np.int64)
+    return x, _check_neuron_ids(arr, np.iinfo(np.int64).max, "neurons")
+
+
+def _check_number(name: str, value) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        raise ValidationError(f"{name} must be a number, got {value!r}")
+    value = float(value)
+    if not np.isfinite(value):
+        raise ValidationError(f"{name} must be finite, got {value!r}")
+    return value
 
 
 def _check_positive(name: str, value: float) -> float:
-    value = float(value)
-    if not np.isfinite(value) or value <= 0:
+    value = _check_number(name, value)
+    if value <= 0:
         raise ValidationError(f"{name} must be a positive number, got {value!r}")
     return value
+
+
+def _check_expected_spikes(expected: np.ndarray, what: str) -> None:
+    total = float(np.sum(expected))
+    if not total <= MAX_SPIKES:
+        raise ValidationError(
+            f"{what} asks for about {total:.3g} spikes (more than {MAX_SPIKES:.0e}); "
+            "lower max_rate or duration"
+        )
 
 
 def poisson(x, *, duration: float, max_rate: float = 100.0, neurons=None, seed: int = 0):
@@ -75,8 +96,10 @@ def poisson(x, *, duration: float, max_rate: float = 100.0, neurons=None, seed: 
     x, neurons = _check_x(x, neurons)
     duration = _check_positive("duration", duration)
     max_rate = _check_positive("max_rate", max_rate)
-    rng = np.random.default_rng(seed)
-    counts = rng.poisson(x * max_rate * duration)
+    lam = x * max_rate * duration
+    _check_expected_spikes(lam, f"poisson(max_rate={max_rate!r}, duration={duration!r})")
+    rng = _rng(seed)
+    counts = rng.poisson(lam)
     nrn = np.repeat(neurons, counts)
     t = rng.uniform(0.0, duration, nrn.size)
     order = np.lexsort((t, nrn))
@@ -92,10 +115,14 @@ def regular(x, *, duration: float, max_rate: float = 100.0, neurons=None, phase:
     x, neurons = _check_x(x, neurons)
     duration = _check_positive("duration", duration)
     max_rate = _check_positive("max_rate", max_rate)
+    phase = _check_number("phase", phase)
     if not 0.0 <= phase < 1.0:
         raise ValidationError(f"phase must be in [0, 1), got {phase!r}")
     times, nrn = [], []
     rates = x * max_rate
+    _check_expected_spikes(
+        rates * duration, f"regular(max_rate={max_rate!r}, duration={duration!r})"
+    )
     for k in np.flatnonzero(x > 0):
         # spikes at (m + phase) / rate for m = 0, 1, ... while < duration
         n_spikes = int(max(0.0, np.ceil(duration * rates[k] - phase)))
@@ -115,6 +142,8 @@ def latency(x, *, duration: float, t_min: float = 0.0, threshold: float = 0.0, n
     """
     x, neurons = _check_x(x, neurons)
     duration = _check_positive("duration", duration)
+    t_min = _check_number("t_min", t_min)
+    threshold = _check_number("threshold", threshold)
     if not 0.0 <= t_min < duration:
         raise ValidationError(f"t_min must be in [0, duration), got {t_min!r}")
     fire = x > threshold
@@ -123,17 +152,33 @@ def latency(x, *, duration: float, t_min: float = 0.0, threshold: float = 0.0, n
     return t, neurons[fire]
 
 
+def _rng(seed) -> np.random.Generator:
+    if isinstance(seed, np.random.Generator | np.random.SeedSequence):
+        return np.random.default_rng(seed)
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise ValidationError(f"seed must be a non-negative integer, got {seed!r}")
+    return np.random.default_rng(int(seed))
+
+
+def _check_record(record) -> SpikeRecord:
+    if not isinstance(record, SpikeRecord):
+        raise ValidationError(f"record must be a SpikeRecord, got {type(record).__name__}")
+    return record
+
+
 def _window(record: SpikeRecord, t_start, t_stop):
-    t_stop = record.duration if t_stop is None else float(t_stop)
+    _check_record(record)
+    t_start = _check_number("t_start", t_start)
+    t_stop = record.duration if t_stop is None else _check_number("t_stop", t_stop)
     if not 0.0 <= t_start < t_stop:
         raise ValidationError(f"need 0 <= t_start < t_stop, got {t_start!r}, {t_stop!r}")
-    return t_stop
+    return t_start, t_stop
 
 
 def spike_counts(record: SpikeRecord, neurons, *, t_start: float = 0.0, t_stop=None):
     """Spike counts of ``neurons`` in ``[t_start, t_stop)`` seconds, shape (len(neurons),)."""
-    t_stop = _window(record, t_start, t_stop)
-    neurons = np.asarray(neurons, dtype=np.int64)
+    t_start, t_stop = _window(record, t_start, t_stop)
+    neurons = _check_neuron_ids(neurons, record.n_neurons, "neurons")
     sel = (record.times >= t_start) & (record.times < t_stop)
     counts = np.bincount(record.neurons[sel], minlength=record.n_neurons)
     return counts[neurons]
@@ -141,13 +186,16 @@ def spike_counts(record: SpikeRecord, neurons, *, t_start: float = 0.0, t_stop=N
 
 def spike_rates(record: SpikeRecord, neurons, *, t_start: float = 0.0, t_stop=None):
     """Firing rates in hertz of ``neurons`` over ``[t_start, t_stop)``, shape (len(neurons),)."""
-    t_stop = _window(record, t_start, t_stop)
+    t_start, t_stop = _window(record, t_start, t_stop)
     return spike_counts(record, neurons, t_start=t_start, t_stop=t_stop) / (t_stop - t_start)
 
 
 def first_spike_times(record: SpikeRecord, neurons, *, default: float = np.inf):
     """First spike time (s) of each neuron, ``default`` if silent; shape (len(neurons),)."""
-    neurons = np.asarray(neurons, dtype=np.int64)
+    _check_record(record)
+    neurons = _check_neuron_ids(neurons, record.n_neurons, "neurons")
+    if isinstance(default, bool) or not isinstance(default, int | float | np.integer | np.floating):
+        raise ValidationError(f"default must be a number (seconds), got {default!r}")
     first = np.full(record.n_neurons, float(default))
     # record is sorted by time: the first occurrence of a neuron is its first spike
     uniq, idx = np.unique(record.neurons, return_index=True)

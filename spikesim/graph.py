@@ -24,8 +24,38 @@ from spikesim.errors import ValidationError
 __all__ = ["Network", "layered", "random_dag"]
 
 
+# Largest network the builders accept (memory guard; a clear error instead of an OOM kill).
+MAX_NEURONS = 10**8
+MAX_EDGES = 10**8
+
+
+def _asarray(name: str, value) -> np.ndarray:
+    try:
+        return np.asarray(value)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise ValidationError(f"{name} must be an array of numbers: {exc}") from None
+
+
+def _int_arg(name: str, value, *, low: int, high: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise ValidationError(f"{name} must be an integer, got {value!r}")
+    if value < low or (high is not None and value > high):
+        rng = f">= {low}" if high is None else f"in [{low}, {high}]"
+        raise ValidationError(f"{name} must be {rng}, got {value!r}")
+    return int(value)
+
+
+def _float_arg(name: str, value) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        raise ValidationError(f"{name} must be a number, got {value!r}")
+    value = float(value)
+    if not np.isfinite(value):
+        raise ValidationError(f"{name} must be finite, got {value!r}")
+    return value
+
+
 def _as_1d(name: str, value, n: int, dtype, *, allow_scalar: bool) -> np.ndarray:
-    arr = np.asarray(value)
+    arr = _asarray(name, value)
     if arr.ndim == 0:
         if not allow_scalar:
             raise ValidationError(f"{name} must be an array of length {n}, got a scalar")
@@ -37,11 +67,32 @@ def _as_1d(name: str, value, n: int, dtype, *, allow_scalar: bool) -> np.ndarray
     if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
         k = int(np.flatnonzero(~np.isfinite(arr))[0])
         raise ValidationError(f"{name}[{k}] is {arr[k].item()!r}; all values must be finite")
+    if np.dtype(dtype).kind == "i" and arr.size:
+        # values that int64 cannot hold would wrap around in the cast
+        if arr.dtype.kind == "f":
+            too_big = np.abs(arr) >= 2.0**63
+        elif arr.dtype.kind == "u":
+            too_big = arr > np.iinfo(np.int64).max
+        else:
+            too_big = np.zeros(arr.shape, bool)
+        if too_big.any():
+            k = int(np.flatnonzero(too_big)[0])
+            raise ValidationError(f"{name}[{k}] = {arr[k].item()!r} is out of range")
     out = arr.astype(dtype)
     if np.dtype(dtype).kind == "i" and arr.dtype.kind == "f" and not np.array_equal(out, arr):
         k = int(np.flatnonzero(out != arr)[0])
         raise ValidationError(f"{name}[{k}] = {arr[k].item()!r} is not an integer")
     return np.ascontiguousarray(out)
+
+
+def _ids_1d(name: str, value) -> np.ndarray:
+    """A 1-d int64 array of ids from a scalar or a 1-d array_like."""
+    arr = np.atleast_1d(_asarray(name, value))
+    if arr.ndim != 1:
+        raise ValidationError(f"{name} must be one-dimensional, got shape {arr.shape}")
+    if arr.size == 0:
+        return np.zeros(0, np.int64)
+    return _as_1d(name, arr, arr.shape[0], np.int64, allow_scalar=False)
 
 
 def _find_cycle(n: int, pre: np.ndarray, post: np.ndarray) -> list[int]:
@@ -132,10 +183,12 @@ class Network:
         n = self.n_neurons
         if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
             raise ValidationError(f"n_neurons must be a positive integer, got {n!r}")
+        if n > MAX_NEURONS:
+            raise ValidationError(f"n_neurons = {n} is more than the limit {MAX_NEURONS}")
         n = int(n)
         set_ = object.__setattr__
         set_(self, "n_neurons", n)
-        pre = np.asarray(self.pre)
+        pre = _asarray("pre", self.pre)
         if pre.ndim != 1:
             raise ValidationError(f"pre must be one-dimensional, got shape {pre.shape}")
         m = pre.shape[0]
@@ -159,22 +212,8 @@ class Network:
             k = int(bad[0])
             raise ValidationError(f"sign[{k}] = {sign[k].item()!r}; signs must be +1 or -1")
         sign = sign.astype(np.int8)
-        inputs = np.unique(
-            _as_1d(
-                "inputs",
-                np.atleast_1d(self.inputs),
-                np.size(self.inputs),
-                np.int64,
-                allow_scalar=False,
-            )
-        )
-        outputs = _as_1d(
-            "outputs",
-            np.atleast_1d(self.outputs),
-            np.size(self.outputs),
-            np.int64,
-            allow_scalar=False,
-        )
+        inputs = np.unique(_ids_1d("inputs", self.inputs))
+        outputs = _ids_1d("outputs", self.outputs)
         for name, arr in (("inputs", inputs), ("outputs", outputs)):
             bad = np.flatnonzero((arr < 0) | (arr >= n))
             if bad.size:
@@ -222,10 +261,19 @@ class Network:
             arr.setflags(write=False)
             set_(self, name, arr)
         if self.layers is not None:
-            layers = tuple(
-                _as_1d(f"layers[{k}]", np.atleast_1d(g), np.size(g), np.int64, allow_scalar=False)
-                for k, g in enumerate(self.layers)
-            )
+            try:
+                groups = list(self.layers)
+            except TypeError:
+                raise ValidationError(
+                    f"layers must be a sequence of neuron-id arrays, got {self.layers!r}"
+                ) from None
+            layers = tuple(_ids_1d(f"layers[{k}]", g) for k, g in enumerate(groups))
+            for k, g in enumerate(layers):
+                bad = np.flatnonzero((g < 0) | (g >= n))
+                if bad.size:
+                    raise ValidationError(
+                        f"layers[{k}] contains {g[bad[0]]}, which is not a neuron (n_neurons = {n})"
+                    )
             set_(self, "layers", layers)
         order.setflags(write=False)
         set_(self, "_order", order)
@@ -407,20 +455,43 @@ def layered(
     -------
     Network
     """
-    sizes = [int(s) for s in sizes]
-    if len(sizes) < 2 or min(sizes) < 1:
+    try:
+        sizes = list(sizes)
+    except TypeError:
+        raise ValidationError(f"sizes must be a list of layer sizes, got {sizes!r}") from None
+    if len(sizes) < 2:
         raise ValidationError(f"sizes must list at least two positive layer sizes, got {sizes}")
+    sizes = [_int_arg(f"sizes[{k}]", s, low=1, high=MAX_NEURONS) for k, s in enumerate(sizes)]
+    if sum(sizes) > MAX_NEURONS:
+        raise ValidationError(f"sizes {sizes} add up to more than {MAX_NEURONS} neurons")
+    n_possible = sum(a * b for a, b in zip(sizes[:-1], sizes[1:], strict=True))
+    if n_possible > MAX_EDGES:
+        raise ValidationError(
+            f"sizes {sizes} allow {n_possible} edges, more than the limit {MAX_EDGES}"
+        )
+    p_connect = _float_arg("p_connect", p_connect)
+    weight_spread = _float_arg("weight_spread", weight_spread)
+    inhibitory_fraction = _float_arg("inhibitory_fraction", inhibitory_fraction)
+    threshold = _float_arg("threshold", threshold)
     if not 0.0 < p_connect <= 1.0:
         raise ValidationError(f"p_connect must be in (0, 1], got {p_connect!r}")
     if not 0.0 <= weight_spread <= 1.0:
         raise ValidationError(f"weight_spread must be in [0, 1], got {weight_spread!r}")
     if not 0.0 <= inhibitory_fraction <= 1.0:
         raise ValidationError(f"inhibitory_fraction must be in [0, 1], got {inhibitory_fraction!r}")
+    seed = _int_arg("seed", seed, low=0)
     n_trans = len(sizes) - 1
     if weight_mean is None:
         means = [2.0 * threshold / (p_connect * sizes[k]) for k in range(n_trans)]
     else:
-        means = list(np.broadcast_to(np.asarray(weight_mean, float), (n_trans,)))
+        wm = _asarray("weight_mean", weight_mean)
+        if wm.dtype.kind not in "iuf" or wm.ndim > 1 or wm.size not in (1, n_trans):
+            raise ValidationError(
+                f"weight_mean must be one number or {n_trans} numbers (one per layer "
+                f"transition), got {weight_mean!r}"
+            )
+        means = [_float_arg(f"weight_mean[{k}]", v) for k, v in enumerate(wm.ravel().tolist())]
+        means = means * n_trans if len(means) == 1 else means
     rng = np.random.default_rng(seed)
     offsets = np.concatenate([[0], np.cumsum(sizes)])
     pres, posts, weights = [], [], []
@@ -477,13 +548,36 @@ def random_dag(
     The first ``n_inputs`` neurons of the order are inputs (no incoming edges), the last
     ``n_outputs`` are outputs. Weights and delays (seconds) are uniform on their ranges.
     """
-    if n_inputs < 1 or n_outputs < 1 or n_inputs + n_outputs > n_neurons:
+    n_neurons = _int_arg("n_neurons", n_neurons, low=2)
+    n_inputs = _int_arg("n_inputs", n_inputs, low=1)
+    n_outputs = _int_arg("n_outputs", n_outputs, low=1)
+    if n_inputs + n_outputs > n_neurons:
         raise ValidationError(
             f"need 1 <= n_inputs, 1 <= n_outputs and n_inputs + n_outputs <= n_neurons; "
             f"got {n_inputs}, {n_outputs}, {n_neurons}"
         )
+    if n_neurons * (n_neurons - 1) // 2 > MAX_EDGES:
+        raise ValidationError(
+            f"n_neurons = {n_neurons} allows more than {MAX_EDGES} edges, the limit of random_dag"
+        )
+    p_edge = _float_arg("p_edge", p_edge)
     if not 0.0 <= p_edge <= 1.0:
         raise ValidationError(f"p_edge must be in [0, 1], got {p_edge!r}")
+    inhibitory_fraction = _float_arg("inhibitory_fraction", inhibitory_fraction)
+    if not 0.0 <= inhibitory_fraction <= 1.0:
+        raise ValidationError(f"inhibitory_fraction must be in [0, 1], got {inhibitory_fraction!r}")
+    ranges = {}
+    for name, value in (("weight_range", weight_range), ("delay_range", delay_range)):
+        try:
+            lo, hi = value
+        except (TypeError, ValueError):
+            raise ValidationError(f"{name} must be a pair (low, high), got {value!r}") from None
+        lo, hi = _float_arg(f"{name}[0]", lo), _float_arg(f"{name}[1]", hi)
+        if not 0.0 <= lo <= hi:
+            raise ValidationError(f"{name} must satisfy 0 <= low <= high, got {value!r}")
+        ranges[name] = (lo, hi)
+    weight_range, delay_range = ranges["weight_range"], ranges["delay_range"]
+    seed = _int_arg("seed", seed, low=0)
     rng = np.random.default_rng(seed)
     perm = rng.permutation(n_neurons)
     a, b = np.triu_indices(n_neurons, k=1)

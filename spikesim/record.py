@@ -59,12 +59,193 @@ class SpikeRecord:
         t = self.times[order]
         return [t[bounds[k] : bounds[k + 1]] for k in range(self.n_neurons)]
 
+    def validate(self) -> SpikeRecord:
+        """Check every invariant of the record; return it unchanged.
+
+        Engines build valid records; this is for records from elsewhere (a file, hand-made
+        arrays): float64 times in ``[0, duration)``, non-decreasing, int64 neurons in
+        ``[0, n_neurons)``, ties ordered by neuron, consistent voltage shapes.
+
+        Raises
+        ------
+        ValidationError
+            Naming the first broken invariant.
+        """
+        return _validate_record(self)
+
+    def to_neo(self, neurons=None) -> list:
+        """Spike trains as Neo ``SpikeTrain`` objects, so Elephant's analyses apply.
+
+        Needs the optional dependency ``neo`` (``pip install 'spikesim[neo]'``).
+
+        Parameters
+        ----------
+        neurons : array_like of int, optional
+            Neurons to convert (default: all ``n_neurons``, in index order).
+
+        Returns
+        -------
+        list of neo.SpikeTrain
+            One train per neuron of ``neurons``, in that order: times in seconds (float64,
+            sorted, equal to :meth:`spikes_of`), ``t_start = 0 s``, ``t_stop = duration``
+            seconds, ``name = "neuron <k>"`` and ``annotations = {"neuron": k}``. Wrap them
+            in ``neo.Segment`` (``seg.spiketrains.extend(trains)``) to build a Neo block.
+
+        Raises
+        ------
+        ImportError
+            If ``neo`` is not installed (the message says how to install it).
+        ValidationError
+            If a neuron of ``neurons`` does not exist.
+        """
+        try:
+            import neo
+            import quantities as pq
+        except ImportError:
+            raise ImportError(
+                "SpikeRecord.to_neo needs the optional dependency 'neo'; install it with "
+                "pip install 'spikesim[neo]'"
+            ) from None
+        if neurons is None:
+            sel = np.arange(self.n_neurons)
+        else:
+            sel = _check_neuron_ids(neurons, self.n_neurons, "neurons")
+        trains = self.trains()
+        return [
+            neo.SpikeTrain(
+                trains[k] * pq.s,
+                t_start=0.0 * pq.s,
+                t_stop=float(self.duration) * pq.s,
+                name=f"neuron {k}",
+                neuron=int(k),
+            )
+            for k in sel.tolist()
+        ]
+
     def csr(self) -> tuple[np.ndarray, np.ndarray]:
         """Spike times grouped by neuron: ``(ptr (n_neurons+1,), times (n_spikes,))``."""
         order = np.argsort(self.neurons, kind="stable")
         ptr = np.zeros(self.n_neurons + 1, np.int64)
         np.cumsum(np.bincount(self.neurons, minlength=self.n_neurons), out=ptr[1:])
         return ptr, np.ascontiguousarray(self.times[order])
+
+
+def _as_array(name: str, value) -> np.ndarray:
+    """``np.asarray`` that turns ragged or non-numeric input into a ValidationError."""
+    try:
+        arr = np.asarray(value)
+    except (TypeError, ValueError) as exc:
+        raise ValidationError(f"{name} must be an array of numbers: {exc}") from None
+    if arr.dtype.kind not in "biuf":
+        raise ValidationError(f"{name} must be numeric, got dtype {arr.dtype}")
+    return arr
+
+
+def _as_float_vector(name: str, value) -> np.ndarray:
+    """A float64 vector (n,) from numeric input (bool, int, float; any shape is raveled)."""
+    arr = _as_array(name, value)
+    if arr.dtype.kind == "b":
+        raise ValidationError(f"{name} must be numbers, got booleans")
+    return arr.astype(np.float64).ravel()
+
+
+def _check_duration(duration) -> float:
+    if isinstance(duration, bool) or not isinstance(
+        duration, int | float | np.integer | np.floating
+    ):
+        raise ValidationError(f"duration must be a positive number of seconds, got {duration!r}")
+    if not np.isfinite(duration) or duration <= 0:
+        raise ValidationError(f"duration must be a positive number of seconds, got {duration!r}")
+    return float(duration)
+
+
+def _check_neuron_ids(neurons, n_neurons: int, name: str) -> np.ndarray:
+    """Validate neuron ids: integers in ``[0, n_neurons)``; int64 of the input's shape (0-d/1-d)."""
+    arr = _as_array(name, neurons)
+    if arr.ndim > 1:
+        raise ValidationError(f"{name} must be a 1-d list of neuron ids, got shape {arr.shape}")
+    shape = arr.shape
+    arr = arr.ravel()
+    if arr.size and arr.dtype.kind not in "iu":
+        if arr.dtype.kind == "f" and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)):
+            pass
+        else:
+            raise ValidationError(
+                f"{name} must be integer neuron ids, got {arr.dtype} values such as {arr.flat[0]!r}"
+            )
+    if arr.size and arr.dtype.kind == "f" and np.any(np.abs(arr) >= 2.0**62):
+        k = int(np.flatnonzero(np.abs(arr) >= 2.0**62)[0])
+        raise ValidationError(f"{name} contains {arr[k].item()!r}, which is not a neuron")
+    if arr.dtype.kind == "u" and arr.size and arr.max() > np.iinfo(np.int64).max:
+        raise ValidationError(f"{name} contains {arr.max()!r}, which is not a neuron")
+    out = arr.astype(np.int64)
+    bad = np.flatnonzero((out < 0) | (out >= n_neurons))
+    if bad.size:
+        raise ValidationError(
+            f"{name} contains {out[bad[0]]}, which is not a neuron (n_neurons = {n_neurons})"
+        )
+    return out.reshape(shape)
+
+
+def _validate_record(rec: SpikeRecord) -> SpikeRecord:
+    n = rec.n_neurons
+    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
+        raise ValidationError(f"record n_neurons must be a positive integer, got {n!r}")
+    d = rec.duration
+    if (
+        isinstance(d, bool)
+        or not isinstance(d, int | float | np.integer | np.floating)
+        or not np.isfinite(d)
+        or d <= 0
+    ):
+        raise ValidationError(f"record duration must be a positive number of seconds, got {d!r}")
+    t, k = rec.times, rec.neurons
+    if not isinstance(t, np.ndarray) or t.dtype != np.float64 or t.ndim != 1:
+        raise ValidationError(
+            f"record times must be a float64 array of shape (n_spikes,), got "
+            f"{getattr(t, 'dtype', type(t).__name__)} of shape {np.shape(t)}"
+        )
+    if not isinstance(k, np.ndarray) or k.dtype != np.int64 or k.shape != t.shape:
+        raise ValidationError(
+            f"record neurons must be an int64 array of shape {t.shape}, got "
+            f"{getattr(k, 'dtype', type(k).__name__)} of shape {np.shape(k)}"
+        )
+    bad = np.flatnonzero(~np.isfinite(t) | (t < 0) | (t >= d))
+    if bad.size:
+        raise ValidationError(
+            f"record spike time {bad[0]} is {t[bad[0]].item()!r}; must be in [0, {d!r}) s"
+        )
+    bad = np.flatnonzero((k < 0) | (k >= n))
+    if bad.size:
+        raise ValidationError(
+            f"record spike {bad[0]} is from neuron {k[bad[0]]}, which does not exist "
+            f"(n_neurons = {n})"
+        )
+    if t.size > 1:
+        dt = np.diff(t)
+        bad = np.flatnonzero((dt < 0) | ((dt == 0) & (np.diff(k) < 0)))
+        if bad.size:
+            raise ValidationError(
+                f"record spikes {bad[0]} and {bad[0] + 1} are out of (time, neuron) order"
+            )
+    v, vn, vt = rec.voltage, rec.voltage_neurons, rec.voltage_times
+    if v is None and vn is None and vt is None:
+        return rec
+    if v is None or vn is None or vt is None:
+        raise ValidationError(
+            "record voltage, voltage_neurons and voltage_times must be given together"
+        )
+    if not isinstance(vn, np.ndarray) or vn.ndim != 1 or vn.dtype.kind not in "iu":
+        raise ValidationError("record voltage_neurons must be a 1-d integer array")
+    _check_neuron_ids(vn, n, "record voltage_neurons")
+    if not isinstance(vt, np.ndarray) or vt.ndim != 1 or vt.dtype.kind != "f":
+        raise ValidationError("record voltage_times must be a 1-d float array (seconds)")
+    if not isinstance(v, np.ndarray) or v.shape != (vn.size, vt.size) or v.dtype.kind != "f":
+        raise ValidationError(
+            f"record voltage must be a float array of shape {(vn.size, vt.size)}, got "
+            f"shape {np.shape(v)}"
+        )
+    return rec
 
 
 def check_input_spikes(network, input_spikes, duration: float) -> tuple[np.ndarray, np.ndarray]:
@@ -83,41 +264,33 @@ def check_input_spikes(network, input_spikes, duration: float) -> tuple[np.ndarr
     times, neurons : ndarray (float64, int64), shape (n,)
         Sorted by (neuron, time), restricted to ``[0, duration)``.
     """
-    if not np.isfinite(duration) or duration <= 0:
-        raise ValidationError(f"duration must be a positive number of seconds, got {duration!r}")
+    duration = _check_duration(duration)
     if input_spikes is None:
         return np.zeros(0), np.zeros(0, np.int64)
+    n_neurons = getattr(network, "n_neurons", None)
+    is_input = getattr(network, "is_input", None)
+    if not isinstance(n_neurons, int) or not isinstance(is_input, np.ndarray):
+        raise ValidationError(f"network must be a spikesim.Network, got {type(network).__name__}")
     try:
         times, neurons = input_spikes
     except (TypeError, ValueError):
         raise ValidationError(
             "input_spikes must be a pair (times, neurons) of equal-length arrays"
         ) from None
-    times = np.asarray(times, dtype=float).ravel()
-    neurons_raw = np.asarray(neurons).ravel()
+    times = _as_float_vector("input spike times", times)
+    neurons_raw = _as_array("input spike neurons", neurons).ravel()
     if times.shape != neurons_raw.shape:
         raise ValidationError(
             f"input spike times and neurons differ in length: {times.size} vs {neurons_raw.size}"
         )
-    if neurons_raw.size and neurons_raw.dtype.kind not in "iu":
-        if neurons_raw.dtype.kind == "f" and np.all(neurons_raw == np.round(neurons_raw)):
-            pass
-        else:
-            raise ValidationError(f"input spike neurons must be integers, got {neurons_raw.dtype}")
-    neurons = neurons_raw.astype(np.int64)
     if not np.all(np.isfinite(times)):
         k = int(np.flatnonzero(~np.isfinite(times))[0])
         raise ValidationError(f"input spike time {k} is {times[k].item()!r}; times must be finite")
     if np.any(times < 0):
         k = int(np.flatnonzero(times < 0)[0])
         raise ValidationError(f"input spike time {k} is negative ({times[k].item()!r} s)")
-    bad = np.flatnonzero((neurons < 0) | (neurons >= network.n_neurons))
-    if bad.size:
-        raise ValidationError(
-            f"input spike for neuron {neurons[bad[0]]}, which does not exist "
-            f"(n_neurons = {network.n_neurons})"
-        )
-    bad = np.flatnonzero(~network.is_input[neurons])
+    neurons = _check_neuron_ids(neurons_raw, n_neurons, "input spike neurons")
+    bad = np.flatnonzero(~is_input[neurons])
     if bad.size:
         raise ValidationError(
             f"input spike for neuron {neurons[bad[0]]}, which is not an input neuron"
