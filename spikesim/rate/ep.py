@@ -1,0 +1,364 @@
+"""Equilibrium propagation (Scellier & Bengio 2017), registered as ``ep``.
+
+A layered Hopfield-like network ``x -> s_1 -> ... -> s_N`` (``s_N`` = output) with
+symmetric weights. Notation: ``W_k`` has shape ``(n_{k-1}, n_k)`` (row-vector convention,
+``s_{k-1} @ W_k``), ``b_k`` shape ``(n_k,)``; ``rho(s) = min(max(s, 0), 1)`` is the hard
+sigmoid (sec. 5.1).
+
+Energy (eq. 34, layered, no lateral or skip connections)::
+
+    E(s) = 1/2 sum_k |s_k|^2 - sum_k rho(s_{k-1}) W_k rho(s_k)^T - sum_k b_k rho(s_k)^T
+
+Total energy ``F = E + beta C`` with the cost of the authors' code ``C = |y - s_N|^2``
+(no factor 1/2, so the nudging force on the output is ``2 beta (y - s_N)``).
+
+Relaxation: clipped gradient steps (eq. 54) ``s <- clip(s - eps dF/ds, 0, 1)``. States
+stay in ``[0, 1]`` where ``rho(s) = s`` and ``rho'(s) = 1`` (the one-sided derivatives at
+0 and 1 taken as 1, as the gradient of ``clip`` in the authors' Theano code), so one step
+of every layer is ``s_k <- clip((1 - eps) s_k + eps (s_{k-1} W_k + s_{k+1} W_{k+1}^T +
+b_k) [+ 2 eps beta (y - s_N) at the output], 0, 1)``, all layers updated synchronously from
+the previous state. The input drive ``rho(x) W_1`` is computed once per minibatch.
+
+Learning (eq. 50, averaged over the minibatch, per-layer rates ``alpha_k``)::
+
+    W_k += alpha_k / beta * (rho(s_{k-1}^beta)^T rho(s_k^beta) - rho(s_{k-1}^0)^T rho(s_k^0))
+    b_k += alpha_k / beta * (rho(s_k^beta) - rho(s_k^0))
+
+with ``s^0`` the end of the free phase (``n_free`` steps) and ``s^beta`` the end of the
+nudged phase (``n_nudged`` steps started from ``s^0``), ``beta`` of random sign per
+minibatch.
+
+Persistent particles (sec. 5.2): the hidden and output states at the end of each training
+example's free phase are stored, indexed by the example's index in the training set, and
+start that example's next free phase. Without ``index`` (and for prediction) the free
+phase starts from zero, as fresh particles do in the authors' code. Prediction is the
+argmax of the output at the end of a free phase of ``n_free`` steps (eq. 51).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from spikesim.errors import ValidationError
+from spikesim.rate.base import RateLearner, register
+
+__all__ = ["EquilibriumPropagation", "relax", "ep_increments", "glorot_uniform"]
+
+
+def glorot_uniform(rng: np.random.Generator, n_in: int, n_out: int, dtype) -> np.ndarray:
+    """Glorot-Bengio uniform weights, shape ``(n_in, n_out)``.
+
+    ``U(-a, a)`` with ``a = sqrt(6 / (n_in + n_out))``.
+    """
+    a = np.sqrt(6.0 / (n_in + n_out))
+    return rng.uniform(-a, a, size=(n_in, n_out)).astype(dtype)
+
+
+def relax(
+    drive_in: np.ndarray,
+    states: list[np.ndarray],
+    weights: list[np.ndarray],
+    biases: list[np.ndarray],
+    *,
+    n_steps: int,
+    eps: float,
+    beta: float = 0.0,
+    target: np.ndarray | None = None,
+) -> list[np.ndarray]:
+    """Clipped gradient descent on the total energy (Scellier & Bengio eq. 54).
+
+    Parameters
+    ----------
+    drive_in : ndarray, shape (batch, n_1)
+        ``rho(x) @ W_1`` (computed once per minibatch).
+    states : list of ndarray, shapes (batch, n_k), k = 1..N
+        Initial states in ``[0, 1]``; not modified.
+    weights, biases : lists of ndarray
+        ``W_k`` shape ``(n_{k-1}, n_k)`` and ``b_k`` shape ``(n_k,)``, k = 1..N.
+    n_steps : int
+        Number of steps.
+    eps : float
+        Step size (dimensionless time step).
+    beta : float
+        Nudging strength; the force on the output is ``2 beta (target - s_N)``.
+    target : ndarray, shape (batch, n_N), optional
+        One-hot targets (needed when ``beta != 0``).
+
+    Returns
+    -------
+    list of ndarray
+        The states after ``n_steps`` steps.
+    """
+    s = [a.copy() for a in states]
+    n = len(s)
+    keep = 1.0 - eps
+    for _ in range(n_steps):
+        new = []
+        for k in range(n):
+            d = (drive_in if k == 0 else s[k - 1] @ weights[k]) + biases[k]
+            if k + 1 < n:
+                d = d + s[k + 1] @ weights[k + 1].T
+            if k == n - 1 and beta != 0.0:
+                d = d + 2.0 * beta * (target - s[k])
+            new.append(np.clip(keep * s[k] + eps * d, 0.0, 1.0))
+        s = new
+    return s
+
+
+def ep_increments(
+    x: np.ndarray, free: list[np.ndarray], nudged: list[np.ndarray], beta: float
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """The EP weight and bias increments of eq. 50 per unit learning rate, batch-averaged.
+
+    Returns ``(dW, db)`` with ``dW[k] = (rho(s_{k-1}^b)^T rho(s_k^b) - rho(s_{k-1}^0)^T
+    rho(s_k^0)) / (beta * batch)`` (``s_0 = x``, clamped) and ``db[k] = mean(rho(s_k^b) -
+    rho(s_k^0)) / beta``. States are already in ``[0, 1]`` so ``rho`` is the identity.
+    """
+    batch = x.shape[0]
+    scale = 1.0 / (beta * batch)
+    dw = [x.T @ (nudged[0] - free[0]) * scale]
+    for k in range(1, len(free)):
+        dw.append((nudged[k - 1].T @ nudged[k] - free[k - 1].T @ free[k]) * scale)
+    db = [(nb - fb).sum(axis=0) * scale for nb, fb in zip(nudged, free, strict=True)]
+    return dw, db
+
+
+@register("ep")
+class EquilibriumPropagation(RateLearner):
+    """Equilibrium propagation, exactly as Scellier & Bengio (2017), sec. 3 and 5.
+
+    Parameters
+    ----------
+    sizes : sequence of int
+        Layer sizes ``[n_in, n_hidden..., n_out]``.
+    seed : int
+        Seeds the Glorot-uniform weights and the random signs of beta.
+    lrs : float or sequence of float
+        Per-layer learning rates ``alpha_k`` (one per weight matrix; one float: the same for
+        all); config ``net1``: ``(0.1, 0.05)``.
+    n_free : int
+        Free-phase steps (``net1``: 20).
+    n_nudged : int
+        Nudged-phase steps (``net1``: 4).
+    eps : float
+        Step size of the relaxation, eq. 54 (``net1``: 0.5).
+    beta : float
+        Nudging strength, > 0 (``net1`` in the code: 0.5).
+    random_sign : bool
+        Draw the sign of beta at random for each minibatch (as the authors' code).
+    dtype : {"float32", "float64"}
+        Floating-point type of weights and states.
+    """
+
+    def __init__(
+        self,
+        sizes: tuple[int, ...] | list[int] = (784, 500, 10),
+        seed: int = 0,
+        lrs: float | tuple[float, ...] | list[float] = (0.1, 0.05),
+        n_free: int = 20,
+        n_nudged: int = 4,
+        eps: float = 0.5,
+        beta: float = 0.5,
+        random_sign: bool = True,
+        dtype: str = "float32",
+    ):
+        super().__init__(sizes=sizes, seed=seed)
+        self.lrs = (
+            (float(lrs),) * (len(self.sizes) - 1)
+            if np.ndim(lrs) == 0
+            else tuple(float(a) for a in lrs)
+        )
+        self.n_free = int(n_free)
+        self.n_nudged = int(n_nudged)
+        self.eps = float(eps)
+        self.beta = float(beta)
+        self.random_sign = bool(random_sign)
+        self.dtype = str(dtype)
+        self._validate()
+
+    def _validate(self) -> None:
+        if len(self.sizes) < 2 or min(self.sizes) < 1:
+            raise ValidationError(f"ep: sizes must be >= 2 positive integers, got {self.sizes}")
+        if len(self.lrs) != len(self.sizes) - 1:
+            raise ValidationError(
+                f"ep: lrs needs one learning rate per weight matrix ({len(self.sizes) - 1}), "
+                f"got {self.lrs}"
+            )
+        if not all(np.isfinite(a) and a >= 0 for a in self.lrs):
+            raise ValidationError(f"ep: learning rates must be finite and >= 0, got {self.lrs}")
+        if self.n_free < 1 or self.n_nudged < 1:
+            raise ValidationError(
+                f"ep: n_free and n_nudged must be >= 1, got {self.n_free}, {self.n_nudged}"
+            )
+        if not 0.0 < self.eps <= 1.0:
+            raise ValidationError(f"ep: eps must be in (0, 1], got {self.eps}")
+        if not (np.isfinite(self.beta) and self.beta > 0):
+            raise ValidationError(f"ep: beta must be finite and > 0, got {self.beta}")
+        if self.dtype not in ("float32", "float64"):
+            raise ValidationError(f"ep: dtype must be 'float32' or 'float64', got {self.dtype!r}")
+
+    # -- parameters -----------------------------------------------------------------------
+    def initialize(self) -> EquilibriumPropagation:
+        rng = np.random.default_rng(self.seed)
+        dt = np.dtype(self.dtype)
+        self.W = [
+            glorot_uniform(rng, a, b, dt)
+            for a, b in zip(self.sizes[:-1], self.sizes[1:], strict=True)
+        ]
+        self.b = [np.zeros(n, dtype=dt) for n in self.sizes[1:]]
+        self._sign_rng = np.random.default_rng([self.seed, 1])
+        # persistent particles, grown on demand: (capacity, n_k) for k = 1..N
+        self.particles = [np.zeros((0, n), dtype=dt) for n in self.sizes[1:]]
+        self._initialized = True
+        return self
+
+    def n_parameters(self) -> int:
+        return sum(a * b + b for a, b in zip(self.sizes[:-1], self.sizes[1:], strict=True))
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        if not self._initialized:
+            self.initialize()
+        out = {}
+        for k, (w, b) in enumerate(zip(self.W, self.b, strict=True), start=1):
+            out[f"W{k}"] = w.copy()
+            out[f"b{k}"] = b.copy()
+        for k, p in enumerate(self.particles, start=1):
+            out[f"particles{k}"] = p.copy()
+        return out
+
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        if not self._initialized:
+            self.initialize()
+        dt = np.dtype(self.dtype)
+        n = len(self.sizes) - 1
+        for k in range(1, n + 1):
+            for key, shape in ((f"W{k}", self.W[k - 1].shape), (f"b{k}", self.b[k - 1].shape)):
+                if key not in state:
+                    raise ValidationError(f"ep: state dict lacks {key!r}")
+                if np.shape(state[key]) != shape:
+                    raise ValidationError(
+                        f"ep: {key} must have shape {shape}, got {np.shape(state[key])}"
+                    )
+            self.W[k - 1] = np.array(state[f"W{k}"], dtype=dt)
+            self.b[k - 1] = np.array(state[f"b{k}"], dtype=dt)
+            p = state.get(f"particles{k}")
+            self.particles[k - 1] = (
+                np.zeros((0, self.sizes[k]), dtype=dt) if p is None else np.array(p, dtype=dt)
+            )
+
+    def _params_finite(self) -> bool:
+        # weights and biases only (cheaper than the base class's walk over state_dict)
+        lim = getattr(self, "divergence_limit", 1e12)  # base-class limit on |parameters|
+        return all(np.all(np.abs(a) < lim) for a in (*self.W, *self.b))
+
+    @classmethod
+    def conformance_params(cls) -> dict[str, Any]:
+        return {"lrs": 0.1, "n_free": 20, "n_nudged": 4, "dtype": "float64"}
+
+    @classmethod
+    def divergent_params(cls) -> dict[str, Any] | None:
+        # states are clipped to [0, 1], so one increment is at most alpha_k / beta per
+        # weight: no setting makes the parameters non-finite within a few steps
+        return None
+
+    # -- computation ----------------------------------------------------------------------
+    def _zeros(self, batch: int) -> list[np.ndarray]:
+        return [np.zeros((batch, n), dtype=self.dtype) for n in self.sizes[1:]]
+
+    def _gather(self, index: np.ndarray) -> list[np.ndarray]:
+        need = int(index.max()) + 1
+        cap = self.particles[0].shape[0]
+        if need > cap:
+            new_cap = max(need, 2 * cap)
+            self.particles = [
+                np.concatenate([p, np.zeros((new_cap - cap, p.shape[1]), dtype=p.dtype)])
+                for p in self.particles
+            ]
+        return [p[index] for p in self.particles]
+
+    def _free_phase(self, x: np.ndarray, states: list[np.ndarray]):
+        drive = np.clip(x, 0.0, 1.0) @ self.W[0]
+        free = relax(drive, states, self.W, self.b, n_steps=self.n_free, eps=self.eps)
+        return drive, free
+
+    def _fit_batch(self, x: np.ndarray, y: np.ndarray, index: np.ndarray | None) -> float:
+        x = np.asarray(x, dtype=self.dtype)
+        batch = x.shape[0]
+        if index is not None:
+            index = np.asarray(index)
+            if index.shape != (batch,) or not np.issubdtype(index.dtype, np.integer):
+                raise ValidationError(
+                    f"ep: index must be integers of shape ({batch},), "
+                    f"got {index.dtype} {index.shape}"
+                )
+            if batch and index.min() < 0:
+                raise ValidationError(f"ep: example indices must be >= 0, got {index.min()}")
+            if len(np.unique(index)) != batch:
+                raise ValidationError("ep: example indices within a minibatch must be distinct")
+        if batch == 0:
+            return 0.0
+        target = np.zeros((batch, self.sizes[-1]), dtype=self.dtype)
+        target[np.arange(batch), y] = 1.0
+        start = self._zeros(batch) if index is None else self._gather(index)
+        drive, free = self._free_phase(x, start)
+        if index is not None:
+            for p, s in zip(self.particles, free, strict=True):
+                p[index] = s
+        loss = float(np.mean(np.sum((target - free[-1]) ** 2, axis=1)))
+        beta = self.beta
+        if self.random_sign and self._sign_rng.integers(2) == 0:
+            beta = -beta
+        nudged = relax(
+            drive,
+            free,
+            self.W,
+            self.b,
+            n_steps=self.n_nudged,
+            eps=self.eps,
+            beta=beta,
+            target=target,
+        )
+        dw, db = ep_increments(np.clip(x, 0.0, 1.0), free, nudged, beta)
+        for k, a in enumerate(self.lrs):
+            self.W[k] += (a * dw[k]).astype(self.dtype, copy=False)
+            self.b[k] += (a * db[k]).astype(self.dtype, copy=False)
+        return loss
+
+    def _predict_scores(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, dtype=self.dtype)
+        _, free = self._free_phase(x, self._zeros(x.shape[0]))
+        return free[-1]
+
+    def fixed_point(self, x: np.ndarray, n_steps: int | None = None) -> list[np.ndarray]:
+        """States ``[s_1, ..., s_N]`` after a free phase from zero.
+
+        ``n_steps`` defaults to ``n_free``.
+        """
+        x = np.asarray(self._check_x(x), dtype=self.dtype)
+        if not self._initialized:
+            self.initialize()
+        drive = np.clip(x, 0.0, 1.0) @ self.W[0]
+        return relax(
+            drive,
+            self._zeros(x.shape[0]),
+            self.W,
+            self.b,
+            n_steps=n_steps or self.n_free,
+            eps=self.eps,
+        )
+
+    def flops_per_sample(self, batch: int = 20) -> float:
+        """Floating-point operations of one training step per example (matrix products only).
+
+        Input drive ``x W_1`` once (``2 n_0 n_1``); every relaxation step (free and nudged)
+        multiplies by ``W_k`` forward (k >= 2) and ``W_{k+1}^T`` backward (``4 sum_{k>=2}
+        n_{k-1} n_k``); the update needs ``x^T dS_1`` (``2 n_0 n_1``) and two outer-product
+        sums per deeper layer (``4 n_{k-1} n_k``). Independent of ``batch``.
+        """
+        pairs = list(zip(self.sizes[:-1], self.sizes[1:], strict=True))
+        first = pairs[0][0] * pairs[0][1]
+        deep = sum(a * b for a, b in pairs[1:])
+        per_step = 4 * deep
+        return float(2 * first + (self.n_free + self.n_nudged) * per_step + 2 * first + 4 * deep)

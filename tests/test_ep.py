@@ -1,0 +1,203 @@
+"""Equilibrium propagation: reference checks against finite differences, particles, bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import spikesim.rate as R
+from spikesim.errors import ValidationError
+from spikesim.rate.ep import ep_increments, relax
+
+SIZES = (4, 5, 3)
+N_RELAX = 400  # enough steps (eps = 0.5) for the small network to reach its fixed point
+
+
+def _small(beta: float = 0.1) -> R.RateLearner:
+    m = R.make(
+        "ep",
+        sizes=SIZES,
+        seed=3,
+        lrs=1.0,
+        n_free=N_RELAX,
+        n_nudged=N_RELAX,
+        eps=0.5,
+        beta=beta,
+        random_sign=False,
+        dtype="float64",
+    )
+    rng = np.random.default_rng(7)
+    state = m.state_dict()
+    # moderate weights and positive biases: a unique fixed point inside (0, 1)
+    for k in (1, 2):
+        state[f"W{k}"] = rng.uniform(-0.4, 0.4, size=state[f"W{k}"].shape)
+        state[f"b{k}"] = rng.uniform(0.2, 0.5, size=state[f"b{k}"].shape)
+    m.load_state_dict(state)
+    return m
+
+
+def _data():
+    rng = np.random.default_rng(11)
+    x = rng.uniform(0.1, 0.9, size=(3, SIZES[0]))
+    y = np.array([0, 2, 1])
+    return x, y
+
+
+def _cost(m, x, y) -> float:
+    """The authors' cost |y - s_out|^2 (no 1/2) at the free fixed point, batch mean."""
+    s_out = m.fixed_point(x, n_steps=N_RELAX)[-1]
+    t = np.eye(SIZES[-1])[y]
+    return float(np.mean(np.sum((t - s_out) ** 2, axis=1)))
+
+
+def _fd_gradient(m, x, y, h: float = 1e-6) -> dict[str, np.ndarray]:
+    """Central finite differences of the fixed-point cost w.r.t. every weight and bias."""
+    base = m.state_dict()
+    grads = {}
+    for key in ("W1", "b1", "W2", "b2"):
+        g = np.zeros_like(base[key])
+        for i in np.ndindex(g.shape):
+            for sign in (1.0, -1.0):
+                st = {k: v.copy() for k, v in base.items()}
+                st[key][i] += sign * h
+                m.load_state_dict(st)
+                g[i] += sign * _cost(m, x, y) / (2 * h)
+        grads[key] = g
+    m.load_state_dict(base)
+    return grads
+
+
+def _ep_step(beta: float) -> dict[str, np.ndarray]:
+    """The EP increment per unit learning rate (lrs = 1, fixed positive beta)."""
+    m = _small(beta)
+    x, y = _data()
+    before = m.state_dict()
+    m.fit_batch(x, y)
+    after = m.state_dict()
+    return {k: after[k] - before[k] for k in ("W1", "b1", "W2", "b2")}
+
+
+def test_fixed_point_is_interior_and_converged():
+    m = _small()
+    x, _ = _data()
+    s = m.fixed_point(x, n_steps=N_RELAX)
+    s2 = m.fixed_point(x, n_steps=N_RELAX + 50)
+    for a, b in zip(s, s2, strict=True):
+        assert np.max(np.abs(a - b)) < 1e-12
+        assert a.min() > 0.0 and a.max() < 1.0
+
+
+def test_ep_update_approaches_backprop_gradient_as_beta_shrinks():
+    """Scellier & Bengio Theorem 1: (1/beta)(dE/dtheta(s^beta) - dE/dtheta(s^0)) -> dC/dtheta."""
+    m = _small()
+    x, y = _data()
+    fd = _fd_gradient(m, x, y)
+    ref = np.concatenate([-fd[k].ravel() for k in ("W1", "b1", "W2", "b2")])
+    errors = []
+    for beta in (0.05, 0.005, 0.0005):
+        step = _ep_step(beta)
+        ep = np.concatenate([step[k].ravel() for k in ("W1", "b1", "W2", "b2")])
+        errors.append(np.linalg.norm(ep - ref) / np.linalg.norm(ref))
+    # the one-sided estimate's bias is O(beta): ten times smaller beta, ~ten times smaller error
+    assert errors[0] > 3 * errors[1] > 9 * errors[2]
+    assert errors[2] < 5e-3
+    assert errors[0] > 5e-2  # the check is not vacuous: finite beta is visibly biased
+
+
+def test_negative_beta_estimates_the_same_gradient():
+    """With beta < 0 (the random sign) eq. 50 again estimates -dC/dtheta."""
+    m = _small()
+    x, y = _data()
+    fd = _fd_gradient(m, x, y)
+    st = m.state_dict()
+    W, b = [st["W1"], st["W2"]], [st["b1"], st["b2"]]
+    free = m.fixed_point(x, n_steps=N_RELAX)
+    t = np.eye(SIZES[-1])[y]
+    beta = -5e-4
+    nudged = relax(x @ W[0], free, W, b, n_steps=N_RELAX, eps=0.5, beta=beta, target=t)
+    dw, db = ep_increments(x, free, nudged, beta)
+    ep = np.concatenate([a.ravel() for a in (dw[0], db[0], dw[1], db[1])])
+    ref = np.concatenate([-fd[k].ravel() for k in ("W1", "b1", "W2", "b2")])
+    assert np.linalg.norm(ep - ref) / np.linalg.norm(ref) < 5e-3
+
+
+def test_particles_are_indexed_by_example_not_batch_position():
+    x, y = _data()
+    idx = np.array([7, 2, 4])
+    a = R.make("ep", sizes=SIZES, seed=1, n_free=5, n_nudged=2, dtype="float64")
+    b = R.make("ep", sizes=SIZES, seed=1, n_free=5, n_nudged=2, dtype="float64")
+    perm = np.array([2, 0, 1])
+    for _ in range(3):  # later steps start from the stored particles
+        a.fit_batch(x, y, idx)
+        b.fit_batch(x[perm], y[perm], idx[perm])
+    sa, sb = a.state_dict(), b.state_dict()
+    for key in sa:
+        assert np.allclose(sa[key], sb[key], atol=1e-12), key
+    # rows 7, 2, 4 hold the free-phase ends; untouched rows stay at zero
+    assert np.all(sa["particles1"][[0, 1, 3, 5, 6]] == 0)
+    assert np.all(sa["particles1"][idx].sum(axis=1) > 0)
+
+
+def test_particles_are_the_free_phase_end():
+    x, y = _data()
+    idx = np.array([0, 1, 2])
+    m = R.make("ep", sizes=SIZES, seed=2, n_free=6, n_nudged=2, dtype="float64")
+    m.initialize()
+    expected = m.fixed_point(x, n_steps=6)  # first visit: from zero, pre-update weights
+    m.fit_batch(x, y, idx)
+    st = m.state_dict()
+    assert np.allclose(st["particles1"][idx], expected[0])
+    assert np.allclose(st["particles2"][idx], expected[1])
+
+
+def test_same_seed_same_result_and_signs_drawn():
+    x, y = _data()
+    runs = []
+    for _ in range(2):
+        m = R.make("ep", sizes=SIZES, seed=5, n_free=5, n_nudged=2, dtype="float64")
+        for _ in range(4):
+            m.fit_batch(x, y, np.arange(3))
+        runs.append(m.state_dict())
+    for key in runs[0]:
+        assert np.array_equal(runs[0][key], runs[1][key])
+
+
+def test_flops_count_matches_matrix_products():
+    m = R.make("ep", sizes=(784, 500, 10))
+    # x W1 once, 24 relaxation steps with s1 W2 and s2 W2^T, x^T dS1, two outer products for W2
+    expected = 2 * 784 * 500 + 24 * (2 + 2) * 500 * 10 + 2 * 784 * 500 + 2 * 2 * 500 * 10
+    assert m.flops_per_sample(20) == expected
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"lrs": (0.1, 0.1, 0.1)}, "one learning rate per weight matrix"),
+        ({"beta": 0.0}, "beta"),
+        ({"eps": 1.5}, "eps"),
+        ({"n_free": 0}, "n_free"),
+        ({"lrs": (float("nan"), 0.1)}, "learning rates"),
+    ],
+)
+def test_bad_hyperparameters(params, match):
+    with pytest.raises(ValidationError, match=match):
+        R.make("ep", sizes=(4, 5, 3), **params)
+
+
+def test_bad_input():
+    x, y = _data()
+    m = R.make("ep", sizes=SIZES, n_free=3, n_nudged=1)
+    bad = x.copy()
+    bad[1, 2] = np.nan
+    with pytest.raises(ValidationError, match="non-finite"):
+        m.fit_batch(bad, y)
+    with pytest.raises(ValidationError, match="out of range"):
+        m.fit_batch(x, np.array([0, 3, 1]))
+    with pytest.raises(ValidationError, match="shape"):
+        m.fit_batch(x[:, :3], y)
+    with pytest.raises(ValidationError, match="distinct"):
+        m.fit_batch(x, y, np.array([1, 1, 2]))
+    with pytest.raises(ValidationError, match=">= 0"):
+        m.fit_batch(x, y, np.array([-1, 0, 2]))
+    with pytest.raises(ValidationError, match="index"):
+        m.fit_batch(x, y, np.array([0.0, 1.0, 2.0]))
