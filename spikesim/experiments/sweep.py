@@ -53,6 +53,7 @@ __all__ = [
     "finished_results",
     "run_cell",
     "run_sweep",
+    "start_local_cluster",
     "aggregate",
     "markdown_table",
 ]
@@ -425,6 +426,28 @@ def _local_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def start_local_cluster(workers: int | None = None):
+    """A Dask LocalCluster of ``workers`` single-threaded worker processes.
+
+    Workers get :data:`WORKER_ENV` (one thread for OpenMP, OpenBLAS, MKL and Numba; no
+    progress bars), no dashboard, and quiet logs. Default: one worker per available core.
+    """
+    import logging
+
+    from distributed import LocalCluster
+
+    if workers is not None and workers < 1:
+        raise ConfigError(f"workers must be >= 1, got {workers}")
+    return LocalCluster(
+        n_workers=workers or _local_workers(),
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=None,
+        silence_logs=logging.ERROR,
+        env=WORKER_ENV,
+    )
+
+
 def _run_dask(
     todo: Sequence[Cell],
     cells_dir: Path,
@@ -434,10 +457,8 @@ def _run_dask(
     scheduler: str | None,
     client: Any,
 ) -> None:
-    import logging
-
     try:
-        from distributed import Client, LocalCluster, as_completed
+        from distributed import Client, as_completed
     except ImportError:  # pragma: no cover - depends on the installation
         from spikesim.errors import EngineError
 
@@ -459,14 +480,7 @@ def _run_dask(
                     ) from None
                 owned.append(client)
             else:
-                cluster = LocalCluster(
-                    n_workers=workers or _local_workers(),
-                    threads_per_worker=1,
-                    processes=True,
-                    dashboard_address=None,
-                    silence_logs=logging.ERROR,
-                    env=WORKER_ENV,
-                )
+                cluster = start_local_cluster(workers)
                 owned.append(cluster)
                 client = Client(cluster)
                 owned.append(client)
