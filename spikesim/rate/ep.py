@@ -208,7 +208,7 @@ class EquilibriumPropagation(RateLearner):
             for a, b in zip(self.sizes[:-1], self.sizes[1:], strict=True)
         ]
         self.b = [np.zeros(n, dtype=dt) for n in self.sizes[1:]]
-        self._sign_rng = np.random.default_rng([self.seed, 1])
+        self._step = 0  # minibatches seen: with the seed, fixes the sign of beta
         # persistent particles, grown on demand: (capacity, n_k) for k = 1..N
         self.particles = [np.zeros((0, n), dtype=dt) for n in self.sizes[1:]]
         self._initialized = True
@@ -226,6 +226,7 @@ class EquilibriumPropagation(RateLearner):
             out[f"b{k}"] = b.copy()
         for k, p in enumerate(self.particles, start=1):
             out[f"particles{k}"] = p.copy()
+        out["step"] = np.array(self._step, dtype=np.int64)
         return out
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
@@ -247,6 +248,7 @@ class EquilibriumPropagation(RateLearner):
             self.particles[k - 1] = (
                 np.zeros((0, self.sizes[k]), dtype=dt) if p is None else np.array(p, dtype=dt)
             )
+        self._step = int(state.get("step", 0))
 
     def _params_finite(self) -> bool:
         # weights and biases only (cheaper than the base class's walk over state_dict)
@@ -308,8 +310,9 @@ class EquilibriumPropagation(RateLearner):
                 p[index] = s
         loss = float(np.mean(np.sum((target - free[-1]) ** 2, axis=1)))
         beta = self.beta
-        if self.random_sign and self._sign_rng.integers(2) == 0:
+        if self.random_sign and np.random.default_rng([self.seed, 1, self._step]).integers(2):
             beta = -beta
+        self._step += 1
         nudged = relax(
             drive,
             free,

@@ -1,0 +1,490 @@
+"""Generalized inference learning (Alonso, Millidge, Krichmar & Neftci 2022).
+
+Registered learners: ``il-sgd`` (LMS rule, eq. 5), ``il-adam`` (the same local gradients
+fed to Adam) and ``il-prox`` (NLMS rule, eq. 6, with the proximal output target;
+Definition 4.1).
+
+Notation (row-vector convention). Layers ``n = 0..N``; ``h_0 = x`` is clamped (used as
+is; the images are non-negative so this equals ``f(x)`` of the reference code). Hidden
+activities ``h_n`` (n = 1..N-1) are pre-activations with ``f = relu``; ``W_n`` has shape
+``(n_n, n_{n+1})`` and ``b_n`` shape ``(n_{n+1},)``, so the local predictions are
+``p_{n+1} = f(h_n) W_n + b_n`` (``f(h_0) = x``). At the output the prediction is ``q =
+softmax(p_N)`` (``loss="softmax-ce"``, the paper's classification setting) or ``q = p_N``
+(``loss="mse"``), and the output activity is a target ``t`` in the same space as ``q``.
+
+Energy (eq. 4, with the output local loss written as cross-entropy to the softmax
+prediction for classification)::
+
+    F(h, W) = l(t, p_N) + sum_{n=1}^{N-1} 1/2 |h_n - p_n|^2,
+    l = -sum t log softmax(p_N)   (softmax-ce)   or   1/2 |t - p_N|^2   (mse).
+
+Local errors ``e_n = h_n - p_n`` (hidden) and ``e_N = t - q`` (output). Inference starts at
+the feedforward pass (``h_n = p_n``) and takes ``n_iter`` gradient steps on the hidden
+activities. ``dF/dh_n = e_n - f'(h_n) * (e_{n+1} W_n^T)`` exactly, for both losses.
+
+IL-SGD / IL-Adam: ``t = y`` (output clamped to the one-hot label, ``n = 1`` in the
+reference code); steps ``h_n -= step_size * dF/dh_n``; weight rule eq. 5 (LMS),
+``dW_n = lr * f(h_n)^T e_{n+1}`` and ``db_n = lr * e_{n+1}``, averaged over the minibatch:
+exactly ``-lr dF/dW_n`` at the inferred activities.
+
+IL-prox (Def. 4.1): the inference phase minimises the proximal objective written in the
+activities. With the NLMS rule (eq. 6) ``dW_n = e_{n+1} f~(h_n)^T / s_n``, ``f~ = [f; 1]``
+(bias), ``s_n = |f(h_n)|^2 + 1 + eps``, the new weights map ``f~(h_n)`` to ``h_{n+1}``
+(exactly when ``eps = 0``), so the loss after the update is ``L(y, t)`` and
+``|dtheta|^2 = sum_n |e_{n+1}|^2 / s_n``::
+
+    P(h) = 1/2 |y - t|^2 + 1/(2 alpha) sum_{n=0}^{N-1} |e_{n+1}|^2 / s_n     (eq. 9 in h).
+
+Its exact minimiser in ``t`` is the proximal output target ``t = (q + alpha s_{N-1} y) /
+(1 + alpha s_{N-1})``, recomputed at every step; the hidden activities take steps along
+``alpha s_{n-1} dP/dh_n = e_n - (s_{n-1}/s_n) [f'(h_n) * (e_{n+1} W_n^T) + |e_{n+1}|^2 /
+s_n f(h_n) f'(h_n)]`` (the gradient, preconditioned per layer by the curvature of its own
+error term). The learning rate ``alpha`` only moves the output target; the weights follow
+NLMS with no learning rate. With a minibatch each example has its own norm ``s_n`` (the
+reference code sums it over the batch, a bug not copied). For ``loss="mse"`` and
+``eps = 0`` the inference minimises P exactly, and a converged IL-prox step with batch 1
+equals the proximal step of eq. 9 (Theorem 4.2; checked in ``tests/test_il.py``). For
+softmax outputs the error is measured in probability space and fed back as a
+cross-entropy gradient, as in the reference code.
+
+Weights and biases start as in ``torch.nn.Linear`` (the reference code):
+``U(-1/sqrt(fan_in), 1/sqrt(fan_in))``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from spikesim.errors import ValidationError
+from spikesim.rate.base import RateLearner, register
+
+__all__ = ["InferenceLearning", "ILSGD", "ILAdam", "ILProx", "softmax"]
+
+_LOSSES = ("softmax-ce", "mse")
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    """Row-wise softmax of ``z``, shape ``(batch, n)``."""
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _relu(h: np.ndarray) -> np.ndarray:
+    return np.maximum(h, 0.0)
+
+
+def _drelu(h: np.ndarray) -> np.ndarray:
+    return (h > 0.0).astype(h.dtype)
+
+
+class InferenceLearning(RateLearner):
+    """Base of the inference-learning variants (see the module docstring).
+
+    Parameters
+    ----------
+    sizes : sequence of int
+        Layer sizes ``[n_in, n_hidden..., n_out]``.
+    seed : int
+        Seeds the initial weights.
+    lr : float
+        Learning rate: of the LMS rule (il-sgd), of Adam (il-adam), or ``alpha``, how far
+        the output target moves towards the label (il-prox).
+    n_iter : int
+        Inference steps on the hidden activities.
+    step_size : float
+        Step size of the inference steps.
+    loss : {"softmax-ce", "mse"}
+        Output prediction softmax with cross-entropy local loss, or linear with squared error.
+    dtype : {"float32", "float64"}
+    """
+
+    def __init__(
+        self,
+        sizes: tuple[int, ...] | list[int] = (784, 500, 500, 10),
+        seed: int = 0,
+        lr: float = 0.03,
+        n_iter: int = 25,
+        step_size: float = 0.02,
+        loss: str = "softmax-ce",
+        dtype: str = "float32",
+    ):
+        super().__init__(sizes=sizes, seed=seed)
+        self.lr = float(lr)
+        self.n_iter = int(n_iter)
+        self.step_size = float(step_size)
+        self.loss = str(loss)
+        self.dtype = str(dtype)
+        self._validate()
+
+    def _validate(self) -> None:
+        name = self.name
+        if len(self.sizes) < 2 or min(self.sizes) < 1:
+            raise ValidationError(f"{name}: sizes must be >= 2 positive integers, got {self.sizes}")
+        if not (np.isfinite(self.lr) and self.lr > 0):
+            raise ValidationError(f"{name}: lr must be finite and > 0, got {self.lr}")
+        if self.n_iter < 0:
+            raise ValidationError(f"{name}: n_iter must be >= 0, got {self.n_iter}")
+        if not (np.isfinite(self.step_size) and self.step_size >= 0):
+            raise ValidationError(
+                f"{name}: step_size must be finite and >= 0, got {self.step_size}"
+            )
+        if self.loss not in _LOSSES:
+            raise ValidationError(f"{name}: loss must be one of {_LOSSES}, got {self.loss!r}")
+        if self.dtype not in ("float32", "float64"):
+            raise ValidationError(
+                f"{name}: dtype must be 'float32' or 'float64', got {self.dtype!r}"
+            )
+
+    # -- parameters -----------------------------------------------------------------------
+    def initialize(self) -> InferenceLearning:
+        rng = np.random.default_rng(self.seed)
+        dt = np.dtype(self.dtype)
+        self.W, self.b = [], []
+        for a, c in zip(self.sizes[:-1], self.sizes[1:], strict=True):
+            bound = 1.0 / np.sqrt(a)
+            self.W.append(rng.uniform(-bound, bound, size=(a, c)).astype(dt))
+            self.b.append(rng.uniform(-bound, bound, size=c).astype(dt))
+        self._init_optimizer()
+        self._initialized = True
+        return self
+
+    def _init_optimizer(self) -> None:
+        pass
+
+    def n_parameters(self) -> int:
+        return sum(a * c + c for a, c in zip(self.sizes[:-1], self.sizes[1:], strict=True))
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        if not self._initialized:
+            self.initialize()
+        out = {}
+        for k, (w, b) in enumerate(zip(self.W, self.b, strict=True)):
+            out[f"W{k}"] = w.copy()
+            out[f"b{k}"] = b.copy()
+        return out
+
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        if not self._initialized:
+            self.initialize()
+        dt = np.dtype(self.dtype)
+        for k in range(len(self.W)):
+            for key, ref in ((f"W{k}", self.W[k]), (f"b{k}", self.b[k])):
+                if key not in state:
+                    raise ValidationError(f"{self.name}: state dict lacks {key!r}")
+                if np.shape(state[key]) != ref.shape:
+                    raise ValidationError(
+                        f"{self.name}: {key} must have shape {ref.shape}, "
+                        f"got {np.shape(state[key])}"
+                    )
+            self.W[k] = np.array(state[f"W{k}"], dtype=dt)
+            self.b[k] = np.array(state[f"b{k}"], dtype=dt)
+
+    def _params_finite(self) -> bool:
+        # weights and biases only (cheaper than the base class's walk over state_dict)
+        lim = getattr(self, "divergence_limit", 1e12)  # base-class limit on |parameters|
+        return all(np.all(np.abs(a) < lim) for a in (*self.W, *self.b))
+
+    @classmethod
+    def conformance_params(cls) -> dict[str, Any]:
+        return {"n_iter": 5, "dtype": "float64"}
+
+    # -- shared computation -----------------------------------------------------------------
+    def _out(self, z: np.ndarray) -> np.ndarray:
+        return softmax(z) if self.loss == "softmax-ce" else z
+
+    def forward(self, x: np.ndarray) -> list[np.ndarray]:
+        """Feedforward pre-activations ``[h_1, ..., h_N]``, shapes ``(batch, n_k)``."""
+        hs, a = [], x
+        for k, (w, b) in enumerate(zip(self.W, self.b, strict=True)):
+            h = a @ w + b
+            hs.append(h)
+            a = _relu(h) if k + 1 < len(self.W) else h
+        return hs
+
+    def _predictions(self, x: np.ndarray, hidden: list[np.ndarray], p1: np.ndarray):
+        """``p_1..p_N`` from the current hidden activities (``p_1 = x W_0 + b_0`` given)."""
+        ps = [p1]
+        for k in range(1, len(self.W)):
+            ps.append(_relu(hidden[k - 1]) @ self.W[k] + self.b[k])
+        return ps
+
+    def _onehot(self, y: np.ndarray) -> np.ndarray:
+        t = np.zeros((y.shape[0], self.sizes[-1]), dtype=self.dtype)
+        t[np.arange(y.shape[0]), y] = 1.0
+        return t
+
+    def _loss_value(self, yoh: np.ndarray, z: np.ndarray) -> float:
+        if self.loss == "softmax-ce":
+            zs = z - z.max(axis=1, keepdims=True)
+            logp = zs - np.log(np.exp(zs).sum(axis=1, keepdims=True))
+            return float(-np.mean(np.sum(yoh * logp, axis=1)))
+        return float(0.5 * np.mean(np.sum((yoh - z) ** 2, axis=1)))
+
+    def _predict_scores(self, x: np.ndarray) -> np.ndarray:
+        return self.forward(np.asarray(x, dtype=self.dtype))[-1]
+
+    def _fit_batch(self, x: np.ndarray, y: np.ndarray, index: np.ndarray | None) -> float:
+        x = np.asarray(x, dtype=self.dtype)
+        if x.shape[0] == 0:
+            return 0.0
+        yoh = self._onehot(y)
+        ff = self.forward(x)
+        loss = self._loss_value(yoh, ff[-1])
+        hidden, target, errors = self.infer(x, yoh, ff)
+        self._update(x, hidden, errors)
+        return loss
+
+    def infer(self, x: np.ndarray, yoh: np.ndarray, ff: list[np.ndarray] | None = None):
+        """Inference phase from the feedforward pass.
+
+        Returns ``(hidden, t, errors)``: the inferred hidden activities ``[h_1..h_{N-1}]``,
+        the output target ``t`` (batch, n_out), and the local errors ``[e_1..e_N]`` at the
+        end (``e_n = h_n - p_n``, ``e_N = t - q``).
+        """
+        raise NotImplementedError
+
+    def _update(self, x, hidden, errors) -> None:
+        raise NotImplementedError
+
+    def flops_per_sample(self, batch: int = 1) -> float:
+        """Floating-point operations of one training step per example (matrix products only).
+
+        Feedforward pass ``2 sum_k n_k n_{k+1}``; each inference step recomputes the
+        predictions of layers 2..N and feeds the errors back (``4 sum_{k>=1} n_k n_{k+1}``),
+        plus one final recomputation; the update needs one outer-product sum per layer
+        (``2 sum_k n_k n_{k+1}``). Independent of ``batch``.
+        """
+        pairs = [a * c for a, c in zip(self.sizes[:-1], self.sizes[1:], strict=True)]
+        total, deep = sum(pairs), sum(pairs[1:])
+        return float(2 * total + self.n_iter * 4 * deep + 2 * deep + 2 * total)
+
+
+class _EnergyIL(InferenceLearning):
+    """IL-SGD / IL-Adam: output clamped to the label, gradient steps on the energy F."""
+
+    def infer(self, x, yoh, ff=None):
+        ff = self.forward(x) if ff is None else ff
+        hidden = [h.copy() for h in ff[:-1]]
+        p1 = ff[0]
+        t = yoh
+        eta = self.step_size
+        errors = None
+        for it in range(self.n_iter + 1):
+            ps = self._predictions(x, hidden, p1)
+            errors = [h - p for h, p in zip(hidden, ps[:-1], strict=True)]
+            errors.append(t - self._out(ps[-1]))
+            if it == self.n_iter:
+                break
+            for n in range(len(hidden)):
+                fb = errors[n + 1] @ self.W[n + 1].T
+                hidden[n] = hidden[n] - eta * (errors[n] - _drelu(hidden[n]) * fb)
+        return hidden, t, errors
+
+    def energy(self, x: np.ndarray, yoh: np.ndarray, hidden: list[np.ndarray]) -> float:
+        """Batch-mean energy F (eq. 4, output clamped to ``yoh``) at the given activities."""
+        x = np.asarray(x, dtype=self.dtype)
+        ps = self._predictions(x, hidden, x @ self.W[0] + self.b[0])
+        f = sum(0.5 * np.sum((h - p) ** 2) for h, p in zip(hidden, ps[:-1], strict=True))
+        f = f + x.shape[0] * self._loss_value(yoh, ps[-1])
+        return float(f / x.shape[0])
+
+    def local_gradients(self, x, hidden, errors) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """``-dF/dW_n`` and ``-dF/db_n`` at the inferred activities (batch-mean LMS, eq. 5)."""
+        batch = x.shape[0]
+        pre = [x] + [_relu(h) for h in hidden]
+        gw = [a.T @ e / batch for a, e in zip(pre, errors, strict=True)]
+        gb = [e.mean(axis=0) for e in errors]
+        return gw, gb
+
+
+@register("il-sgd")
+class ILSGD(_EnergyIL):
+    """IL-SGD: inference on eq. 4, LMS weight rule (eq. 5). F-MNIST setting: ``lr=0.03``.
+
+    See :class:`InferenceLearning` for the parameters.
+    """
+
+    @classmethod
+    def divergent_params(cls) -> dict[str, Any] | None:
+        return {"lr": 1e8}
+
+    def _update(self, x, hidden, errors) -> None:
+        gw, gb = self.local_gradients(x, hidden, errors)
+        for k in range(len(self.W)):
+            self.W[k] += self.lr * gw[k]
+            self.b[k] += self.lr * gb[k]
+
+
+@register("il-adam")
+class ILAdam(_EnergyIL):
+    """IL-Adam: the IL-SGD local gradients applied with Adam (beta1 0.9, beta2 0.999, eps 1e-8).
+
+    See :class:`InferenceLearning` for the parameters (``lr`` is Adam's step size).
+    """
+
+    def __init__(
+        self,
+        sizes: tuple[int, ...] | list[int] = (784, 500, 500, 10),
+        seed: int = 0,
+        lr: float = 5e-5,
+        n_iter: int = 25,
+        step_size: float = 0.02,
+        loss: str = "softmax-ce",
+        dtype: str = "float32",
+    ):
+        super().__init__(
+            sizes=sizes,
+            seed=seed,
+            lr=lr,
+            n_iter=n_iter,
+            step_size=step_size,
+            loss=loss,
+            dtype=dtype,
+        )
+
+    @classmethod
+    def conformance_params(cls) -> dict[str, Any]:
+        return {"n_iter": 5, "lr": 1e-2, "dtype": "float64"}
+
+    @classmethod
+    def divergent_params(cls) -> dict[str, Any] | None:
+        # an Adam step moves each parameter by about lr: 1e13 passes the divergence limit
+        return {"lr": 1e13}
+
+    def _init_optimizer(self) -> None:
+        self._m = [np.zeros_like(a) for a in (*self.W, *self.b)]
+        self._v = [np.zeros_like(a) for a in (*self.W, *self.b)]
+        self._t = 0
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        out = super().state_dict()
+        for i, (m, v) in enumerate(zip(self._m, self._v, strict=True)):
+            out[f"adam_m{i}"] = m.copy()
+            out[f"adam_v{i}"] = v.copy()
+        out["adam_t"] = np.array(self._t)
+        return out
+
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        super().load_state_dict(state)
+        self._init_optimizer()
+        if "adam_t" in state:
+            dt = np.dtype(self.dtype)
+            self._m = [np.array(state[f"adam_m{i}"], dtype=dt) for i in range(len(self._m))]
+            self._v = [np.array(state[f"adam_v{i}"], dtype=dt) for i in range(len(self._v))]
+            self._t = int(state["adam_t"])
+
+    def _update(self, x, hidden, errors) -> None:
+        gw, gb = self.local_gradients(x, hidden, errors)
+        params = [*self.W, *self.b]
+        self._t += 1
+        b1, b2, eps = 0.9, 0.999, 1e-8
+        c1, c2 = 1.0 - b1**self._t, 1.0 - b2**self._t
+        for i, g in enumerate([*gw, *gb]):
+            g = -g  # descend F
+            self._m[i] = b1 * self._m[i] + (1 - b1) * g
+            self._v[i] = b2 * self._v[i] + (1 - b2) * g * g
+            params[i] -= (self.lr * (self._m[i] / c1) / (np.sqrt(self._v[i] / c2) + eps)).astype(
+                self.dtype, copy=False
+            )
+
+
+@register("il-prox")
+class ILProx(InferenceLearning):
+    """IL-prox: proximal inference (Def. 4.1), NLMS weight rule (eq. 6), no weight learning rate.
+
+    Parameters
+    ----------
+    sizes, seed, n_iter, step_size, loss, dtype
+        See :class:`InferenceLearning`.
+    lr : float
+        ``alpha`` of eq. 9: moves the output target towards the label (F-MNIST: 2.5).
+    eps : float
+        Regulariser of the NLMS norm, ``s = |f(h)|^2 + 1 + eps`` (F-MNIST: 0.25).
+    """
+
+    def __init__(
+        self,
+        sizes: tuple[int, ...] | list[int] = (784, 500, 500, 10),
+        seed: int = 0,
+        lr: float = 2.5,
+        n_iter: int = 25,
+        step_size: float = 0.015,
+        loss: str = "softmax-ce",
+        eps: float = 0.25,
+        dtype: str = "float32",
+    ):
+        self.eps = float(eps)
+        super().__init__(
+            sizes=sizes,
+            seed=seed,
+            lr=lr,
+            n_iter=n_iter,
+            step_size=step_size,
+            loss=loss,
+            dtype=dtype,
+        )
+        if not (np.isfinite(self.eps) and self.eps >= 0):
+            raise ValidationError(f"il-prox: eps must be finite and >= 0, got {self.eps}")
+
+    @classmethod
+    def divergent_params(cls) -> dict[str, Any] | None:
+        # NLMS steps are normalised and alpha only moves the output target between the
+        # prediction and the label: no setting diverges
+        return None
+
+    def _norms(self, x, hidden) -> list[np.ndarray]:
+        """Per-example NLMS norms ``s_n = |f(h_n)|^2 + 1 + eps``, each of shape (batch, 1)."""
+        pre = [x] + [_relu(h) for h in hidden]
+        return [np.sum(a * a, axis=1, keepdims=True) + 1.0 + self.eps for a in pre]
+
+    def infer(self, x, yoh, ff=None):
+        ff = self.forward(x) if ff is None else ff
+        hidden = [h.copy() for h in ff[:-1]]
+        p1 = ff[0]
+        alpha, eta = self.lr, self.step_size
+        t = errors = None
+        for it in range(self.n_iter + 1):
+            ps = self._predictions(x, hidden, p1)
+            s = self._norms(x, hidden)
+            q = self._out(ps[-1])
+            a_s = alpha * s[-1]
+            t = (q + a_s * yoh) / (1.0 + a_s)
+            errors = [h - p for h, p in zip(hidden, ps[:-1], strict=True)]
+            errors.append(t - q)
+            if it == self.n_iter:
+                break
+            new = []
+            for n, h in enumerate(hidden):
+                e_up = errors[n + 1]
+                fb = e_up @ self.W[n + 1].T
+                s_n = s[n + 1]
+                ratio = s[n] / s_n
+                decay = np.sum(e_up * e_up, axis=1, keepdims=True) / s_n
+                d = errors[n] - ratio * _drelu(h) * (fb + decay * _relu(h))
+                new.append(h - eta * d)
+            hidden = new
+        return hidden, t, errors
+
+    def proximal_objective(self, x: np.ndarray, yoh: np.ndarray, hidden: list[np.ndarray]) -> float:
+        """P(h) of Def. 4.1 (batch-mean) at the given hidden activities, output target optimal."""
+        x = np.asarray(x, dtype=self.dtype)
+        ps = self._predictions(x, hidden, x @ self.W[0] + self.b[0])
+        s = self._norms(x, hidden)
+        q = self._out(ps[-1])
+        a_s = self.lr * s[-1]
+        t = (q + a_s * yoh) / (1.0 + a_s)
+        errs = [h - p for h, p in zip(hidden, ps[:-1], strict=True)] + [t - q]
+        upd = sum(np.sum(e * e, axis=1, keepdims=True) / sn for e, sn in zip(errs, s, strict=True))
+        val = 0.5 * np.sum((yoh - t) ** 2, axis=1, keepdims=True) + upd / (2.0 * self.lr)
+        return float(np.mean(val))
+
+    def _update(self, x, hidden, errors) -> None:
+        batch = x.shape[0]
+        s = self._norms(x, hidden)
+        pre = [x] + [_relu(h) for h in hidden]
+        for k, (a, e, sn) in enumerate(zip(pre, errors, s, strict=True)):
+            self.W[k] += (a / sn).T @ e / batch
+            self.b[k] += np.mean(e / sn, axis=0)
