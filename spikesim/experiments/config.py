@@ -138,12 +138,16 @@ class Kind:
 
     ``run(config, out_dir, resume) -> dict`` receives the resolved config (every table
     validated, defaults filled) and returns the results (also written to ``out_dir``).
+    A table's schema is a mapping of :class:`Field` or, for a table whose keys depend on
+    one of its values (the ``[learner]`` table of kind ``rate``: the keys are the chosen
+    learner's hyperparameters), a callable ``schema(table, where) -> dict`` that validates
+    and returns the table, raising ConfigError naming the bad key.
     ``validate(config)``, optional, checks what the table schemas cannot (cross-table
     constraints, referenced files) at load time, raising ConfigError.
     """
 
     name: str
-    tables: Mapping[str, Mapping[str, Field]]
+    tables: Mapping[str, Mapping[str, Field] | Callable[[Any, str], dict]]
     run: Callable[[dict, Path, bool], dict]
     optional_tables: tuple[str, ...] = field(default_factory=tuple)
     doc: str = ""
@@ -183,16 +187,30 @@ def available_kinds() -> list[str]:
     return sorted(_KINDS)
 
 
+def read_toml(path: str | Path, what: str = "experiment file") -> dict:
+    """Parse a TOML file; every failure (missing, unreadable, not UTF-8, bad TOML) is a
+    :class:`ConfigError` naming the file."""
+    path = Path(path)
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{what} {path} does not exist") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{what} {path} is a directory, not a TOML file") from None
+    except OSError as exc:
+        raise ConfigError(f"{what} {path} cannot be read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: not UTF-8 text ({exc.reason})") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+
+
 def load(path: str | Path) -> dict:
     """Parse and resolve an experiment file (see :func:`resolve`)."""
     path = Path(path)
-    try:
-        raw = tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"experiment file {path} does not exist") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    return resolve(raw, base_dir=path.parent)
+    return resolve(read_toml(path), base_dir=path.parent)
 
 
 def _include(table: dict, where: str, base_dir: Path | None) -> dict:
@@ -206,11 +224,12 @@ def _include(table: dict, where: str, base_dir: Path | None) -> dict:
         candidates += [base_dir / ref, base_dir.parent / ref]
     candidates.append(Path.cwd() / ref)
     for c in candidates:
-        if c.is_file():
-            try:
-                inc = tomllib.loads(c.read_text())
-            except tomllib.TOMLDecodeError as exc:
-                raise ConfigError(f"{where}.file {c}: not valid TOML: {exc}") from None
+        try:
+            found = c.is_file()
+        except (OSError, ValueError):  # a name too long, a NUL byte
+            found = False
+        if found:
+            inc = read_toml(c, what=f"{where}.file")
             merged = {**inc, **{k: v for k, v in table.items() if k != "file"}}
             return merged
     raise ConfigError(f"{where}.file = {ref!r} not found (relative to the experiment file)")
@@ -223,6 +242,8 @@ def resolve(raw: Mapping[str, Any], base_dir: Path | None = None) -> dict:
     omits get all defaults, or an error if they have required keys); unknown tables are
     rejected by name.
     """
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"an experiment must be a table of tables, got {type(raw).__name__}")
     if "experiment" not in raw:
         raise ConfigError("missing table [experiment] (with at least kind = ...)")
     exp = validate_table(raw["experiment"], EXPERIMENT_TABLE, "experiment")
@@ -243,7 +264,10 @@ def resolve(raw: Mapping[str, Any], base_dir: Path | None = None) -> dict:
         table = raw.get(name, {})
         if name in raw or name not in kind.optional_tables:
             table = _include(dict(table), name, base_dir) if isinstance(table, dict) else table
-            out[name] = validate_table(table, schema, name)
+            if callable(schema):  # a table whose keys depend on another value
+                out[name] = schema(table, name)
+            else:
+                out[name] = validate_table(table, schema, name)
     if kind.validate is not None:
         kind.validate(out)
     return out

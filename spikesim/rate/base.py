@@ -110,12 +110,13 @@ class RateLearner:
         loss = float(self._fit_batch(x, y, index))
         if not np.isfinite(loss) or not self._params_finite():
             raise DivergenceError(
-                f"{self.name}: training diverged (loss={loss!r}); lower the learning rate"
+                f"{self.name}: training diverged (loss={loss!r}, parameters non-finite or "
+                f"beyond {self.divergence_limit:g}); lower the learning rate"
             )
         return loss
 
     def predict(self, x: np.ndarray) -> np.ndarray:
-        """Predicted class labels, shape ``(batch,)``, for inputs ``x`` of shape ``(batch, n_in)``."""
+        """Predicted class labels, shape ``(batch,)``, for ``x`` of shape ``(batch, n_in)``."""
         return np.argmax(self.predict_scores(x), axis=1)
 
     def predict_scores(self, x: np.ndarray) -> np.ndarray:
@@ -142,6 +143,28 @@ class RateLearner:
         """Number of trainable weights and biases."""
         raise NotImplementedError
 
+    def flops_per_sample(self, batch: int) -> float:
+        """Floating-point operations per training sample at minibatch size ``batch``.
+
+        Counted from the algorithm's matrix products of every phase (2 flops per
+        multiply-add); used by ``spikesim bench rate`` for ``fraction_of_gemm_peak``.
+        """
+        raise NotImplementedError(f"{self.name}: flops_per_sample is not defined")
+
+    @classmethod
+    def conformance_params(cls) -> dict[str, Any]:
+        """Small, fast hyperparameters for the shared test suite (a few hundred steps on a
+        20-feature, 4-class task must lower the training loss). ``sizes`` and ``seed`` are
+        set by the suite."""
+        return {}
+
+    @classmethod
+    def divergent_params(cls) -> dict[str, Any] | None:
+        """Hyperparameters (merged over :meth:`conformance_params`) that make training
+        diverge within a few steps, e.g. an absurd learning rate; ``None`` if no setting of
+        this learner can diverge (the suite then only checks injected non-finite state)."""
+        return None
+
     def get_params(self) -> dict[str, Any]:
         """Constructor hyperparameters (scikit-learn style)."""
         import inspect
@@ -156,8 +179,16 @@ class RateLearner:
     def _predict_scores(self, x: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
+    #: parameters larger than this in magnitude count as diverged (a bounded loss, such
+    #: as the hinge loss, lets weights grow without ever becoming non-finite)
+    divergence_limit: ClassVar[float] = 1e12
+
     def _params_finite(self) -> bool:
-        return all(np.all(np.isfinite(v)) for v in self.state_dict().values())
+        for v in self.state_dict().values():
+            v = np.asarray(v)
+            if v.dtype.kind in "fc" and not np.all(np.abs(v) < self.divergence_limit):
+                return False
+        return True
 
     # -- validation ---------------------------------------------------------------------
     def _check_x(self, x: np.ndarray) -> np.ndarray:
@@ -169,9 +200,9 @@ class RateLearner:
         if not np.issubdtype(x.dtype, np.number):
             raise ValidationError(f"{self.name}: x must be numeric, got dtype {x.dtype}")
         if not np.all(np.isfinite(x)):
-            bad = np.argwhere(~np.isfinite(x))[0]
+            bad = tuple(int(i) for i in np.argwhere(~np.isfinite(x))[0])
             raise ValidationError(
-                f"{self.name}: x contains a non-finite value {x[tuple(bad)]!r} at {tuple(bad)}"
+                f"{self.name}: x contains a non-finite value {float(x[bad])} at {bad}"
             )
         return x
 

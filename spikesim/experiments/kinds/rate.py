@@ -1,0 +1,250 @@
+"""Kind ``rate``: train one rate learner (``spikesim.rate``) on a dataset.
+
+Example::
+
+    [experiment]
+    kind = "rate"
+    name = "fmnist-bp"
+    seed = 0                     # seeds the learner, the split and the example order
+
+    [task]
+    dataset = "fashion-mnist"    # see spikesim.data.available()
+    n_train = 0                  # 0: all
+    n_test = 0
+
+    [learner]
+    name = "bp"                  # see spikesim.rate.available()
+    sizes = [784, 500, 10]       # then any of the learner's constructor arguments
+    learning_rate = 0.1
+
+    [train]
+    epochs = 15
+    batch_size = 20
+
+The keys of ``[learner]`` are the chosen learner's constructor arguments (its
+hyperparameters): unknown keys are named, types are checked against the defaults, and the
+resolved config lists every hyperparameter. ``seed`` comes from ``experiment.seed``.
+
+Outputs: ``results.json`` (``final``: ``test_accuracy``, ``train_error``, ``train_loss``,
+``samples_seen``, ``wall_s``, ``n_parameters``; ``curve``: one point per evaluation),
+``learning_curve.png``, ``checkpoint.npz`` (learner state + position; ``--resume``
+continues from it and ends identical to an uninterrupted run).
+"""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+from typing import Any
+
+from spikesim.errors import ConfigError, ValidationError
+from spikesim.experiments.config import Field, Kind, register_kind
+
+
+def _positive(v) -> str | None:
+    return None if v >= 1 else "must be >= 1"
+
+
+def _non_negative(v) -> str | None:
+    return None if v >= 0 else "must be >= 0"
+
+
+TASK = {
+    "dataset": Field(str, doc="dataset name (spikesim.data.available())"),
+    "n_train": Field(
+        int, 0, check=_non_negative, doc="keep the first n training examples (0: all)"
+    ),
+    "n_test": Field(int, 0, check=_non_negative, doc="keep the first n test examples (0: all)"),
+    "path": Field(str, "", doc="directory of the dataset's files (default: standard places)"),
+    "test_fraction": Field(
+        float,
+        0.2,
+        check=lambda v: None if 0 < v < 1 else "must be in (0, 1)",
+        doc="held-out fraction for datasets without a fixed test set",
+    ),
+}
+
+TRAIN = {
+    "epochs": Field(int, 1, check=_positive, doc="passes over the training set"),
+    "batch_size": Field(int, 20, check=_positive, doc="examples per learning step"),
+    "shuffle": Field(bool, True, doc="shuffle the examples every epoch (seeded)"),
+    "max_iterations": Field(
+        int, 0, check=_non_negative, doc="if > 0: exactly this many steps (online runs)"
+    ),
+    "eval_every": Field(
+        int, 0, check=_non_negative, doc="evaluate every n training samples (0: each epoch)"
+    ),
+    "eval_n_test": Field(
+        int, 0, check=_non_negative, doc="test examples for intermediate evaluations (0: all)"
+    ),
+    "checkpoint_every": Field(
+        int, 0, check=_non_negative, doc="checkpoint every n samples (0: each epoch)"
+    ),
+    "train_error_n": Field(
+        int, 0, check=_non_negative, doc="training examples for the final train error (0: all)"
+    ),
+}
+
+
+def _learner_class(name: Any, where: str):
+    from spikesim import rate
+
+    names = rate.available()
+    if not isinstance(name, str):
+        raise ConfigError(f"{where}.name must be a string, got {name!r}")
+    if name not in names:
+        raise ConfigError(f"{where}.name = {name!r} is not one of {', '.join(names)}")
+    return rate.REGISTRY[name]
+
+
+def _value_ok(value: Any, default: Any) -> bool:
+    if default is None:
+        return True
+    if isinstance(default, bool):
+        return isinstance(value, bool)
+    if isinstance(default, int):
+        return isinstance(value, int) and not isinstance(value, bool)
+    if isinstance(default, float):
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if isinstance(default, str):
+        return isinstance(value, str)
+    if isinstance(default, list | tuple):
+        return isinstance(value, list | tuple)
+    return True
+
+
+def _json_default(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
+
+
+def learner_table(table: Any, where: str = "learner") -> dict:
+    """Validate a ``[learner]`` table against the chosen learner's constructor.
+
+    Returns ``{"name": ..., <every hyperparameter>: value}`` with defaults filled in
+    (``seed`` excluded: it is ``experiment.seed``).
+
+    Raises
+    ------
+    ConfigError
+        Unknown learner, unknown key (the learner's keys are listed), wrong type.
+    """
+    if not isinstance(table, dict):
+        raise ConfigError(f"[{where}] must be a table, got {type(table).__name__}")
+    if "name" not in table:
+        raise ConfigError(f"missing required key {where}.name (a rate learner)")
+    cls = _learner_class(table["name"], where)
+    sig = inspect.signature(cls.__init__)
+    params = {k: p.default for k, p in sig.parameters.items() if k not in ("self", "seed")}
+    out: dict[str, Any] = {"name": table["name"]}
+    for key, value in table.items():
+        if key == "name":
+            continue
+        if key == "seed":
+            raise ConfigError(f"{where}.seed is not allowed: the seed is experiment.seed")
+        if key not in params:
+            raise ConfigError(
+                f"unknown key {where}.{key} for learner {table['name']!r} "
+                f"(known keys: {', '.join(['name', *sorted(params)])})"
+            )
+        default = params[key]
+        if not _value_ok(value, default):
+            want = type(default).__name__ if not isinstance(default, tuple) else "list"
+            raise ConfigError(
+                f"{where}.{key} must be a {want} (like the default {_json_default(default)!r}), "
+                f"got {value!r} ({type(value).__name__})"
+            )
+        if isinstance(default, float) and isinstance(value, int):
+            value = float(value)
+        out[key] = value
+    for key, default in params.items():
+        if key not in out:
+            if default is inspect.Parameter.empty:
+                raise ConfigError(f"missing required key {where}.{key}")
+            out[key] = _json_default(default)
+    return out
+
+
+def build(config: dict):
+    """``(learner, dataset)`` of a resolved ``rate`` config."""
+    from spikesim import data, rate
+
+    seed = config["experiment"]["seed"]
+    task = config["task"]
+    try:
+        ds = data.load(
+            task["dataset"],
+            path=task["path"] or None,
+            seed=seed,
+            test_fraction=task["test_fraction"],
+            n_train=task["n_train"] or None,
+            n_test=task["n_test"] or None,
+        )
+    except ValidationError as exc:
+        raise ConfigError(f"task: {exc}") from None
+    params = {k: v for k, v in config["learner"].items() if k != "name"}
+    learner = rate.make(config["learner"]["name"], seed=seed, **params)
+    sizes = list(learner.sizes)
+    if sizes[0] != ds.n_features or sizes[-1] != ds.n_classes:
+        raise ConfigError(
+            f"learner.sizes = {sizes} does not fit {task['dataset']!r}: the first size must be "
+            f"{ds.n_features} (inputs) and the last {ds.n_classes} (classes)"
+        )
+    return learner, ds
+
+
+def run(config: dict, out_dir: Path, resume: bool) -> dict:
+    from spikesim.experiments.train_rate import train_rate
+    from spikesim.io import save_figure, write_json
+    from spikesim.plots import learning_curves
+
+    learner, ds = build(config)
+    tr = config["train"]
+    res = train_rate(
+        learner,
+        ds,
+        epochs=tr["epochs"],
+        batch_size=tr["batch_size"],
+        seed=config["experiment"]["seed"],
+        shuffle=tr["shuffle"],
+        max_iterations=tr["max_iterations"],
+        eval_every=tr["eval_every"],
+        eval_n_test=tr["eval_n_test"],
+        checkpoint_every=tr["checkpoint_every"],
+        train_error_n=tr["train_error_n"],
+        out_dir=out_dir,
+        resume=resume,
+    )
+    results = {
+        "experiment": config["experiment"]["name"],
+        "learner": config["learner"]["name"],
+        "dataset": ds.name,
+        "seed": config["experiment"]["seed"],
+        "params": learner.get_params(),
+        **res,
+    }
+    write_json(Path(out_dir) / "results.json", results)
+    curve = res["curve"]
+    ax = learning_curves(
+        {
+            results["learner"]: (
+                [c["samples_seen"] for c in curve],
+                [c["test_accuracy"] for c in curve],
+            )
+        },
+        title=f"{config['experiment']['name']} ({ds.name})",
+        chance=1.0 / ds.n_classes,
+    )
+    save_figure(ax.figure, Path(out_dir) / "learning_curve.png")
+    return results
+
+
+KIND = register_kind(
+    Kind(
+        name="rate",
+        tables={"task": TASK, "learner": learner_table, "train": TRAIN},
+        run=run,
+        doc=__doc__ or "",
+    )
+)
+
+__all__ = ["KIND", "build", "learner_table", "run"]

@@ -1,0 +1,248 @@
+"""Stateful shell shared by the feedforward learners: parameters, masks, optimiser state.
+
+:class:`FeedforwardLearner` holds an MLP's weights ``W_k`` (shape ``(n_k, n_{k+1})``),
+optional biases, optional fixed sparsity masks and the optimiser's buffers; subclasses say
+which matrices carry the error backwards (:meth:`FeedforwardLearner._feedback`) and may
+update the feedback after each step (:meth:`FeedforwardLearner._feedback_step`). The numerics
+live in :mod:`spikesim.rate._mlp`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+
+from spikesim.errors import ValidationError
+from spikesim.rate import _mlp
+from spikesim.rate.base import RateLearner
+
+
+class FeedforwardLearner(RateLearner):
+    """An MLP trained by an error signal carried down through feedback matrices.
+
+    Subclasses define ``__init__`` with their own defaults and call :meth:`_store`.
+    """
+
+    paper_batch_size: ClassVar[int] = 20
+
+    def _store(
+        self,
+        *,
+        sizes,
+        activation: str,
+        loss: str,
+        optimizer: str,
+        learning_rate: float,
+        momentum: float,
+        beta1: float,
+        beta2: float,
+        adam_eps: float,
+        bias: bool,
+        mu: float,
+        sparsity: float,
+        dtype: str,
+        seed: int,
+    ) -> None:
+        RateLearner.__init__(self, sizes=sizes, seed=seed)
+        self.activation = activation
+        self.loss = loss
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.momentum = momentum
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.adam_eps = adam_eps
+        self.bias = bias
+        self.mu = mu
+        self.sparsity = sparsity
+        self.dtype = dtype
+
+    # -- hyperparameter checks (at initialize: the constructor only stores) ---------------
+    def _check_params(self) -> None:
+        def bad(key, value, why):
+            raise ValidationError(f"{self.name}: {key} = {value!r} {why}")
+
+        if len(self.sizes) < 2 or min(self.sizes) < 1:
+            bad("sizes", self.sizes, "must list at least two positive layer sizes")
+        for key, choices in (
+            ("activation", _mlp.ACTIVATIONS),
+            ("loss", _mlp.LOSSES),
+            ("optimizer", _mlp.OPTIMIZERS),
+            ("dtype", _mlp.DTYPES),
+        ):
+            if getattr(self, key) not in choices:
+                bad(key, getattr(self, key), f"is not one of {', '.join(choices)}")
+        if not (np.isfinite(self.learning_rate) and self.learning_rate > 0):
+            bad("learning_rate", self.learning_rate, "must be a positive number")
+        if not 0 <= self.momentum < 1:
+            bad("momentum", self.momentum, "must be in [0, 1)")
+        if not (0 <= self.beta1 < 1 and 0 <= self.beta2 < 1):
+            bad("beta1/beta2", (self.beta1, self.beta2), "must be in [0, 1)")
+        if not self.adam_eps > 0:
+            bad("adam_eps", self.adam_eps, "must be positive")
+        if not self.mu >= 0:
+            bad("mu", self.mu, "must be >= 0")
+        if not 0 <= self.sparsity < 1:
+            bad("sparsity", self.sparsity, "must be in [0, 1)")
+
+    # -- state -----------------------------------------------------------------------------
+    def initialize(self) -> FeedforwardLearner:
+        """Glorot-uniform weights, zero biases, masks and feedback drawn from ``seed``.
+
+        Draw order (so learners sharing a seed share their forward weights): every ``W``,
+        then the masks of ``W``, then what subclasses add (:meth:`_init_extra`).
+        """
+        self._check_params()
+        dt = np.dtype(self.dtype)
+        rng = np.random.default_rng(self.seed)
+        pairs = list(zip(self.sizes[:-1], self.sizes[1:], strict=True))
+        self.W = [_mlp.glorot_uniform(rng, a, b, dt) for a, b in pairs]
+        self.b = [np.zeros(b, dt) for _, b in pairs] if self.bias else None
+        if self.sparsity > 0:
+            self.mask_W = [_mlp.random_mask(rng, w.shape, self.sparsity, dt) for w in self.W]
+            for w, m in zip(self.W, self.mask_W, strict=True):
+                w *= m
+        else:
+            self.mask_W = None
+        self._init_extra(rng)
+        self._init_optimizer()
+        self._initialized = True
+        return self
+
+    def _init_extra(self, rng: np.random.Generator) -> None:
+        """Subclasses allocate their own state here (e.g. feedback matrices)."""
+
+    def _params(self) -> list[np.ndarray]:
+        return self.W + (self.b if self.b is not None else [])
+
+    def _init_optimizer(self) -> None:
+        params = self._params()
+        self.t = 0
+        self.opt_m = [np.zeros_like(p) for p in params]
+        self.opt_v = [np.zeros_like(p) for p in params] if self.optimizer == "adam" else []
+
+    def _keys(self) -> list[str]:
+        n = len(self.W)
+        return [f"W{k}" for k in range(n)] + ([f"b{k}" for k in range(n)] if self.bias else [])
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Weights ``W{k}`` (n_k, n_{k+1}), biases ``b{k}``, masks ``mask.W{k}``, the
+        optimiser's buffers ``opt.m.*`` / ``opt.v.*`` and step count ``opt.t``, plus what
+        subclasses add (feedback matrices ``R{k}``)."""
+        if not self._initialized:
+            self.initialize()
+        keys = self._keys()
+        out = {k: p.copy() for k, p in zip(keys, self._params(), strict=True)}
+        if self.mask_W is not None:
+            out.update({f"mask.W{k}": m.copy() for k, m in enumerate(self.mask_W)})
+        if self.optimizer == "sgd" and self.momentum:
+            out.update({f"opt.m.{k}": m.copy() for k, m in zip(keys, self.opt_m, strict=True)})
+        if self.optimizer == "adam":
+            out.update({f"opt.m.{k}": m.copy() for k, m in zip(keys, self.opt_m, strict=True)})
+            out.update({f"opt.v.{k}": v.copy() for k, v in zip(keys, self.opt_v, strict=True)})
+        out["opt.t"] = np.array(self.t, dtype=np.int64)
+        out.update(self._extra_state())
+        return out
+
+    def _extra_state(self) -> dict[str, np.ndarray]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        """Restore a :meth:`state_dict` (shapes and keys checked; the arrays are copied)."""
+        self.initialize()  # allocates every array with the right shape and dtype
+        expected = self.state_dict()
+        missing = sorted(set(expected) - set(state))
+        extra = sorted(set(state) - set(expected))
+        if missing or extra:
+            raise ValidationError(
+                f"{self.name}: state_dict keys do not match (missing {missing}, unexpected {extra})"
+            )
+        for key, ref in expected.items():
+            arr = np.asarray(state[key])
+            if arr.shape != ref.shape:
+                raise ValidationError(
+                    f"{self.name}: state_dict[{key!r}] has shape {arr.shape}, expected {ref.shape}"
+                )
+        self._assign(state)
+
+    def _assign(self, state: dict[str, np.ndarray]) -> None:
+        dt = np.dtype(self.dtype)
+        for k, p in zip(self._keys(), self._params(), strict=True):
+            p[...] = np.asarray(state[k], dt)
+        if self.mask_W is not None:
+            for k, m in enumerate(self.mask_W):
+                m[...] = state[f"mask.W{k}"]
+        for prefix, bufs in (("opt.m.", self.opt_m), ("opt.v.", self.opt_v)):
+            for k, buf in zip(self._keys(), bufs, strict=False):
+                if prefix + k in state:
+                    buf[...] = state[prefix + k]
+        self.t = int(state["opt.t"])
+        self._assign_extra(state)
+
+    def _assign_extra(self, state: dict[str, np.ndarray]) -> None:
+        pass
+
+    def n_parameters(self) -> int:
+        """Trainable feedforward weights and biases (masked-out weights excluded)."""
+        if not self._initialized:
+            self.initialize()
+        n_w = sum(int(m.sum()) for m in self.mask_W) if self.mask_W else sum(w.size for w in self.W)
+        return n_w + (sum(b.size for b in self.b) if self.b is not None else 0)
+
+    # -- computation ----------------------------------------------------------------------
+    def _feedback(self) -> list[np.ndarray | None]:
+        """The matrices carrying the error from layer k+1 down to layer k (index 0 unused)."""
+        raise NotImplementedError
+
+    def _feedback_step(self, grad_w: list[np.ndarray]) -> None:
+        """Update the feedback matrices from the (unmasked) weight gradients ``grad_w``
+        (called after the error has been carried down, before the weights move)."""
+
+    def _predict_scores(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, dtype=self.dtype)
+        acts, _ = _mlp.forward(x, self.W, self.b, self.activation)
+        return acts[-1]
+
+    def _fit_batch(self, x: np.ndarray, y: np.ndarray, index) -> float:
+        x = np.asarray(x, dtype=self.dtype)
+        acts, fields = _mlp.forward(x, self.W, self.b, self.activation)
+        loss, g = _mlp.loss_and_grad(self.loss, acts[-1], y, self.mu)
+        grad_w, grad_b = _mlp.backward(g, acts, fields, self._feedback(), self.activation)
+        self._feedback_step(grad_w)
+        if self.mask_W is not None:
+            for gw, m in zip(grad_w, self.mask_W, strict=True):
+                gw *= m
+        grads = grad_w + (grad_b if self.b is not None else [])
+        self.t += 1
+        if self.optimizer == "adam":
+            _mlp.adam_step(
+                self._params(),
+                grads,
+                self.opt_m,
+                self.opt_v,
+                self.t,
+                self.learning_rate,
+                self.beta1,
+                self.beta2,
+                self.adam_eps,
+            )
+        else:
+            _mlp.sgd_step(self._params(), grads, self.opt_m, self.learning_rate, self.momentum)
+        return loss
+
+    def flops_per_sample(self, batch: int) -> float:
+        """Matrix products per sample: forward ``x W`` (2 n_k n_{k+1} per layer), weight
+        gradient ``a^T delta`` (the same), error propagation ``delta R`` (every layer but
+        the first). Independent of ``batch``."""
+        fwd = _mlp.matmul_flops(self.sizes)
+        first = 2 * self.sizes[0] * self.sizes[1]
+        return float(3 * fwd - first)
+
+    @classmethod
+    def conformance_params(cls) -> dict[str, Any]:
+        return {"learning_rate": 0.05}
+
+    @classmethod
+    def divergent_params(cls) -> dict[str, Any] | None:
+        return {"learning_rate": 1e30}

@@ -1,0 +1,139 @@
+"""Updated and fixed random feedback (``urfb``, ``frfb``): Amit (2019), sec. 2.
+
+The error is carried down through separate feedback matrices ``R_l`` (shape
+``(n_l, n_{l-1})`` in the paper's indexing; here ``R{k}`` of shape ``(n_{k+1}, n_k)``),
+initialised Glorot-uniform independently of the forward weights (eq. 6):
+
+    dC/dW_l = a_{l-1}^T delta_l,        delta_{l-1} = (delta_l R_l) * sigma'(h_{l-1}).
+
+URFB gives ``R_l`` the same increment as ``W_l`` (eq. 7: ``Delta R_{l,ji} =
+Delta W_{l,ij}``); FRFB keeps ``R`` fixed (Lillicrap et al. 2016). With 50% sparsity a fixed
+random half of every ``W`` and, independently, of every ``R`` is held at zero. With
+``R = W^T`` URFB is exactly backprop (``bp-hinge``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+
+from spikesim.rate import _mlp
+from spikesim.rate._feedforward import FeedforwardLearner
+from spikesim.rate.base import register
+
+
+class RandomFeedback(FeedforwardLearner):
+    """Shared implementation of URFB and FRFB; ``update_feedback`` picks one.
+
+    Parameters
+    ----------
+    sizes : sequence of int
+        Layer sizes ``[n_in, n_hidden..., n_out]``.
+    activation : str
+        Hidden non-linearity (default Amit's saturated linearity ``clip(0.5 h, -1, 1)``).
+    loss : {"hinge", "cross-entropy", "squared"}
+        Default Amit's hinge loss (eq. 3).
+    learning_rate : float
+        Plain SGD step (default 0.07, the authors' code); gradients are batch means.
+    bias : bool
+        Learn biases (default False, as in the paper).
+    mu : float
+        The hinge loss's weight of the wrong classes.
+    sparsity : float
+        Fraction of every ``W`` and every ``R`` fixed at zero (independent masks).
+    dtype : {"float32", "float64"}
+    seed : int
+    """
+
+    update_feedback: ClassVar[bool] = True
+    paper_batch_size: ClassVar[int] = 500
+
+    def __init__(
+        self,
+        sizes=(784, 500, 10),
+        activation: str = "saturated",
+        loss: str = "hinge",
+        learning_rate: float = 0.07,
+        bias: bool = False,
+        mu: float = 1.0,
+        sparsity: float = 0.0,
+        dtype: str = "float32",
+        seed: int = 0,
+    ):
+        self._store(
+            sizes=sizes,
+            activation=activation,
+            loss=loss,
+            optimizer="sgd",
+            learning_rate=learning_rate,
+            momentum=0.0,
+            beta1=0.9,
+            beta2=0.999,
+            adam_eps=1e-8,
+            bias=bias,
+            mu=mu,
+            sparsity=sparsity,
+            dtype=dtype,
+            seed=seed,
+        )
+
+    def _init_extra(self, rng: np.random.Generator) -> None:
+        dt = np.dtype(self.dtype)
+        # R{k} carries the error from layer k+1 to layer k; R0 would reach the input: unused.
+        self.R = [None] + [_mlp.glorot_uniform(rng, w.shape[1], w.shape[0], dt) for w in self.W[1:]]
+        if self.sparsity > 0:
+            self.mask_R = [None] + [
+                _mlp.random_mask(rng, r.shape, self.sparsity, dt) for r in self.R[1:]
+            ]
+            for r, m in zip(self.R[1:], self.mask_R[1:], strict=True):
+                r *= m
+        else:
+            self.mask_R = None
+
+    def _extra_state(self) -> dict[str, np.ndarray]:
+        out = {f"R{k}": self.R[k].copy() for k in range(1, len(self.R))}
+        if self.mask_R is not None:
+            out.update({f"mask.R{k}": self.mask_R[k].copy() for k in range(1, len(self.R))})
+        return out
+
+    def _assign_extra(self, state: dict[str, np.ndarray]) -> None:
+        for k in range(1, len(self.R)):
+            self.R[k][...] = state[f"R{k}"]
+            if self.mask_R is not None:
+                self.mask_R[k][...] = state[f"mask.R{k}"]
+
+    def _feedback(self):
+        return self.R
+
+    def _feedback_step(self, grad_w: list[np.ndarray]) -> None:
+        """URFB, eq. 7: ``R_k <- R_k - lr * (dC/dW_k)^T``, the Hebbian increment of the
+        same pair of units (masked by ``R``'s own mask); FRFB: nothing."""
+        if not self.update_feedback:
+            return
+        lr = np.dtype(self.dtype).type(self.learning_rate)
+        for k in range(1, len(self.R)):
+            inc = grad_w[k].T * lr
+            if self.mask_R is not None:
+                inc *= self.mask_R[k]
+            self.R[k] -= inc
+
+    @classmethod
+    def conformance_params(cls) -> dict[str, Any]:
+        return {"learning_rate": 0.05}
+
+
+@register("urfb")
+class URFB(RandomFeedback):
+    """Updated random feedback (Amit 2019, eq. 7): ``R`` gets the same increment as ``W``.
+    Parameters as :class:`RandomFeedback`."""
+
+    update_feedback: ClassVar[bool] = True
+
+
+@register("frfb")
+class FRFB(RandomFeedback):
+    """Fixed random feedback (Lillicrap et al. 2016; Amit 2019's FRFB): ``R`` never
+    changes. Parameters as :class:`RandomFeedback`."""
+
+    update_feedback: ClassVar[bool] = False
