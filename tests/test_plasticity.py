@@ -115,3 +115,83 @@ def test_eligibility_rejects_bad_c():
     rec = record_from_trains([[0.001], [0.002]], 0.01)
     with pytest.raises(ValidationError, match="c must be"):
         eligibility(net, rec, -1.0)
+
+
+# -- the rule ---------------------------------------------------------------------------------
+from spikesim.plasticity import rule  # noqa: E402
+from spikesim.plasticity.loss import predict, trial_loss  # noqa: E402
+
+
+def test_update_hand_computed_two_neurons():
+    c, alpha, C = 100.0, 0.1, 0.8
+    net = two_neurons()
+    # pre at 5 ms; post at 3 ms and 10 ms: E = e^{-c 2ms} - e^{-c 5ms}
+    rec = record_from_trains([[0.005], [0.003, 0.010]], 0.02)
+    E = eligibility(net, rec, c)
+    e_hand = math.exp(-0.2) - math.exp(-0.5)
+    assert E[0] == pytest.approx(e_hand, rel=1e-12)
+    L, Lbar = 1.3, 0.8
+    w = rule.sh_update(net.weight, E, L, Lbar, alpha, C=C)
+    assert w[0] == pytest.approx(0.5 + alpha * (L - Lbar) * C * 0.5 * e_hand, rel=1e-12)
+    # a loss better than expected reverses the sign; equal loss changes nothing
+    w2 = rule.sh_update(net.weight, E, 0.3, 0.8, alpha, C=C)
+    assert w2[0] == pytest.approx(0.5 + alpha * (-0.5) * C * 0.5 * e_hand, rel=1e-12)
+    assert rule.sh_update(net.weight, E, 0.8, 0.8, alpha)[0] == 0.5
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    seed=st.integers(0, 2**31),
+    a=st.floats(-1e6, 1e6, allow_nan=False),
+    max_change=st.floats(0.0, 0.99),
+)
+def test_weights_stay_positive(seed, a, max_change):
+    rng = np.random.default_rng(seed)
+    w = rng.uniform(1e-6, 2.0, 50)
+    E = rng.normal(0, 20, 50)
+    new = rule.sh_update(w, E, a, 0.0, 1.0, max_change=max_change)
+    assert np.all(new > 0)
+    ratio = new / w
+    assert np.all(ratio >= 1 - max_change - 1e-12) and np.all(ratio <= 1 + max_change + 1e-12)
+
+
+def test_update_floor_and_ceiling():
+    w = rule.sh_update([1.0, 1.0], [10.0, -10.0], 1.0, 0.0, 1.0, w_min=0.9, w_max=1.2)
+    np.testing.assert_allclose(w, [1.2, 0.9])
+
+
+def test_baselines_by_hand():
+    s = rule.new_baseline_state(3)
+    assert np.isnan(rule.baseline_value("previous", s, 0))
+    s = rule.baseline_observe(s, 0, 2.0, beta=0.5)
+    s = rule.baseline_observe(s, 1, 4.0, beta=0.5)
+    assert rule.baseline_value("previous", s, 2) == 4.0
+    assert rule.baseline_value("ema", s, 2) == pytest.approx(0.5 * 2.0 + 0.5 * 4.0)
+    assert rule.baseline_value("per-sample", s, 0) == 2.0
+    assert rule.baseline_value("per-sample", s, 1) == 4.0
+    # an unseen sample falls back to the ema
+    assert rule.baseline_value("per-sample", s, 2) == pytest.approx(3.0)
+    with pytest.raises(ValidationError, match="baseline"):
+        rule.baseline_value("median", s, 0)
+
+
+def test_learning_rate_schedules():
+    assert rule.learning_rate(0.1, 500) == 0.1
+    assert rule.learning_rate(0.1, 500, schedule="inverse", k0=100) == pytest.approx(0.1 / 6)
+    assert rule.learning_rate(0.1, 250, schedule="step", k0=100, gamma=0.5) == pytest.approx(0.025)
+    with pytest.raises(ValidationError):
+        rule.learning_rate(0.1, 1, schedule="cosine")
+
+
+def test_losses_and_prediction():
+    counts = np.array([3.0, 1.0, 0.0])
+    target = np.array([40.0, 10.0, 10.0])
+    expect = ((30 - 40) ** 2 + (10 - 10) ** 2 + (0 - 10) ** 2) / 20.0**2 / 3
+    assert trial_loss(counts, 0.1, target=target, rate_scale=20.0) == pytest.approx(expect)
+    z = counts / 2.0
+    ce = -z[1] + math.log(np.exp(z).sum())
+    assert trial_loss(counts, 0.1, kind="cross-entropy", label=1, temperature=2.0) == (
+        pytest.approx(ce)
+    )
+    assert predict([2, 5, 5], [0.01, 0.03, 0.02]) == 2  # tie -> earliest first spike
+    assert predict([0, 0, 0]) == -1

@@ -1,0 +1,493 @@
+"""Kind ``spiking``: train a spiking network with reward-modulated STDP (SH eq. 4.1).
+
+Tables: ``[task]``, ``[network]``, ``[encoding]``, ``[loss]``, ``[rule]``, ``[train]``; every
+key is listed in :data:`TABLES` (and in ``docs/guide/plasticity.md``). Writes into the
+output directory: ``results.json``, ``checkpoint.npz`` (at every evaluation),
+``learning_curve.png``, ``weights.png`` (trajectories of sampled synapses),
+``weight_hist.png`` (before/after), ``raster_before.png``, ``raster_after.png``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from spikesim.errors import ConfigError
+from spikesim.experiments.config import Field, Kind, register_kind
+
+__all__ = ["TABLES", "run", "build"]
+
+
+def _pos(v):
+    return None if v > 0 else "must be positive"
+
+
+def _nonneg(v):
+    return None if v >= 0 else "must be >= 0"
+
+
+def _weights(v):
+    vals = v if isinstance(v, list) else [v]
+    if not vals or not all(isinstance(x, int | float) and x >= 0 for x in vals):
+        return "must be a non-negative number or a list of them (one per layer transition)"
+    return None
+
+
+def _sizes(v):
+    if len(v) < 2 or not all(isinstance(x, int) and x >= 1 for x in v):
+        return "must list at least two positive integer layer sizes"
+    return None
+
+
+TABLES = {
+    "task": {
+        "dataset": Field(
+            str,
+            "spike-pattern",
+            choices=(
+                "spike-pattern",
+                "teacher-student",
+                "digits",
+                "fashion-mnist",
+                "mnist",
+                "blobs",
+            ),
+            doc="the task",
+        ),
+        "n_train": Field(int, 0, check=_nonneg, doc="training examples (0: all)"),
+        "n_test": Field(int, 0, check=_nonneg, doc="held-out examples (0: all)"),
+        "test_fraction": Field(float, 0.2, doc="held-out fraction (datasets without a split)"),
+        "data_path": Field(str, "", doc="directory of IDX files (default: standard places)"),
+        "n_inputs": Field(int, 20, check=_pos, doc="spike-pattern / teacher-student inputs"),
+        "flip": Field(float, 0.1, doc="spike-pattern: bit-flip probability per example"),
+        "low": Field(float, 0.1, doc="spike-pattern: intensity of inactive inputs"),
+        "n_samples": Field(int, 600, check=_pos, doc="teacher-student: examples in all"),
+        "teacher_repeats": Field(int, 20, check=_pos, doc="teacher-student: trials per target"),
+        "teacher_w_scale": Field(float, 1.0, check=_pos, doc="teacher weights x this factor"),
+    },
+    "network": {
+        "sizes": Field(list, [20, 2], check=_sizes, doc="layer sizes, data inputs first"),
+        "bias_inputs": Field(int, 1, check=_nonneg, doc="extra always-on input neurons"),
+        "ei_pairs": Field(bool, True, doc="an excitatory and an inhibitory edge per pair"),
+        "w_exc": Field((float, list), 0.2, check=_weights, doc="mean excitatory weight"),
+        "w_inh": Field((float, list), 0.1, check=_weights, doc="mean inhibitory weight"),
+        "spread": Field(float, 0.5, doc="weights uniform on mean * [1 - spread, 1 + spread]"),
+        "delay": Field(float, 0.0, check=_nonneg, doc="synaptic delay, s"),
+        "tau_syn": Field(float, 0.01, check=_pos, doc="synaptic time constant, s"),
+        "threshold": Field(float, 1.0, check=_pos, doc="firing threshold"),
+        "t_ref": Field(float, 0.002, check=_nonneg, doc="refractory period, s"),
+    },
+    "encoding": {
+        "duration": Field(float, 0.1, check=_pos, doc="trial length, s"),
+        "max_rate": Field(float, 100.0, check=_pos, doc="Poisson rate of intensity 1, Hz"),
+    },
+    "loss": {
+        "kind": Field(str, "mse", choices=("mse", "cross-entropy"), doc="trial loss"),
+        "rate_on": Field(float, 60.0, check=_nonneg, doc="target rate of the true class, Hz"),
+        "rate_off": Field(float, 10.0, check=_nonneg, doc="target rate of other classes, Hz"),
+        "rate_scale": Field(float, 50.0, check=_pos, doc="Hz dividing rate errors (mse)"),
+        "temperature": Field(float, 2.0, check=_pos, doc="softmax temperature, spikes"),
+    },
+    "rule": {
+        "c": Field(float, 100.0, check=_pos, doc="STDP rate, 1/s (time constant 1/c)"),
+        "alpha": Field(float, 0.02, check=_pos, doc="learning rate"),
+        "C": Field(float, 1.0, check=_pos, doc="STDP amplitude"),
+        "baseline": Field(str, "ema", choices=("previous", "ema", "per-sample"), doc="L_bar"),
+        "beta": Field(float, 0.05, doc="averaging weight of ema / per-sample baselines"),
+        "schedule": Field(str, "constant", choices=("constant", "inverse", "step"), doc="alpha_k"),
+        "k0": Field(float, 1e5, check=_pos, doc="schedule scale, trials"),
+        "gamma": Field(float, 0.5, check=_pos, doc="step schedule factor"),
+        "presentations": Field(int, 1, check=_pos, doc="CK: presentations per sample"),
+        "ck_noise_scaling": Field(str, "none", choices=("sqrt", "none"), doc="c / sqrt(n)"),
+        "max_change": Field(float, 0.5, doc="per-trial relative weight change limit, [0, 1)"),
+        "w_min": Field(float, 0.0, check=_nonneg, doc="weight floor"),
+        "w_max": Field(float, 1e9, check=_pos, doc="weight ceiling"),
+        "shuffle_reward": Field(bool, False, doc="control: losses shuffled across trials"),
+    },
+    "train": {
+        "trials": Field(int, 20000, check=_pos, doc="training trials"),
+        "chunk": Field(int, 1000, check=_pos, doc="trials per chunk (checkpoint unit)"),
+        "eval_every": Field(int, 5000, check=_pos, doc="trials between evaluations"),
+        "eval_repeats": Field(int, 1, check=_pos, doc="trials per held-out example"),
+        "batch": Field(int, 1, check=_pos, doc="trials simulated in parallel, same weights"),
+        "threads": Field(int, 0, check=_nonneg, doc="threads for batch > 1 (0: all cores)"),
+        "n_synapses": Field(int, 12, check=_pos, doc="synapses whose trajectories are plotted"),
+        "plots": Field(bool, True, doc="write the plots"),
+    },
+}
+
+
+def _config_hash(config: dict) -> str:
+    keep = {k: v for k, v in config.items() if k != "train"}
+    keep["train"] = {k: config["train"][k] for k in ("chunk", "batch")}
+    text = json.dumps(keep, sort_keys=True, default=str)
+    return hashlib.sha1(text.encode()).hexdigest()[:16]
+
+
+def build(config: dict):
+    """Network, training/test data (intensities, target rates, labels) of a config.
+
+    Returns
+    -------
+    dict with ``network``, ``x_train``, ``t_train``, ``y_train``, ``x_test``, ``t_test``,
+    ``y_test``, ``classification`` (bool).
+    """
+    from spikesim import data
+    from spikesim.plasticity.loss import one_hot_rates
+    from spikesim.plasticity.tasks import (
+        ei_network,
+        spike_pattern_task,
+        teacher_rates,
+        with_bias,
+    )
+
+    seed = config["experiment"]["seed"]
+    task, netc, enc, lossc = config["task"], config["network"], config["encoding"], config["loss"]
+    sizes = list(netc["sizes"])
+
+    def make_net(s, scale=1.0):
+        w_exc = np.asarray(netc["w_exc"], float) * scale
+        w_inh = np.asarray(netc["w_inh"], float) * scale
+        n_t = len(sizes) - 1
+        for name, w in (("w_exc", w_exc), ("w_inh", w_inh)):
+            if w.ndim and w.size != n_t:
+                raise ConfigError(f"network.{name} needs {n_t} values (one per transition)")
+        return ei_network(
+            [sizes[0] + netc["bias_inputs"], *sizes[1:]],
+            w_exc=w_exc,
+            w_inh=w_inh,
+            spread=netc["spread"],
+            ei_pairs=netc["ei_pairs"],
+            delay=netc["delay"],
+            tau_syn=netc["tau_syn"],
+            threshold=netc["threshold"],
+            t_ref=netc["t_ref"],
+            seed=s,
+        )
+
+    net = make_net(seed)
+    name = task["dataset"]
+    classification = name != "teacher-student"
+    if name == "teacher-student":
+        n_in = sizes[0]
+        rng = np.random.default_rng([seed, 7])
+        x = rng.random((task["n_samples"], n_in))
+        n_test = max(1, int(round(task["test_fraction"] * x.shape[0])))
+        teacher = make_net(seed + 1000, task["teacher_w_scale"])
+        xb = with_bias(x, netc["bias_inputs"])
+        t = teacher_rates(
+            teacher,
+            xb,
+            duration=enc["duration"],
+            max_rate=enc["max_rate"],
+            repeats=task["teacher_repeats"],
+            seed=seed + 2000,
+        )
+        ds_x_train, ds_x_test = x[n_test:], x[:n_test]
+        t_train, t_test = t[n_test:], t[:n_test]
+        y_train = np.full(len(t_train), -1)
+        y_test = np.full(len(t_test), -1)
+    else:
+        if name == "spike-pattern":
+            ds = spike_pattern_task(
+                n_inputs=sizes[0],
+                n_train=task["n_train"] or 400,
+                n_test=task["n_test"] or 200,
+                flip=task["flip"],
+                low=task["low"],
+                seed=seed,
+            )
+        else:
+            ds = data.load(
+                name,
+                path=task["data_path"] or None,
+                seed=seed,
+                test_fraction=task["test_fraction"],
+                n_train=task["n_train"] or None,
+                n_test=task["n_test"] or None,
+            )
+        if ds.n_features != sizes[0]:
+            raise ConfigError(
+                f"network.sizes[0] = {sizes[0]} but {name} has {ds.n_features} features"
+            )
+        if sizes[-1] != ds.n_classes:
+            raise ConfigError(
+                f"network.sizes[-1] = {sizes[-1]} but {name} has {ds.n_classes} classes"
+            )
+        ds_x_train, ds_x_test = ds.x_train, ds.x_test
+        y_train, y_test = ds.y_train, ds.y_test
+        t_train = one_hot_rates(y_train, ds.n_classes, lossc["rate_on"], lossc["rate_off"])
+        t_test = one_hot_rates(y_test, ds.n_classes, lossc["rate_on"], lossc["rate_off"])
+    nb = netc["bias_inputs"]
+    return {
+        "network": net,
+        "x_train": with_bias(ds_x_train, nb),
+        "t_train": t_train,
+        "y_train": y_train,
+        "x_test": with_bias(ds_x_test, nb),
+        "t_test": t_test,
+        "y_test": y_test,
+        "classification": classification,
+    }
+
+
+def make_trainer(config: dict, built: dict):
+    """The :class:`~spikesim.plasticity.trainer.Trainer` of a config."""
+    from spikesim.plasticity.trainer import Trainer
+
+    r, enc, lossc, tr = config["rule"], config["encoding"], config["loss"], config["train"]
+    if lossc["kind"] == "cross-entropy" and not built["classification"]:
+        raise ConfigError("loss.kind = 'cross-entropy' needs a classification task")
+    if not 0.0 <= r["max_change"] < 1.0:
+        raise ConfigError(f"rule.max_change = {r['max_change']!r}: must be in [0, 1)")
+    if not 0.0 < r["beta"] <= 1.0:
+        raise ConfigError(f"rule.beta = {r['beta']!r}: must be in (0, 1]")
+    if tr["chunk"] % r["presentations"] or tr["chunk"] % tr["batch"]:
+        raise ConfigError(
+            f"train.chunk = {tr['chunk']} must be a multiple of rule.presentations and train.batch"
+        )
+    if tr["eval_every"] % tr["chunk"] or tr["trials"] % tr["chunk"]:
+        raise ConfigError(
+            f"train.eval_every ({tr['eval_every']}) and train.trials ({tr['trials']}) must be "
+            f"multiples of train.chunk ({tr['chunk']})"
+        )
+    return Trainer(
+        built["network"],
+        built["x_train"],
+        built["t_train"],
+        built["y_train"],
+        duration=enc["duration"],
+        max_rate=enc["max_rate"],
+        c=r["c"],
+        alpha=r["alpha"],
+        C=r["C"],
+        baseline=r["baseline"],
+        beta=r["beta"],
+        schedule=r["schedule"],
+        k0=r["k0"],
+        gamma=r["gamma"],
+        presentations=r["presentations"],
+        ck_noise_scaling=r["ck_noise_scaling"],
+        max_change=r["max_change"],
+        w_min=r["w_min"],
+        w_max=r["w_max"],
+        loss=lossc["kind"],
+        rate_scale=lossc["rate_scale"],
+        temperature=lossc["temperature"],
+        chunk=tr["chunk"],
+        batch=tr["batch"],
+        n_threads=tr["threads"] or None,
+        shuffle_reward=r["shuffle_reward"],
+        seed=config["experiment"]["seed"],
+    )
+
+
+_CURVE_KEYS = ("step", "test_loss", "test_accuracy", "train_loss", "train_accuracy", "rel_change")
+
+
+def _layer_rates(net, mean_counts, duration):
+    return [float(mean_counts[g].mean() / duration) for g in net.groups()]
+
+
+def _silent(net, mean_counts):
+    return [float(np.mean(mean_counts[g] == 0)) for g in net.groups()]
+
+
+def run(config: dict, out_dir: Path, resume: bool) -> dict:
+    """Train, evaluate, checkpoint and plot (the ``spiking`` kind)."""
+    from spikesim.errors import DivergenceError
+    from spikesim.io import write_json, write_npz
+
+    out_dir = Path(out_dir)
+    built = build(config)
+    net = built["network"]
+    trainer = make_trainer(config, built)
+    tr = config["train"]
+    chash = _config_hash(config)
+    rng = np.random.default_rng([config["experiment"]["seed"], 9])
+    syn = np.sort(rng.choice(net.n_edges, size=min(tr["n_synapses"], net.n_edges), replace=False))
+    w_init = trainer.w.copy()
+    ckpt = out_dir / "checkpoint.npz"
+    curve = {k: [] for k in _CURVE_KEYS}
+    snaps_step, snaps_w = [0], [w_init[syn]]
+    xt, tt, yt = built["x_test"], built["t_test"], built["y_test"]
+
+    def evaluate(record=False):
+        return trainer.evaluate(xt, tt, yt, repeats=tr["eval_repeats"], record_counts=record)
+
+    ev0 = evaluate(record=True)
+    initial = {"test_loss": ev0["loss"], "test_accuracy": ev0["accuracy"]}
+    if resume and ckpt.is_file():
+        with np.load(ckpt) as z:
+            if str(z["config_hash"]) != chash:
+                raise ConfigError(
+                    f"{ckpt} was written by a different configuration; use another --out"
+                )
+            trainer.load_state_dict({k: z[k] for k in ("w", "bstate", "step", "ring", "ring_n")})
+            for k in _CURVE_KEYS:
+                curve[k] = z["curve_" + k].tolist()
+            snaps_step = z["snaps_step"].tolist()
+            snaps_w = list(z["snaps_w"])
+    elif not curve["step"]:
+        curve["step"].append(0)
+        curve["test_loss"].append(ev0["loss"])
+        curve["test_accuracy"].append(ev0["accuracy"])
+        curve["train_loss"].append(np.nan)
+        curve["train_accuracy"].append(np.nan)
+        curve["rel_change"].append(0.0)
+
+    def save_checkpoint():
+        write_npz(
+            ckpt,
+            config_hash=np.array(chash),
+            **trainer.state_dict(),
+            **{"curve_" + k: np.asarray(v, float) for k, v in curve.items()},
+            snaps_step=np.asarray(snaps_step),
+            snaps_w=np.asarray(snaps_w),
+        )
+
+    from tqdm import tqdm
+
+    bar = tqdm(
+        total=tr["trials"],
+        initial=trainer.step,
+        unit="trial",
+        disable=os.environ.get("SPIKESIM_NO_PROGRESS") == "1",
+        desc=config["experiment"]["name"],
+    )
+    t0 = time.perf_counter()
+    done0 = trainer.step
+    acc_l, acc_c, acc_r = [], [], []
+    try:
+        while trainer.step < tr["trials"]:
+            try:
+                r = trainer.train_chunk()
+            except DivergenceError as exc:
+                raise DivergenceError(
+                    f"{exc}; the last checkpoint ({ckpt}) is kept", step=exc.step
+                ) from None
+            acc_l.append(r["losses"].mean())
+            acc_c.append(np.mean(r["preds"] == r["labels"]))
+            acc_r.append(r["rel_change"].mean())
+            bar.update(trainer.chunk)
+            snaps_step.append(trainer.step)
+            snaps_w.append(trainer.w[syn].copy())
+            if trainer.step % tr["eval_every"] == 0 or trainer.step >= tr["trials"]:
+                ev = evaluate()
+                curve["step"].append(trainer.step)
+                curve["test_loss"].append(ev["loss"])
+                curve["test_accuracy"].append(ev["accuracy"])
+                curve["train_loss"].append(float(np.mean(acc_l)))
+                curve["train_accuracy"].append(
+                    float(np.mean(acc_c)) if built["classification"] else np.nan
+                )
+                curve["rel_change"].append(float(np.mean(acc_r)))
+                acc_l, acc_c, acc_r = [], [], []
+                bar.set_postfix(test_loss=f"{ev['loss']:.4g}", acc=f"{ev['accuracy']:.3f}")
+                save_checkpoint()
+    finally:
+        bar.close()
+    wall = time.perf_counter() - t0
+    ev1 = evaluate(record=True)
+    final = {"test_loss": ev1["loss"], "trials": trainer.step}
+    if built["classification"]:
+        final["test_accuracy"] = ev1["accuracy"]
+    final["test_loss_over_initial"] = ev1["loss"] / initial["test_loss"]
+    results = {
+        "experiment": config["experiment"],
+        "final": final,
+        "initial": initial,
+        "curve": curve,
+        "diagnostics": {
+            "layer_rates_hz_before": _layer_rates(net, ev0["mean_counts"], trainer.duration),
+            "layer_rates_hz_after": _layer_rates(net, ev1["mean_counts"], trainer.duration),
+            "silent_fraction_before": _silent(net, ev0["mean_counts"]),
+            "silent_fraction_after": _silent(net, ev1["mean_counts"]),
+            "output_mean_counts_after": ev1["mean_counts"][net.outputs].tolist(),
+            "weight_mean_before": float(w_init.mean()),
+            "weight_mean_after": float(trainer.w.mean()),
+        },
+        "n_edges": net.n_edges,
+        "trials_per_s": (trainer.step - done0) / wall if trainer.step > done0 else None,
+    }
+    write_npz(out_dir / "weights.npz", w_init=w_init, w_final=trainer.w, synapses=syn)
+    write_json(out_dir / "results.json", results)
+    if tr["plots"]:
+        _plots(out_dir, config, built, trainer, w_init, curve, snaps_step, snaps_w, syn)
+    return results
+
+
+def _plots(out_dir, config, built, trainer, w_init, curve, snaps_step, snaps_w, syn):
+    from spikesim import plots
+    from spikesim.engines.event import simulate_csr, to_record
+    from spikesim.io import save_figure
+    from spikesim.record import check_input_spikes
+
+    net = built["network"]
+    name = config["experiment"]["name"]
+    step = np.asarray(curve["step"], float)
+    if built["classification"]:
+        ax = plots.learning_curves(
+            {"test accuracy": (step, curve["test_accuracy"])},
+            xlabel="trials",
+            ylabel="test accuracy",
+            chance=1.0 / net.outputs.size,
+            title=f"{name}: reward-modulated STDP",
+        )
+    else:
+        ax = plots.learning_curves(
+            {"test loss": (step, curve["test_loss"])},
+            xlabel="trials",
+            ylabel="test loss (mse)",
+            title=f"{name}: reward-modulated STDP",
+        )
+    save_figure(ax.figure, out_dir / "learning_curve.png")
+    labels = [
+        f"{int(net.pre[e])}->{int(net.post[e])} {'+' if net.sign[e] > 0 else '-'}" for e in syn
+    ]
+    ax = plots.weight_trajectories(
+        np.asarray(snaps_step),
+        np.asarray(snaps_w),
+        labels=labels,
+        title=f"{name}: weights of {len(syn)} sampled synapses",
+    )
+    save_figure(ax.figure, out_dir / "weights.png")
+    ax = plots.new_axes()
+    hi = max(w_init.max(), trainer.w.max())
+    bins = np.linspace(0, hi, 60)
+    ax.hist(w_init, bins=bins, alpha=0.6, label="before")
+    ax.hist(trainer.w, bins=bins, alpha=0.6, label="after")
+    ax.set_xlabel("weight")
+    ax.set_ylabel("synapses")
+    ax.set_yscale("log")
+    ax.legend()
+    ax.set_title(f"{name}: weight histogram")
+    save_figure(ax.figure, out_dir / "weight_hist.png")
+    x0 = built["x_test"][0]
+    rng = np.random.default_rng([config["experiment"]["seed"], 11])
+    counts = rng.poisson(x0 * trainer.max_rate * trainer.duration)
+    nrn = np.repeat(net.inputs, counts)
+    t_in = rng.uniform(0, trainer.duration, nrn.size)
+    inp = check_input_spikes(net, (t_in, nrn), trainer.duration)
+    groups = net.groups()
+    names = ["input"] + [f"hidden {k}" for k in range(1, len(groups) - 1)] + ["output"]
+    for tag, w in (("before", w_init), ("after", trainer.w)):
+        s, c, b = simulate_csr(net, w, inp[0], inp[1], trainer.duration)
+        rec = to_record(net, s, c, b, trainer.duration)
+        ax = plots.raster(rec, groups, group_names=names, title=f"{name}: test example 0, {tag}")
+        save_figure(ax.figure, out_dir / f"raster_{tag}.png")
+
+
+register_kind(
+    Kind(
+        name="spiking",
+        tables=TABLES,
+        run=run,
+        doc="spiking network trained with reward-modulated STDP (Schmidt-Hieber eq. 4.1)",
+    )
+)

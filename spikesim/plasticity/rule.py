@@ -1,0 +1,192 @@
+"""The reward-modulated STDP update, its baselines and learning-rate schedules (pure).
+
+Schmidt-Hieber (2023), eq. (4.1) (eq. 2.4 summed over a trial's arrivals):
+
+    w_e <- w_e + alpha_k (L_k - L_bar_k) C w_e E_e,
+
+``L_k`` the loss of trial ``k``, ``L_bar_k`` the anticipated loss (the baseline), ``E_e`` the
+eligibility of edge ``e`` (:func:`spikesim.plasticity.eligibility`). Written as a factor,
+``w_e <- w_e * (1 + a_k E_e)`` with ``a_k = alpha_k (L_k - L_bar_k) C``.
+
+Keeping weights positive. With one arrival per trial and ``|a_k| <= 1`` the factor is
+positive (SH sec. 2); with many arrivals ``|E_e|`` can exceed 1, so the factor is clipped to
+``[1 - max_change, 1 + max_change]`` (``0 <= max_change < 1``, default 0.5): a weight never
+changes by more than that fraction in one trial and stays strictly positive. Afterwards
+``w_e`` is clipped to ``[w_min, w_max]`` (defaults 0 and infinity, i.e. no clipping).
+
+Baselines ``L_bar_k`` (``BASELINES``):
+
+- ``previous``: the loss of the previous trial, ``L_{k-1}`` (SH eq. 4.1);
+- ``ema``: an exponential moving average ``m <- (1 - beta) m + beta L`` of all past losses;
+- ``per-sample``: the same average kept per training example (the example's first trial
+  uses the global average).
+
+The first trial has no baseline and makes no update. Christensen-Kallsen presentations
+(``presentations = n``): each sample is shown ``n`` times in a row; presentations 2..n use
+the loss of the previous presentation of the same sample (CK eq. 3.1), presentation 1 the
+configured baseline.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from spikesim.errors import ValidationError
+
+__all__ = [
+    "BASELINES",
+    "SCHEDULES",
+    "sh_update",
+    "learning_rate",
+    "baseline_value",
+    "baseline_observe",
+    "new_baseline_state",
+]
+
+BASELINES = ("previous", "ema", "per-sample")
+SCHEDULES = ("constant", "inverse", "step")
+
+# baseline state layout: [previous loss, ema, per-sample values ...]; NaN = none yet
+_PREV = 0
+_EMA = 1
+_SAMPLE0 = 2
+
+
+@njit(cache=True, nogil=True)
+def apply_update(w, E, a, max_change, w_min, w_max, lo, hi):
+    """In place on edges ``lo:hi``: ``w <- w * clip(1 + a E, 1 - max_change, 1 + max_change)``,
+    then ``w`` clipped to ``[w_min, w_max]``."""
+    f_lo = 1.0 - max_change
+    f_hi = 1.0 + max_change
+    for e in range(lo, hi):
+        f = 1.0 + a * E[e]
+        if f < f_lo:
+            f = f_lo
+        elif f > f_hi:
+            f = f_hi
+        x = w[e] * f
+        if x < w_min:
+            x = w_min
+        elif x > w_max:
+            x = w_max
+        w[e] = x
+
+
+def sh_update(
+    w,
+    E,
+    loss: float,
+    baseline: float,
+    alpha: float,
+    *,
+    C: float = 1.0,
+    max_change: float = 0.5,
+    w_min: float = 0.0,
+    w_max: float = np.inf,
+) -> np.ndarray:
+    """One reward-modulated STDP step, SH eq. (4.1): ``w + alpha (L - L_bar) C w E``.
+
+    Parameters
+    ----------
+    w : ndarray, shape (n_edges,)
+        Weight magnitudes (> 0).
+    E : ndarray, shape (n_edges,)
+        Eligibilities of the trial.
+    loss, baseline : float
+        The trial's loss ``L`` and the anticipated loss ``L_bar``.
+    alpha : float
+        Learning rate.
+    C : float
+        STDP amplitude (SH sec. 2; for ``C <= 1`` and one arrival per trial the change is
+        smaller than the weight).
+    max_change : float
+        The factor ``1 + alpha (L - L_bar) C E`` is clipped to ``[1 - max_change,
+        1 + max_change]``, ``0 <= max_change < 1``: weights stay positive.
+    w_min, w_max : float
+        Final clipping of the weights.
+
+    Returns
+    -------
+    ndarray, shape (n_edges,)
+        The new weights (``w`` is not modified).
+    """
+    w = np.array(w, dtype=np.float64)
+    E = np.ascontiguousarray(E, dtype=np.float64)
+    if w.shape != E.shape or w.ndim != 1:
+        raise ValidationError(
+            f"w and E must have the same shape (n_edges,), got {w.shape}, {E.shape}"
+        )
+    if not 0.0 <= max_change < 1.0:
+        raise ValidationError(f"max_change must be in [0, 1), got {max_change!r}")
+    for name, v in (("loss", loss), ("baseline", baseline), ("alpha", alpha), ("C", C)):
+        if not np.isfinite(v):
+            raise ValidationError(f"{name} must be finite, got {v!r}")
+    apply_update(
+        w, E, float(alpha * (loss - baseline) * C), max_change, w_min, w_max, 0, w.shape[0]
+    )
+    return w
+
+
+@njit(cache=True, nogil=True)
+def schedule_factor(code, k, k0, gamma):
+    """Learning-rate factor at trial ``k``: 0 constant, 1 ``1/(1+k/k0)``, 2 ``gamma^(k // k0)``."""
+    if code == 1:
+        return 1.0 / (1.0 + k / k0)
+    if code == 2:
+        return gamma ** (k // int(k0))
+    return 1.0
+
+
+def learning_rate(
+    alpha: float, k: int, *, schedule: str = "constant", k0: float = 1e4, gamma: float = 0.5
+) -> float:
+    """``alpha_k``: ``constant``; ``inverse`` ``alpha / (1 + k / k0)``; ``step``
+    ``alpha * gamma ** floor(k / k0)`` (``k0`` trials per step)."""
+    if schedule not in SCHEDULES:
+        raise ValidationError(f"schedule {schedule!r} is not one of {', '.join(SCHEDULES)}")
+    if k0 <= 0:
+        raise ValidationError(f"k0 must be positive, got {k0!r}")
+    return float(alpha * schedule_factor(SCHEDULES.index(schedule), int(k), float(k0), gamma))
+
+
+def new_baseline_state(n_samples: int) -> np.ndarray:
+    """Baseline state: ``[previous, ema, per-sample (n_samples)]``, NaN where none yet."""
+    return np.full(_SAMPLE0 + int(n_samples), np.nan)
+
+
+@njit(cache=True, nogil=True)
+def baseline_value_nb(code, state, sample):
+    """The baseline for a trial on ``sample`` (NaN if none): code 0 previous, 1 ema,
+    2 per-sample (falls back to the ema for an unseen sample)."""
+    if code == 0:
+        return state[_PREV]
+    if code == 2:
+        v = state[_SAMPLE0 + sample]
+        if not np.isnan(v):
+            return v
+    return state[_EMA]
+
+
+@njit(cache=True, nogil=True)
+def baseline_observe_nb(state, sample, loss, beta):
+    """Record a trial's loss in the baseline state (all three baselines are kept)."""
+    state[_PREV] = loss
+    m = state[_EMA]
+    state[_EMA] = loss if np.isnan(m) else (1.0 - beta) * m + beta * loss
+    m = state[_SAMPLE0 + sample]
+    state[_SAMPLE0 + sample] = loss if np.isnan(m) else (1.0 - beta) * m + beta * loss
+
+
+def baseline_value(kind: str, state: np.ndarray, sample: int) -> float:
+    """The anticipated loss ``L_bar`` for a trial on ``sample`` (NaN: no baseline yet)."""
+    if kind not in BASELINES:
+        raise ValidationError(f"baseline {kind!r} is not one of {', '.join(BASELINES)}")
+    return float(baseline_value_nb(BASELINES.index(kind), state, int(sample)))
+
+
+def baseline_observe(state: np.ndarray, sample: int, loss: float, beta: float) -> np.ndarray:
+    """A new baseline state after a trial on ``sample`` with loss ``loss``."""
+    state = np.array(state, dtype=np.float64)
+    baseline_observe_nb(state, int(sample), float(loss), float(beta))
+    return state

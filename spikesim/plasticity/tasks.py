@@ -1,0 +1,164 @@
+"""Networks and tasks for reward-modulated STDP experiments.
+
+- :func:`ei_network`: a layered network in which every pre/post pair of consecutive layers
+  has an excitatory *and* an inhibitory edge, so the effective connection
+  ``w_plus - w_minus`` can take either sign while every weight stays positive (SH's weights
+  are non-negative and signs are fixed per edge).
+- :func:`spike_pattern_task`: two classes of input rate patterns.
+- :func:`teacher_rates`: target rates produced by a random spiking teacher network.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from spikesim.data.base import Dataset
+from spikesim.errors import ValidationError
+from spikesim.graph import Network
+
+__all__ = ["ei_network", "spike_pattern_task", "teacher_rates", "with_bias"]
+
+
+def ei_network(
+    sizes: Sequence[int],
+    *,
+    w_exc: float | Sequence[float],
+    w_inh: float | Sequence[float],
+    spread: float = 0.5,
+    ei_pairs: bool = True,
+    delay: float = 0.0,
+    tau_syn: float = 0.01,
+    threshold: float = 1.0,
+    t_ref: float = 0.002,
+    seed: int = 0,
+) -> Network:
+    """A layered network ``sizes[0] -> ... -> sizes[-1]`` with excitatory/inhibitory pairs.
+
+    Parameters
+    ----------
+    sizes : sequence of int
+        Layer sizes; the first layer are the inputs, the last the outputs.
+    w_exc, w_inh : float or sequence of float
+        Mean excitatory / inhibitory weight per layer transition (threshold units).
+    spread : float
+        Weights are uniform on ``mean * [1 - spread, 1 + spread]``.
+    ei_pairs : bool
+        True: every pair (i, j) has an excitatory and an inhibitory edge (edge ``2 q`` and
+        ``2 q + 1`` of pair ``q``). False: one edge per pair, excitatory with probability
+        ``w_exc / (w_exc + w_inh)``, weight mean ``w_exc`` or ``w_inh``.
+    delay, tau_syn, threshold, t_ref : float
+        Seconds, seconds, threshold units, seconds.
+    seed : int
+
+    Returns
+    -------
+    Network
+    """
+    sizes = [int(s) for s in sizes]
+    if len(sizes) < 2 or min(sizes) < 1:
+        raise ValidationError(f"sizes must list at least two positive layer sizes, got {sizes}")
+    if not 0.0 <= spread < 1.0:
+        raise ValidationError(f"spread must be in [0, 1), got {spread!r}")
+    n_t = len(sizes) - 1
+    we = np.broadcast_to(np.asarray(w_exc, float), (n_t,))
+    wi = np.broadcast_to(np.asarray(w_inh, float), (n_t,))
+    if np.any(we < 0) or np.any(wi < 0):
+        raise ValidationError("w_exc and w_inh must be non-negative")
+    rng = np.random.default_rng(seed)
+    off = np.concatenate([[0], np.cumsum(sizes)])
+    pres, posts, ws, ss = [], [], [], []
+    for k in range(n_t):
+        a = np.arange(off[k], off[k + 1])
+        b = np.arange(off[k + 1], off[k + 2])
+        pp = np.tile(a, b.size)  # post-major: edges into one neuron are contiguous
+        qq = np.repeat(b, a.size)
+        u = rng.uniform(1 - spread, 1 + spread, (pp.size, 2))
+        if ei_pairs:
+            pres.append(np.repeat(pp, 2))
+            posts.append(np.repeat(qq, 2))
+            ws.append(np.stack([we[k] * u[:, 0], wi[k] * u[:, 1]], axis=1).ravel())
+            ss.append(np.tile([1, -1], pp.size))
+        else:
+            exc = rng.random(pp.size) < we[k] / max(we[k] + wi[k], 1e-300)
+            pres.append(pp)
+            posts.append(qq)
+            ws.append(np.where(exc, we[k], wi[k]) * u[:, 0])
+            ss.append(np.where(exc, 1, -1))
+    layers = tuple(np.arange(off[k], off[k + 1]) for k in range(len(sizes)))
+    return Network(
+        n_neurons=int(off[-1]),
+        pre=np.concatenate(pres),
+        post=np.concatenate(posts),
+        weight=np.concatenate(ws),
+        delay=delay,
+        sign=np.concatenate(ss),
+        inputs=layers[0],
+        outputs=layers[-1],
+        tau_syn=tau_syn,
+        threshold=threshold,
+        t_ref=t_ref,
+        layers=layers,
+    )
+
+
+def with_bias(x: np.ndarray, n_bias: int, level: float = 1.0) -> np.ndarray:
+    """Append ``n_bias`` constant columns ``level`` (bias inputs) to ``x`` (n, d)."""
+    x = np.asarray(x, dtype=np.float64)
+    if n_bias <= 0:
+        return x
+    return np.hstack([x, np.full((x.shape[0], n_bias), float(level))])
+
+
+def spike_pattern_task(
+    *,
+    n_inputs: int = 20,
+    n_train: int = 400,
+    n_test: int = 200,
+    flip: float = 0.1,
+    low: float = 0.1,
+    seed: int = 0,
+) -> Dataset:
+    """Two classes of spike patterns: class ``k`` has a random binary prototype over the
+    inputs (active inputs intensity 1, silent ones ``low``); each example flips every bit
+    of its prototype with probability ``flip``. Trials draw Poisson spikes from it."""
+    if not 0.0 <= flip < 0.5:
+        raise ValidationError(f"flip must be in [0, 0.5), got {flip!r}")
+    rng = np.random.default_rng(seed)
+    protos = rng.random((2, n_inputs)) < 0.5
+    while np.array_equal(protos[0], protos[1]):
+        protos[1] = rng.random(n_inputs) < 0.5
+    n = n_train + n_test
+    y = rng.integers(0, 2, n)
+    bits = protos[y] ^ (rng.random((n, n_inputs)) < flip)
+    x = np.where(bits, 1.0, float(low))
+    return Dataset("spike-pattern", x[:n_train], y[:n_train], x[n_train:], y[n_train:], 2)
+
+
+def teacher_rates(
+    teacher: Network,
+    x: np.ndarray,
+    *,
+    duration: float,
+    max_rate: float,
+    repeats: int = 20,
+    seed: int = 0,
+) -> np.ndarray:
+    """Mean output rates (hertz) of ``teacher`` on each row of ``x``, over ``repeats``
+    Poisson trials; shape (n_samples, n_outputs)."""
+    from spikesim.engines.event import simulate_many
+    from spikesim.record import check_input_spikes
+
+    x = np.asarray(x, dtype=np.float64)
+    rng = np.random.default_rng(seed)
+    n_in = teacher.inputs.size
+    jobs = []
+    for row in np.repeat(x, repeats, axis=0):
+        counts = rng.poisson(row * max_rate * duration)
+        nrn = np.repeat(teacher.inputs[:n_in], counts)
+        t = rng.uniform(0.0, duration, nrn.size)
+        jobs.append(check_input_spikes(teacher, (t, nrn), duration))
+    outs = simulate_many(teacher, teacher.weight, jobs, duration, n_threads=1)
+    counts = np.array([c[teacher.outputs] for _, c, _ in outs], dtype=np.float64)
+    return counts.reshape(x.shape[0], repeats, -1).mean(axis=1) / duration
