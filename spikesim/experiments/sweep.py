@@ -480,7 +480,15 @@ def _run_dask(
                     ) from None
                 owned.append(client)
             else:
-                cluster = start_local_cluster(workers)
+                try:
+                    cluster = start_local_cluster(workers)
+                except (RuntimeError, OSError) as exc:
+                    from spikesim.errors import EngineError
+
+                    raise EngineError(
+                        f"could not start a local Dask cluster: {exc} (from Python, call "
+                        "run_sweep under `if __name__ == '__main__':`; or run serially)"
+                    ) from exc
                 owned.append(cluster)
                 client = Client(cluster)
                 owned.append(client)
