@@ -91,3 +91,31 @@ def test_divergence_is_a_runtime_failure(tmp_path, capsys):
     )
     assert code == 1
     assert "diverged at step" in err and "n >> alpha A^2 d" in err
+
+
+def test_digits_quick(tmp_path, capsys):
+    code, out, _ = _run(
+        capsys,
+        [
+            "theory",
+            "digits",
+            "--steps",
+            "2000",
+            "--eval-every",
+            "1000",
+            "--rules",
+            "previous,ema",
+            "--out",
+            str(tmp_path),
+        ],
+    )
+    assert code == 0 and "previous" in out and "ema" in out
+    res = json.loads((tmp_path / "digits.json").read_text())
+    assert [r["rule"] for r in res["runs"]] == ["previous", "ema"]
+    assert res["runs"][0]["steps"] == [0, 1000, 2000]
+    assert (tmp_path / "digits.png").exists()
+
+
+def test_digits_unknown_rule_is_usage_error(tmp_path, capsys):
+    code, _, err = _run(capsys, ["theory", "digits", "--rules", "adam", "--out", str(tmp_path)])
+    assert code == 2 and "adam" in err

@@ -316,3 +316,52 @@ def test_one_point_variance_quadrature_against_monte_carlo():
     u = rng.uniform(-A, A, size=(400_000, d))
     g = np.sum((u - r) ** 2, axis=1) * (np.exp(-u[:, 0]) - np.exp(u[:, 0]))
     assert one_point_variance_exact(d, A=A, r=r) == pytest.approx(np.var(g), rel=0.01)
+
+
+# ---------------------------------------------------------------- signed-weight MLP, digits
+
+
+def test_signed_mlp_loss_and_gradient():
+    from spikesim.zeroorder.mlp import SignedMLP
+
+    model = SignedMLP((5, 4, 3), seed=1, scale=0.2)
+    rng = np.random.default_rng(0)
+    theta = model.init(2) + 0.3 * rng.standard_normal((2, model.dim))
+    x, y = rng.random(5), 2
+    # independent forward pass: w = sign * exp(theta), tanh hidden, linear output
+    w1 = (model.signs[:20] * np.exp(theta[:, :20])).reshape(2, 4, 5)
+    w2 = (model.signs[20:] * np.exp(theta[:, 20:])).reshape(2, 3, 4)
+    out = np.einsum("mok,mk->mo", w2, np.tanh(np.einsum("mki,i->mk", w1, x)))
+    expected = 0.2 * np.sum((out - np.eye(3)[y]) ** 2, axis=1)
+    np.testing.assert_allclose(model.value(theta, x, y), expected, rtol=1e-12)
+    h = 1e-6
+    fd = np.array(
+        [
+            (model.value(theta + h * e, x, y) - model.value(theta - h * e, x, y)) / (2 * h)
+            for e in np.eye(model.dim)
+        ]
+    ).T
+    np.testing.assert_allclose(model.grad(theta, x, y), fd, rtol=1e-5, atol=1e-9)
+    assert model.accuracy(theta[0], x[None, :], np.array([np.argmax(out[0])])) == 1.0
+
+
+def test_digits_experiment_small():
+    from spikesim.zeroorder.digits_experiment import digits_experiment
+
+    res = digits_experiment(rules=("previous", "ck4", "sgd"), steps=3000, eval_every=1500)
+    for run in res["runs"]:
+        assert run["steps"] == [0, 1500, 3000]
+        assert run["diverged_at"] is None
+        assert all(0.0 <= a <= 1.0 for a in run["test_accuracy"])
+    # all rules start from the same network
+    assert len({run["test_accuracy"][0] for run in res["runs"]}) == 1
+    assert res["n_train"] + res["n_test"] == 1797
+
+
+@pytest.mark.slow
+def test_digits_zero_order_learns():
+    """ANCHORS: previous-loss baseline about 49% test accuracy after 2e5 updates."""
+    from spikesim.zeroorder.digits_experiment import digits_experiment
+
+    res = digits_experiment(rules=("previous",), steps=200_000, eval_every=100_000)
+    assert res["runs"][0]["test_accuracy"][-1] > 0.35
