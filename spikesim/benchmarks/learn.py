@@ -1,0 +1,97 @@
+"""Learning speed: reward-modulated STDP trials per second on the 784-100-10 network.
+
+One trial = Poisson input spikes (20 Hz on every input, 100 ms), exact event-driven
+simulation, loss, STDP eligibilities of all edges and the update of SH eq. (4.1). Measured
+single-threaded (``batch = 1``: the whole loop in Numba, trial after trial) and on all cores
+(``batch = B``: B trials simulated in parallel threads with the same weights, their updates
+then applied in trial order; see :mod:`spikesim.plasticity.trainer`). Reports both and the
+ratio all-cores / single measured in the same run. ``trials_per_cpu_s`` (trials per second
+of process CPU time) is given beside the wall-clock figures: on a machine shared with other
+work it is the fairer single-core figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+import numpy as np
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--trials", type=int, default=2000, help="trials per measurement")
+    parser.add_argument("--sizes", default="784,100,10", help="layer sizes (default 784,100,10)")
+    parser.add_argument("--rate", type=float, default=20.0, help="input rate in Hz")
+    parser.add_argument("--duration", type=float, default=0.1, help="trial length in s")
+    parser.add_argument("--batch", type=int, default=40, help="trials per parallel batch")
+    parser.add_argument("--threads", type=int, default=0, help="threads (0: all cores)")
+    parser.add_argument("--seed", type=int, default=0)
+
+
+def _trainer(net, args, *, batch: int, chunk: int, threads: int):
+    from spikesim.plasticity.trainer import Trainer
+
+    n_out = net.outputs.size
+    return Trainer(
+        net,
+        np.ones((1, net.inputs.size)),
+        np.full((1, n_out), 20.0),
+        np.full(1, -1),
+        duration=args.duration,
+        max_rate=args.rate,
+        c=100.0,
+        alpha=1e-4,
+        baseline="ema",
+        loss="mse",
+        rate_scale=20.0,
+        chunk=chunk,
+        batch=batch,
+        n_threads=threads,
+        seed=args.seed,
+    )
+
+
+def run(args: argparse.Namespace) -> dict:
+    from spikesim.benchmarks.events import benchmark_network
+
+    sizes = [int(s) for s in args.sizes.split(",")]
+    net = benchmark_network(sizes, seed=args.seed)
+    threads = args.threads or os.cpu_count() or 1
+    batch = args.batch
+    chunk = max(batch, (args.trials // batch) * batch)
+    # compile / warm up both paths
+    _trainer(net, args, batch=1, chunk=batch, threads=1).train_chunk()
+    _trainer(net, args, batch=batch, chunk=batch, threads=threads).train_chunk()
+    out = {}
+    for label, b, nt in (("single", 1, 1), ("all_cores", batch, threads)):
+        tr = _trainer(net, args, batch=b, chunk=chunk, threads=nt)
+        t0 = time.perf_counter()
+        c0 = time.process_time()
+        r = tr.train_chunk()
+        wall = time.perf_counter() - t0
+        cpu = time.process_time() - c0
+        out[label] = {
+            "trials": chunk,
+            "wall_s": wall,
+            "trials_per_s": chunk / wall,
+            "cpu_s": cpu,
+            "trials_per_cpu_s": chunk / cpu,
+            "batch": b,
+            "threads": nt,
+            "mean_loss": float(np.mean(r["losses"])),
+        }
+    return {
+        "network": {
+            "sizes": sizes,
+            "n_edges": net.n_edges,
+            "input_rate_hz": args.rate,
+            "duration_s": args.duration,
+        },
+        "trial": "poisson input + simulation + loss + eligibility + update (SH eq. 4.1)",
+        "trials_per_s": out["single"]["trials_per_s"],
+        "trials_per_s_all_cores": out["all_cores"]["trials_per_s"],
+        "ratio_all_cores_vs_single": out["all_cores"]["trials_per_s"]
+        / out["single"]["trials_per_s"],
+        "details": out,
+    }
