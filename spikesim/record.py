@@ -154,9 +154,21 @@ def _check_duration(duration) -> float:
         duration, int | float | np.integer | np.floating
     ):
         raise ValidationError(f"duration must be a positive number of seconds, got {duration!r}")
-    if not np.isfinite(duration) or duration <= 0:
+    d = _finite_float(duration)
+    if d is None or d <= 0:
         raise ValidationError(f"duration must be a positive number of seconds, got {duration!r}")
-    return float(duration)
+    return d
+
+
+def _finite_float(value) -> float | None:
+    """``float(value)`` if it is a finite real number (not bool), else None."""
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        return None
+    try:
+        f = float(value)
+    except OverflowError:
+        return None
+    return f if np.isfinite(f) else None
 
 
 def _check_neuron_ids(neurons, n_neurons: int, name: str) -> np.ndarray:
@@ -166,6 +178,8 @@ def _check_neuron_ids(neurons, n_neurons: int, name: str) -> np.ndarray:
         raise ValidationError(f"{name} must be a 1-d list of neuron ids, got shape {arr.shape}")
     shape = arr.shape
     arr = arr.ravel()
+    if arr.dtype.kind == "f":
+        arr = arr.astype(np.float64)  # compare in float64: no overflow warnings (float16)
     if arr.size and arr.dtype.kind not in "iu":
         if arr.dtype.kind == "f" and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)):
             pass
@@ -191,14 +205,11 @@ def _validate_record(rec: SpikeRecord) -> SpikeRecord:
     n = rec.n_neurons
     if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
         raise ValidationError(f"record n_neurons must be a positive integer, got {n!r}")
-    d = rec.duration
-    if (
-        isinstance(d, bool)
-        or not isinstance(d, int | float | np.integer | np.floating)
-        or not np.isfinite(d)
-        or d <= 0
-    ):
-        raise ValidationError(f"record duration must be a positive number of seconds, got {d!r}")
+    d = _finite_float(rec.duration)
+    if d is None or d <= 0:
+        raise ValidationError(
+            f"record duration must be a positive number of seconds, got {rec.duration!r}"
+        )
     t, k = rec.times, rec.neurons
     if not isinstance(t, np.ndarray) or t.dtype != np.float64 or t.ndim != 1:
         raise ValidationError(

@@ -46,25 +46,22 @@ def apply_overrides(raw: dict, overrides: list[str]) -> dict:
             parsed = tomllib.loads(f"v = {value}")["v"]
         except tomllib.TOMLDecodeError:
             parsed = value  # a bare string
-        raw.setdefault(table, {})[name] = parsed
+        target = raw.setdefault(table, {})
+        if not isinstance(target, dict):
+            raise ConfigError(f"--set {item!r}: {table} is not a table in the experiment file")
+        target[name] = parsed
     return raw
 
 
 def run(args: argparse.Namespace) -> int:
-    import tomllib
     from pathlib import Path
 
-    from spikesim.errors import ConfigError
     from spikesim.experiments import resolve, run_experiment
+    from spikesim.experiments.config import read_toml
     from spikesim.experiments.runinfo import write_run_info
 
     path = Path(args.experiment)
-    try:
-        raw = tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"experiment file {path} does not exist") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    raw = read_toml(path)
     config = resolve(apply_overrides(raw, args.set), base_dir=path.parent)
     write_run_info(args.out, config)
     results = run_experiment(config, args.out, resume=args.resume)
