@@ -736,8 +736,11 @@ class Trainer:
         Returns
         -------
         dict
-            ``loss`` (mean), ``accuracy`` (fraction correct; NaN for regression), and with
-            ``record_counts`` the mean spike count of every neuron, shape (n_neurons,).
+            ``loss`` (mean trial loss), ``rate_loss`` (``mse`` only: mean squared error,
+            in units of ``rate_scale``, of the output rates averaged over the repeats; the
+            function error with the Poisson noise of single trials averaged out),
+            ``accuracy`` (fraction correct; NaN for regression), and with ``record_counts``
+            the mean spike count of every neuron, shape (n_neurons,).
         """
         x = np.ascontiguousarray(x, dtype=np.float64)
         targets = np.ascontiguousarray(targets, dtype=np.float64)
@@ -750,7 +753,7 @@ class Trainer:
         np.cumsum(counts.sum(axis=1)[:-1], out=offsets[1:])
         losses = np.empty(samples.size)
         preds = np.empty(samples.size, np.int64)
-        sc = np.zeros((samples.size, self.network.n_neurons) if record_counts else (0, 0), np.int64)
+        sc = np.zeros((samples.size, self.network.n_neurons), np.int64)
         loss_code = LOSSES.index(self.loss)
         _forward_many(
             self._net,
@@ -778,8 +781,14 @@ class Trainer:
         )
         out = {
             "loss": float(np.mean(losses)),
+            "rate_loss": np.nan,
             "accuracy": float(np.mean(preds == labels[samples])) if labels.min() >= 0 else np.nan,
         }
+        oc_sum = sc[:, self._outputs].astype(np.float64)
+        if self.loss == "mse":
+            # the error of the mean output rates over the repeats (Poisson noise averaged out)
+            mean_rates = oc_sum.reshape(n, repeats, -1).mean(axis=1) / self.duration
+            out["rate_loss"] = float(np.mean(((mean_rates - targets) / self.rate_scale) ** 2))
         if record_counts:
             out["mean_counts"] = sc.mean(axis=0)
         return out

@@ -287,7 +287,15 @@ def make_trainer(config: dict, built: dict):
     )
 
 
-_CURVE_KEYS = ("step", "test_loss", "test_accuracy", "train_loss", "train_accuracy", "rel_change")
+_CURVE_KEYS = (
+    "step",
+    "test_loss",
+    "test_rate_loss",
+    "test_accuracy",
+    "train_loss",
+    "train_accuracy",
+    "rel_change",
+)
 
 
 def _layer_rates(net, mean_counts, duration):
@@ -321,7 +329,11 @@ def run(config: dict, out_dir: Path, resume: bool) -> dict:
         return trainer.evaluate(xt, tt, yt, repeats=tr["eval_repeats"], record_counts=record)
 
     ev0 = evaluate(record=True)
-    initial = {"test_loss": ev0["loss"], "test_accuracy": ev0["accuracy"]}
+    initial = {
+        "test_loss": ev0["loss"],
+        "test_rate_loss": ev0["rate_loss"],
+        "test_accuracy": ev0["accuracy"],
+    }
     if resume and ckpt.is_file():
         with np.load(ckpt) as z:
             if str(z["config_hash"]) != chash:
@@ -336,6 +348,7 @@ def run(config: dict, out_dir: Path, resume: bool) -> dict:
     elif not curve["step"]:
         curve["step"].append(0)
         curve["test_loss"].append(ev0["loss"])
+        curve["test_rate_loss"].append(ev0["rate_loss"])
         curve["test_accuracy"].append(ev0["accuracy"])
         curve["train_loss"].append(np.nan)
         curve["train_accuracy"].append(np.nan)
@@ -381,6 +394,7 @@ def run(config: dict, out_dir: Path, resume: bool) -> dict:
                 ev = evaluate()
                 curve["step"].append(trainer.step)
                 curve["test_loss"].append(ev["loss"])
+                curve["test_rate_loss"].append(ev["rate_loss"])
                 curve["test_accuracy"].append(ev["accuracy"])
                 curve["train_loss"].append(float(np.mean(acc_l)))
                 curve["train_accuracy"].append(
@@ -398,6 +412,9 @@ def run(config: dict, out_dir: Path, resume: bool) -> dict:
     if built["classification"]:
         final["test_accuracy"] = ev1["accuracy"]
     final["test_loss_over_initial"] = ev1["loss"] / initial["test_loss"]
+    if trainer.loss == "mse":
+        final["test_rate_loss"] = ev1["rate_loss"]
+        final["test_rate_loss_over_initial"] = ev1["rate_loss"] / initial["test_rate_loss"]
     results = {
         "experiment": config["experiment"],
         "final": final,
@@ -441,7 +458,10 @@ def _plots(out_dir, config, built, trainer, w_init, curve, snaps_step, snaps_w, 
         )
     else:
         ax = plots.learning_curves(
-            {"test loss": (step, curve["test_loss"])},
+            {
+                "test loss (single trials)": (step, curve["test_loss"]),
+                "test rate loss (rates averaged over repeats)": (step, curve["test_rate_loss"]),
+            },
             xlabel="trials",
             ylabel="test loss (mse)",
             title=f"{name}: reward-modulated STDP",
