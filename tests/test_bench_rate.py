@@ -1,0 +1,45 @@
+"""``spikesim bench rate``: every registered learner measured, FLOP counts, JSON output."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import spikesim.rate as rate
+from spikesim.cli import main
+
+
+def test_bench_rate_json(capsys):
+    code = main(
+        ["bench", "rate", "--json", "--sizes", "20,16,4", "--min-time", "0.02"]
+        + ["--batch", "8", "--no-torch"]
+    )
+    assert code == 0
+    out = json.loads(capsys.readouterr().out)
+    assert sorted(out["learners"]) == rate.available()
+    for name, res in out["learners"].items():
+        assert res["batch_size"] == 8 and res["samples_per_s"] > 0, name
+        assert res["gemm_gflops"] > 0
+        if res["flops_per_sample"] is not None:
+            assert res["fraction_of_gemm_peak"] > 0
+    # bp's count: forward 2*(20*16 + 16*4), weight gradients the same, error 2*16*4
+    assert out["learners"]["bp"]["flops_per_sample"] == 3 * 2 * (20 * 16 + 16 * 4) - 2 * 20 * 16
+    for name in ("bp", "urfb", "frfb", "bp-hinge"):
+        assert out["learners"][name]["fraction_of_gemm_peak"] is not None
+
+
+def test_flops_do_not_depend_on_depth_wrongly():
+    bp = rate.make("bp", sizes=(784, 500, 500, 10))
+    fwd = 2 * (784 * 500 + 500 * 500 + 500 * 10)
+    assert bp.flops_per_sample(20) == 3 * fwd - 2 * 784 * 500
+
+
+def test_unknown_learner_is_a_usage_error(capsys):
+    assert main(["bench", "rate", "--learners", "nope", "--min-time", "0.01"]) == 2
+    assert "unknown learner 'nope'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["bp", "urfb"])
+def test_paper_batch_sizes(name):
+    assert rate.REGISTRY[name].paper_batch_size == {"bp": 20, "urfb": 500}[name]
