@@ -128,7 +128,11 @@ def test_dask_sweep_equals_serial_and_restarts(cluster, tmp_path):
     cells = _grid()
     serial = run_sweep(cells, tmp_path / "s", serial=True, progress=False)
     par = run_sweep(cells, tmp_path / "d", client=client, progress=False)
-    assert par["counts"] == serial["counts"] == {"total": 12, "skipped": 0, "ran": 12, "failed": 6}
+    assert (
+        par["counts"]
+        == serial["counts"]
+        == {"total": 12, "skipped": 0, "ran": 12, "resumed": 0, "failed": 6}
+    )
     assert par["cells"] == serial["cells"] and par["rows"] == serial["rows"]
     assert par["markdown"] == serial["markdown"]
     for c in cells:
@@ -139,7 +143,7 @@ def test_dask_sweep_equals_serial_and_restarts(cluster, tmp_path):
             )
     # restart on the cluster: finished cells are skipped, failed ones run again
     again = run_sweep(cells, tmp_path / "d", client=client, progress=False)
-    assert again["counts"] == {"total": 12, "skipped": 6, "ran": 6, "failed": 6}
+    assert again["counts"] == {"total": 12, "skipped": 6, "ran": 6, "resumed": 6, "failed": 6}
     assert again["rows"] == par["rows"]
 
 
@@ -147,7 +151,7 @@ def test_restart_skips_finished_cells_and_resumes_half_finished(tmp_path):
     cells = _grid(params=[("toy.scale", [0.5, 2.0])], seeds=2)
     out = tmp_path / "sw"
     first = run_sweep(cells, out, serial=True, progress=False)
-    assert first["counts"] == {"total": 4, "skipped": 0, "ran": 4, "failed": 0}
+    assert first["counts"] == {"total": 4, "skipped": 0, "ran": 4, "resumed": 0, "failed": 0}
     mtimes = {c.id: (out / "cells" / c.id / "results.json").stat().st_mtime_ns for c in cells}
     second = run_sweep(cells, out, serial=True, progress=False)
     assert second["counts"]["ran"] == 0 and second["rows"] == first["rows"]
@@ -165,21 +169,25 @@ def test_restart_skips_finished_cells_and_resumes_half_finished(tmp_path):
         json.dumps({"step": 1, "total": first_step, "curve": ckpt["curve"][:1]})
     )
     third = run_sweep(cells, out, serial=True, progress=False)
-    assert third["counts"]["ran"] == 1 and _results(out, c)["resumed_from_step"] == 1
+    assert (third["counts"]["ran"], third["counts"]["resumed"]) == (1, 1)
+    assert _results(out, c)["resumed_from_step"] == 1
     assert third["cells"] == first["cells"]  # resuming gives the uninterrupted numbers
     # a whole cell folder deleted: that cell runs from scratch
     import shutil
 
     shutil.rmtree(out / "cells" / cells[2].id)
     fourth = run_sweep(cells, out, serial=True, progress=False)
-    assert fourth["counts"]["ran"] == 1 and _results(out, cells[2])["resumed_from_step"] == 0
+    assert (fourth["counts"]["ran"], fourth["counts"]["resumed"]) == (1, 0)
+    assert _results(out, cells[2])["resumed_from_step"] == 0
     # the experiment changed (toy.n): recorded configs differ, every cell runs again
     changed = _grid(
         raw={**RAW, "toy": {"n": 7, "steps": 3}}, params=[("toy.scale", [0.5, 2.0])], seeds=2
     )
     assert [c.id for c in changed] == [c.id for c in cells]
     fifth = run_sweep(changed, out, serial=True, progress=False)
-    assert fifth["counts"]["ran"] == 4 and fifth["cells"] != first["cells"]
+    assert (fifth["counts"]["ran"], fifth["counts"]["resumed"]) == (4, 0) and fifth[
+        "cells"
+    ] != first["cells"]
     assert all(_results(out, c)["final"]["samples_seen"] == 21 for c in changed)
 
 

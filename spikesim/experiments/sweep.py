@@ -552,7 +552,8 @@ def run_sweep(
     dict
         What ``sweep.json`` holds: ``cells`` (per cell: ``id``, ``params``, ``seed``,
         ``status``, ``final`` or ``error``, ``dir``), ``rows`` (:func:`aggregate`),
-        ``counts`` (``total``, ``skipped`` finished before, ``ran``, ``failed``), ``meta``;
+        ``counts`` (``total``, ``skipped`` finished before, ``ran``, ``resumed`` of those
+        run, ``failed``), ``meta``;
         plus ``markdown`` (the table of ``sweep.md``).
     """
     from spikesim.io import write_json, write_text
@@ -604,6 +605,7 @@ def run_sweep(
             "total": len(cells),
             "skipped": skipped,
             "ran": len(cells) - skipped,
+            "resumed": sum(bool(outcomes[c.id].get("resumed")) for c in cells),
             "failed": failed,
         },
         "rows": rows,
