@@ -17,12 +17,23 @@ from typing import Any
 import numpy as np
 
 
+def _current_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+# Files get the permissions open() would give them (mkstemp's are 0600).
+_FILE_MODE = 0o666 & ~_current_umask()
+
+
 def _atomic_write(path: str | os.PathLike, write: Callable[[Any], None], mode: str) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, mode) as fh:
+            os.fchmod(fh.fileno(), _FILE_MODE)
             write(fh)
             fh.flush()
             os.fsync(fh.fileno())

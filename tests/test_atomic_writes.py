@@ -184,9 +184,9 @@ CHILD_LOOP = textwrap.dedent(
     while True:
         k += 1
         if kind == "npz":
-            io.write_npz(path, a=np.full(1_500_000, float(k)), b=np.full(10, k))
+            io.write_npz(path, a=np.full(1_000_000, float(k)), b=np.full(10, k))
         else:
-            io.write_json(path, {"k": k, "values": [k] * 300_000})
+            io.write_json(path, {"k": k, "values": [k] * 200_000})
         if k == 1:
             print("FIRST", flush=True)
     """
@@ -199,11 +199,11 @@ def read_consistent(path: Path, kind: str) -> int:
         with np.load(path) as f:
             a, b = f["a"], f["b"]
         k = int(b[0])
-        assert a.shape == (1_500_000,) and np.all(a == k) and np.all(b == k)
+        assert a.shape == (1_000_000,) and np.all(a == k) and np.all(b == k)
     else:
         data = json.loads(path.read_text())
         k = data["k"]
-        assert len(data["values"]) == 300_000 and set(data["values"]) == {k}
+        assert len(data["values"]) == 200_000 and set(data["values"]) == {k}
     return k
 
 
@@ -212,7 +212,7 @@ def test_sigkill_at_random_times_never_leaves_a_partial_result(tmp_path, kind):
     rng = random.Random(1234)
     target = tmp_path / f"result.{kind}"
     seen = []
-    for _ in range(4):
+    for _ in range(3):
         proc = run_child(CHILD_LOOP, str(target), kind)
         try:
             assert proc.stdout.readline().strip() == "FIRST", proc.stderr.read()
@@ -227,3 +227,14 @@ def test_sigkill_at_random_times_never_leaves_a_partial_result(tmp_path, kind):
             proc.stderr.close()
         seen.append(read_consistent(target, kind))
     assert all(k >= 1 for k in seen)
+
+
+def test_written_files_get_the_usual_permissions(tmp_path):
+    mask = os.umask(0o022)
+    os.umask(mask)
+    io.write_text(tmp_path / "a.txt", "x")
+    open(tmp_path / "b.txt", "w").close()  # what a plain open() gives
+    assert (tmp_path / "a.txt").stat().st_mode & 0o777 == 0o666 & ~mask
+    assert (tmp_path / "a.txt").stat().st_mode & 0o777 == (
+        tmp_path / "b.txt"
+    ).stat().st_mode & 0o777
