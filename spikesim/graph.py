@@ -48,22 +48,30 @@ def _int_arg(name: str, value, *, low: int, high: int | None = None) -> int:
 def _float_arg(name: str, value) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
         raise ValidationError(f"{name} must be a number, got {value!r}")
-    value = float(value)
-    if not np.isfinite(value):
+    try:
+        f = float(value)
+    except OverflowError:
+        f = np.inf
+    if not np.isfinite(f):
         raise ValidationError(f"{name} must be finite, got {value!r}")
-    return value
+    return f
 
 
-def _as_1d(name: str, value, n: int, dtype, *, allow_scalar: bool) -> np.ndarray:
+def _as_1d(name: str, value, n: int, dtype, *, allow_scalar: bool, per: str = "") -> np.ndarray:
     arr = _asarray(name, value)
+    per = f" ({per})" if per else ""
     if arr.ndim == 0:
         if not allow_scalar:
-            raise ValidationError(f"{name} must be an array of length {n}, got a scalar")
+            raise ValidationError(f"{name} must be an array of length {n}{per}, got a scalar")
         arr = np.full(n, arr.item())
     if arr.ndim != 1 or arr.shape[0] != n:
-        raise ValidationError(f"{name} must have length {n}, got shape {arr.shape}")
+        raise ValidationError(f"{name} must have length {n}{per}, got shape {arr.shape}")
     if arr.dtype.kind not in "biuf":
         raise ValidationError(f"{name} must be numeric, got dtype {arr.dtype}")
+    if arr.dtype.kind == "f" and arr.dtype != np.float64:
+        # compare and cast in float64 (float16 comparisons with 2**63 overflow)
+        with np.errstate(over="ignore"):
+            arr = arr.astype(np.float64)
     if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
         k = int(np.flatnonzero(~np.isfinite(arr))[0])
         raise ValidationError(f"{name}[{k}] is {arr[k].item()!r}; all values must be finite")
@@ -193,15 +201,33 @@ class Network:
             raise ValidationError(f"pre must be one-dimensional, got shape {pre.shape}")
         m = pre.shape[0]
         pre = _as_1d("pre", pre, m, np.int64, allow_scalar=False)
-        post = _as_1d("post", self.post, m, np.int64, allow_scalar=False)
+        post = _as_1d(
+            "post", self.post, m, np.int64, allow_scalar=False, per="one per edge, as many as pre"
+        )
         for name, arr in (("pre", pre), ("post", post)):
             bad = np.flatnonzero((arr < 0) | (arr >= n))
             if bad.size:
                 k = int(bad[0])
                 raise ValidationError(f"{name}[{k}] = {arr[k]} is not a neuron (n_neurons = {n})")
-        weight = _as_1d("weight", self.weight, m, np.float64, allow_scalar=True)
-        delay = _as_1d("delay", self.delay, m, np.float64, allow_scalar=True)
-        sign = _as_1d("sign", self.sign, m, np.float64, allow_scalar=True)
+        weight = _as_1d(
+            "weight",
+            self.weight,
+            m,
+            np.float64,
+            allow_scalar=True,
+            per="one per edge, as many as pre",
+        )
+        delay = _as_1d(
+            "delay",
+            self.delay,
+            m,
+            np.float64,
+            allow_scalar=True,
+            per="one per edge, as many as pre",
+        )
+        sign = _as_1d(
+            "sign", self.sign, m, np.float64, allow_scalar=True, per="one per edge, as many as pre"
+        )
         for name, arr in (("weight", weight), ("delay", delay)):
             bad = np.flatnonzero(arr < 0)
             if bad.size:
@@ -229,9 +255,13 @@ class Network:
                 f"edge {k} ({pre[k]} -> {post[k]}) goes into input neuron {post[k]}; "
                 "input neurons are driven by data only"
             )
-        tau = _as_1d("tau_syn", self.tau_syn, n, np.float64, allow_scalar=True)
-        thr = _as_1d("threshold", self.threshold, n, np.float64, allow_scalar=True)
-        tref = _as_1d("t_ref", self.t_ref, n, np.float64, allow_scalar=True)
+        tau = _as_1d(
+            "tau_syn", self.tau_syn, n, np.float64, allow_scalar=True, per="one per neuron"
+        )
+        thr = _as_1d(
+            "threshold", self.threshold, n, np.float64, allow_scalar=True, per="one per neuron"
+        )
+        tref = _as_1d("t_ref", self.t_ref, n, np.float64, allow_scalar=True, per="one per neuron")
         for name, arr, ok in (
             ("tau_syn", tau, tau > 0),
             ("threshold", thr, thr > 0),
