@@ -339,3 +339,15 @@ def test_to_neo_without_neo_says_how_to_install(monkeypatch):
     )
     with pytest.raises(ImportError, match=r"pip install 'spikesim\[neo\]'"):
         rec.to_neo()
+
+
+def test_file_formats_page_code_runs(tmp_path, monkeypatch):
+    import re
+    from pathlib import Path
+
+    page = Path(__file__).resolve().parent.parent / "docs" / "guide" / "file-formats.md"
+    code = "\n".join(re.findall(r"```python\n(.*?)```", page.read_text(), flags=re.S))
+    assert code.strip()
+    monkeypatch.chdir(tmp_path)
+    exec(compile(code, str(page), "exec"), {"__name__": "__docs__"})
+    assert io.read_metadata(tmp_path / "trial.npz")["info"] == {"label": 3, "seed": 4}
