@@ -176,3 +176,15 @@ def test_sparsity_masks_respected(name):
         assert not np.array_equal(state["mask.R1"], state["mask.W1"].T)
     n_w = sum(int(state[f"mask.W{k}"].sum()) for k in range(3))
     assert learner.n_parameters() == n_w
+
+
+def test_lr_decay_is_inverse_time():
+    x, y = tiny_data(n=8, n_in=5, n_out=3)
+    a = rate.make("bp", sizes=(5, 4, 3), learning_rate=0.1, lr_decay=1.0, dtype="float64")
+    b = rate.make("bp", sizes=(5, 4, 3), learning_rate=0.1, dtype="float64")
+    for lr in (0.1, 0.1 / 2, 0.1 / 3):
+        b.learning_rate = lr
+        a.fit_batch(x, y)
+        b.fit_batch(x, y)
+    for key, value in a.state_dict().items():
+        np.testing.assert_allclose(value, b.state_dict()[key], rtol=1e-14, err_msg=key)

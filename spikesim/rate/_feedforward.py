@@ -35,6 +35,7 @@ class FeedforwardLearner(RateLearner):
         optimizer: str,
         learning_rate: float,
         momentum: float,
+        lr_decay: float = 0.0,
         beta1: float,
         beta2: float,
         adam_eps: float,
@@ -49,6 +50,7 @@ class FeedforwardLearner(RateLearner):
         self.loss = loss
         self.optimizer = optimizer
         self.learning_rate = learning_rate
+        self.lr_decay = lr_decay
         self.momentum = momentum
         self.beta1 = beta1
         self.beta2 = beta2
@@ -75,6 +77,8 @@ class FeedforwardLearner(RateLearner):
                 bad(key, getattr(self, key), f"is not one of {', '.join(choices)}")
         if not (np.isfinite(self.learning_rate) and self.learning_rate > 0):
             bad("learning_rate", self.learning_rate, "must be a positive number")
+        if not (np.isfinite(self.lr_decay) and self.lr_decay >= 0):
+            bad("lr_decay", self.lr_decay, "must be >= 0")
         if not 0 <= self.momentum < 1:
             bad("momentum", self.momentum, "must be in [0, 1)")
         if not (0 <= self.beta1 < 1 and 0 <= self.beta2 < 1):
@@ -195,6 +199,10 @@ class FeedforwardLearner(RateLearner):
         """The matrices carrying the error from layer k+1 down to layer k (index 0 unused)."""
         raise NotImplementedError
 
+    def _lr(self) -> float:
+        """Learning rate of the current step ``self.t`` (inverse-time decay)."""
+        return self.learning_rate / (1.0 + getattr(self, "lr_decay", 0.0) * (self.t - 1))
+
     def _feedback_step(self, grad_w: list[np.ndarray]) -> None:
         """Update the feedback matrices from the (unmasked) weight gradients ``grad_w``
         (called after the error has been carried down, before the weights move)."""
@@ -215,6 +223,7 @@ class FeedforwardLearner(RateLearner):
                 gw *= m
         grads = grad_w + (grad_b if self.b is not None else [])
         self.t += 1
+        lr = self._lr()
         if self.optimizer == "adam":
             _mlp.adam_step(
                 self._params(),
@@ -222,13 +231,13 @@ class FeedforwardLearner(RateLearner):
                 self.opt_m,
                 self.opt_v,
                 self.t,
-                self.learning_rate,
+                lr,
                 self.beta1,
                 self.beta2,
                 self.adam_eps,
             )
         else:
-            _mlp.sgd_step(self._params(), grads, self.opt_m, self.learning_rate, self.momentum)
+            _mlp.sgd_step(self._params(), grads, self.opt_m, lr, self.momentum)
         return loss
 
     def flops_per_sample(self, batch: int) -> float:

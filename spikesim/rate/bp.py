@@ -35,6 +35,8 @@ class BP(FeedforwardLearner):
     optimizer : {"sgd", "adam"}
     learning_rate : float
         Step size (SGD) or Adam's ``alpha``; gradients are means over the minibatch.
+    lr_decay : float
+        Inverse-time decay: step ``t`` (1-based) uses ``learning_rate / (1 + lr_decay (t-1))``.
     momentum : float
         SGD momentum in [0, 1) (0: plain SGD).
     beta1, beta2, adam_eps : float
@@ -56,6 +58,7 @@ class BP(FeedforwardLearner):
         loss: str = "cross-entropy",
         optimizer: str = "sgd",
         learning_rate: float = 0.1,
+        lr_decay: float = 0.0,
         momentum: float = 0.0,
         beta1: float = 0.9,
         beta2: float = 0.999,
@@ -72,6 +75,7 @@ class BP(FeedforwardLearner):
             loss=loss,
             optimizer=optimizer,
             learning_rate=learning_rate,
+            lr_decay=lr_decay,
             momentum=momentum,
             beta1=beta1,
             beta2=beta2,
@@ -101,6 +105,7 @@ class BPSGD(BP):
         loss: str = "cross-entropy",
         optimizer: str = "sgd",
         learning_rate: float = 0.01,
+        lr_decay: float = 0.0,
         momentum: float = 0.0,
         beta1: float = 0.9,
         beta2: float = 0.999,
@@ -117,6 +122,7 @@ class BPSGD(BP):
             loss=loss,
             optimizer=optimizer,
             learning_rate=learning_rate,
+            lr_decay=lr_decay,
             momentum=momentum,
             beta1=beta1,
             beta2=beta2,
@@ -143,6 +149,7 @@ class BPAdam(BP):
         loss: str = "cross-entropy",
         optimizer: str = "adam",
         learning_rate: float = 5e-5,
+        lr_decay: float = 0.0,
         momentum: float = 0.0,
         beta1: float = 0.9,
         beta2: float = 0.999,
@@ -159,6 +166,7 @@ class BPAdam(BP):
             loss=loss,
             optimizer=optimizer,
             learning_rate=learning_rate,
+            lr_decay=lr_decay,
             momentum=momentum,
             beta1=beta1,
             beta2=beta2,
@@ -191,6 +199,7 @@ class BPHinge(BP):
         loss: str = "hinge",
         optimizer: str = "sgd",
         learning_rate: float = 0.07,
+        lr_decay: float = 0.0,
         momentum: float = 0.0,
         beta1: float = 0.9,
         beta2: float = 0.999,
@@ -207,6 +216,7 @@ class BPHinge(BP):
             loss=loss,
             optimizer=optimizer,
             learning_rate=learning_rate,
+            lr_decay=lr_decay,
             momentum=momentum,
             beta1=beta1,
             beta2=beta2,

@@ -111,7 +111,7 @@ class RandomFeedback(FeedforwardLearner):
         same pair of units (masked by ``R``'s own mask); FRFB: nothing."""
         if not self.update_feedback:
             return
-        lr = np.dtype(self.dtype).type(self.learning_rate)
+        lr = np.dtype(self.dtype).type(self.learning_rate)  # RandomFeedback: no decay
         for k in range(1, len(self.R)):
             inc = grad_w[k].T * lr
             if self.mask_R is not None:
