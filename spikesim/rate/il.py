@@ -98,6 +98,9 @@ class InferenceLearning(RateLearner):
         Step size of the inference steps.
     loss : {"softmax-ce", "mse"}
         Output prediction softmax with cross-entropy local loss, or linear with squared error.
+    init : {"torch", "glorot"}
+        Initial weights: ``torch.nn.Linear``'s ``U(+-1/sqrt(fan_in))`` for weights and biases
+        (the reference code), or Glorot-uniform weights and zero biases (as ``bp``).
     dtype : {"float32", "float64"}
     """
 
@@ -109,9 +112,11 @@ class InferenceLearning(RateLearner):
         n_iter: int = 25,
         step_size: float = 0.02,
         loss: str = "softmax-ce",
+        init: str = "torch",
         dtype: str = "float32",
     ):
         super().__init__(sizes=sizes, seed=seed)
+        self.init = str(init)
         self.lr = float(lr)
         self.n_iter = int(n_iter)
         self.step_size = float(step_size)
@@ -144,9 +149,14 @@ class InferenceLearning(RateLearner):
         dt = np.dtype(self.dtype)
         self.W, self.b = [], []
         for a, c in zip(self.sizes[:-1], self.sizes[1:], strict=True):
-            bound = 1.0 / np.sqrt(a)
-            self.W.append(rng.uniform(-bound, bound, size=(a, c)).astype(dt))
-            self.b.append(rng.uniform(-bound, bound, size=c).astype(dt))
+            if self.init == "torch":
+                bound = 1.0 / np.sqrt(a)
+                self.W.append(rng.uniform(-bound, bound, size=(a, c)).astype(dt))
+                self.b.append(rng.uniform(-bound, bound, size=c).astype(dt))
+            else:
+                bound = np.sqrt(6.0 / (a + c))
+                self.W.append(rng.uniform(-bound, bound, size=(a, c)).astype(dt))
+                self.b.append(np.zeros(c, dtype=dt))
         self._init_optimizer()
         self._initialized = True
         return self
@@ -333,6 +343,7 @@ class ILAdam(_EnergyIL):
         n_iter: int = 25,
         step_size: float = 0.02,
         loss: str = "softmax-ce",
+        init: str = "torch",
         dtype: str = "float32",
     ):
         super().__init__(
@@ -342,6 +353,7 @@ class ILAdam(_EnergyIL):
             n_iter=n_iter,
             step_size=step_size,
             loss=loss,
+            init=init,
             dtype=dtype,
         )
 
@@ -414,6 +426,7 @@ class ILProx(InferenceLearning):
         step_size: float = 0.015,
         loss: str = "softmax-ce",
         eps: float = 0.25,
+        init: str = "torch",
         dtype: str = "float32",
     ):
         self.eps = float(eps)
@@ -424,6 +437,7 @@ class ILProx(InferenceLearning):
             n_iter=n_iter,
             step_size=step_size,
             loss=loss,
+            init=init,
             dtype=dtype,
         )
         if not (np.isfinite(self.eps) and self.eps >= 0):
