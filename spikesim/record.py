@@ -201,10 +201,20 @@ def _check_neuron_ids(neurons, n_neurons: int, name: str) -> np.ndarray:
     return out.reshape(shape)
 
 
+def _describe(value) -> str:
+    if isinstance(value, np.ndarray):
+        return f"{value.dtype} of shape {value.shape}"
+    return f"a {type(value).__name__}"
+
+
 def _validate_record(rec: SpikeRecord) -> SpikeRecord:
     n = rec.n_neurons
     if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
         raise ValidationError(f"record n_neurons must be a positive integer, got {n!r}")
+    from spikesim.graph import MAX_NEURONS
+
+    if n > MAX_NEURONS:
+        raise ValidationError(f"record n_neurons = {n} is more than the limit {MAX_NEURONS}")
     d = _finite_float(rec.duration)
     if d is None or d <= 0:
         raise ValidationError(
@@ -213,13 +223,11 @@ def _validate_record(rec: SpikeRecord) -> SpikeRecord:
     t, k = rec.times, rec.neurons
     if not isinstance(t, np.ndarray) or t.dtype != np.float64 or t.ndim != 1:
         raise ValidationError(
-            f"record times must be a float64 array of shape (n_spikes,), got "
-            f"{getattr(t, 'dtype', type(t).__name__)} of shape {np.shape(t)}"
+            f"record times must be a float64 array of shape (n_spikes,), got {_describe(t)}"
         )
     if not isinstance(k, np.ndarray) or k.dtype != np.int64 or k.shape != t.shape:
         raise ValidationError(
-            f"record neurons must be an int64 array of shape {t.shape}, got "
-            f"{getattr(k, 'dtype', type(k).__name__)} of shape {np.shape(k)}"
+            f"record neurons must be an int64 array of shape {t.shape}, got {_describe(k)}"
         )
     bad = np.flatnonzero(~np.isfinite(t) | (t < 0) | (t >= d))
     if bad.size:
@@ -254,7 +262,7 @@ def _validate_record(rec: SpikeRecord) -> SpikeRecord:
     if not isinstance(v, np.ndarray) or v.shape != (vn.size, vt.size) or v.dtype.kind != "f":
         raise ValidationError(
             f"record voltage must be a float array of shape {(vn.size, vt.size)}, got "
-            f"shape {np.shape(v)}"
+            f"{_describe(v)}"
         )
     return rec
 

@@ -504,7 +504,9 @@ def test_fuzz_spike_record_validate(n):
     @fuzz_settings(n)
     @given(
         rec=valid_records(),
-        field=st.sampled_from(["times", "neurons", "n_neurons", "duration", None]),
+        field=st.sampled_from(
+            ["times", "neurons", "n_neurons", "duration", "voltage", "voltage_times", None]
+        ),
         value=st.one_of(
             anything,
             st.lists(floats, max_size=5).map(np.array),
