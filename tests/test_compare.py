@@ -73,3 +73,118 @@ def test_bad_runs_are_named_at_load_time(toy, runs, message):
     (toy / "c.toml").write_text(comparison(runs))
     with pytest.raises(ConfigError, match=message):
         load(toy / "c.toml")
+
+
+# --- real learners -----------------------------------------------------------------------
+
+REAL = """[experiment]
+kind = "compare"
+seed = 1
+[compare]
+chance = 0.1
+[[compare.runs]]
+label = "bp"
+file = "bp.toml"
+note = "64-16-10 with biases"
+[[compare.runs]]
+label = "urfb"
+file = "bp.toml"
+set = { "learner.name" = "urfb", "learner.learning_rate" = 0.05 }
+[[compare.runs]]
+label = "zero-order"
+file = "zo.toml"
+"""
+
+BP = """[experiment]
+kind = "rate"
+[task]
+dataset = "digits"
+n_train = 400
+n_test = 200
+[learner]
+name = "bp"
+sizes = [64, 16, 10]
+learning_rate = 0.1
+[train]
+epochs = 3
+batch_size = 20
+"""
+
+ZO = """[experiment]
+kind = "zeroorder"
+[task]
+dataset = "digits"
+n_train = 400
+n_test = 200
+[model]
+sizes = [64, 16, 10]
+[train]
+steps = 3000
+eval_every = 1000
+"""
+
+
+def test_real_learners_on_digits(tmp_path, capsys):
+    """bp, urfb and the zero-order dynamics on the same digits subset: one table, one
+    figure, parameter counts of the matched 64-16-10 architecture."""
+    (tmp_path / "bp.toml").write_text(BP)
+    (tmp_path / "zo.toml").write_text(ZO)
+    (tmp_path / "c.toml").write_text(REAL)
+    out = tmp_path / "out"
+    assert main(["compare", str(tmp_path / "c.toml"), "--out", str(out)]) == 0
+    md = capsys.readouterr().out
+    rows = {r["learner"]: r for r in json.loads((out / "comparison.json").read_text())["rows"]}
+    assert list(rows) == ["bp", "urfb", "zero-order"]
+    # matched architecture: weights 64*16 + 16*10; bp adds its 16 + 10 biases
+    assert rows["bp"]["n_parameters"] == 64 * 16 + 16 + 16 * 10 + 10
+    assert rows["urfb"]["n_parameters"] == rows["zero-order"]["n_parameters"] == 64 * 16 + 160
+    assert rows["bp"]["samples_seen"] == rows["urfb"]["samples_seen"] == 3 * 400
+    assert rows["zero-order"]["samples_seen"] == 3000
+    for r in rows.values():
+        assert 0.0 <= r["test_accuracy"] <= 1.0 and r["wall_s"] > 0
+    assert rows["bp"]["test_accuracy"] > 0.5  # 3 epochs of backprop learn digits
+    assert "64-16-10 with biases" in md and md.count("\n") == 5
+    assert (out / "curves.png").stat().st_size > 10_000
+    final = json.loads((out / "results.json").read_text())["final"]
+    assert final["zero-order/test_accuracy"] == rows["zero-order"]["test_accuracy"]
+    assert final["best_test_accuracy"] == max(r["test_accuracy"] for r in rows.values())
+
+
+def test_common_set_applies_to_every_run_before_its_own(toy):
+    runs = (
+        '[[compare.runs]]\nlabel = "a"\nfile = "a.toml"\n'
+        '[[compare.runs]]\nlabel = "b"\nfile = "a.toml"\nset = { "fit.lr" = 0.5 }\n'
+    )
+    text = comparison(runs).replace("chance = 0.1\n", 'chance = 0.1\nset = { "fit.lr" = 0.2 }\n')
+    (toy / "c.toml").write_text(text)
+    from spikesim.experiments.kinds.compare import _runs
+
+    lrs = [r["config"]["fit"]["lr"] for r in _runs(load(toy / "c.toml"))]
+    assert lrs == [0.2, 0.5]
+    (toy / "c.toml").write_text(text.replace('"fit.lr" = 0.2', '"fit.bad" = 0.2'))
+    with pytest.raises(ConfigError, match="unknown key fit.bad"):
+        load(toy / "c.toml")
+
+
+def test_normalise_spiking_style_results():
+    """A curve stored as columns (the spiking kind) becomes a list of points; trials,
+    edges and speed fill samples_seen, n_parameters and an estimated wall time."""
+    from spikesim.experiments.compare import normalise_results
+
+    res = {
+        "final": {"test_accuracy": 0.5, "trials": 2000, "test_loss": float("nan")},
+        "curve": {"step": [0, 1000, 2000], "test_accuracy": [0.1, 0.3, 0.5]},
+        "n_edges": 1300,
+        "trials_per_s": 500.0,
+    }
+    out = normalise_results(res)
+    assert out["final"]["samples_seen"] == 2000
+    assert out["final"]["n_parameters"] == 1300
+    assert out["final"]["wall_s"] == pytest.approx(4.0)
+    assert out["final"]["test_loss"] is None
+    assert [p["samples_seen"] for p in out["curve"]] == [0, 1000, 2000]
+    assert [p["wall_s"] for p in out["curve"]] == pytest.approx([0.0, 2.0, 4.0])
+    assert all(p["wall_s_estimated"] for p in out["curve"])
+    # results already in the convention's shape are left as they are
+    same = {"final": {"samples_seen": 3, "wall_s": 1.0}, "curve": [{"samples_seen": 3}]}
+    assert normalise_results(same) == same

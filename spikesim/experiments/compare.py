@@ -19,27 +19,45 @@ from typing import Any
 
 from spikesim.errors import ConfigError
 
-__all__ = ["COLUMNS", "table_rows", "markdown_table", "plot_curves", "resolve_run"]
+__all__ = [
+    "COLUMNS",
+    "flat_final",
+    "markdown_table",
+    "normalise_results",
+    "plot_curves",
+    "resolve_run",
+    "table_rows",
+]
 
 COLUMNS = ("test_accuracy", "test_loss", "samples_seen", "wall_s", "n_parameters")
 
 
-def resolve_run(run: Mapping[str, Any], index: int, base_dir: Path | None) -> dict:
+def resolve_run(
+    run: Mapping[str, Any],
+    index: int,
+    base_dir: Path | None,
+    common: Mapping[str, Any] | None = None,
+) -> dict:
     """Validate one ``[[compare.runs]]`` entry and resolve its experiment file.
 
     Parameters
     ----------
     run : mapping
         ``label`` (str), ``file`` (experiment file, relative to the comparison file or the
-        repository root) and optional ``set`` (a table of ``"table.key" = value``
-        overrides).
+        repository root), optional ``set`` (a table of ``"table.key" = value``
+        overrides) and optional ``note`` (str, shown in the table).
     index : int
         Position in the list, for error messages.
+    base_dir : Path, optional
+        Directory of the comparison file.
+    common : mapping, optional
+        ``"table.key" = value`` overrides applied to every run before the run's own
+        ``set`` (``compare.set``).
 
     Returns
     -------
     dict
-        ``{"label": str, "config": resolved config}``.
+        ``{"label": str, "note": str, "config": resolved config}``.
     """
     import tomllib
 
@@ -48,9 +66,11 @@ def resolve_run(run: Mapping[str, Any], index: int, base_dir: Path | None) -> di
     where = f"compare.runs[{index}]"
     if not isinstance(run, Mapping):
         raise ConfigError(f"{where} must be a table with label and file")
-    unknown = sorted(set(run) - {"label", "file", "set"})
+    unknown = sorted(set(run) - {"label", "file", "set", "note"})
     if unknown:
-        raise ConfigError(f"unknown key {where}.{unknown[0]} (known keys: file, label, set)")
+        raise ConfigError(f"unknown key {where}.{unknown[0]} (known keys: file, label, note, set)")
+    if not isinstance(run.get("note", ""), str):
+        raise ConfigError(f"{where}.note must be a string, got {run.get('note')!r}")
     for key in ("label", "file"):
         if not isinstance(run.get(key), str):
             raise ConfigError(f"{where}.{key} must be a string, got {run.get(key)!r}")
@@ -67,14 +87,91 @@ def resolve_run(run: Mapping[str, Any], index: int, base_dir: Path | None) -> di
         raw = tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{where}.file {path}: not valid TOML: {exc}") from None
-    for dotted, value in overrides.items():
-        table, dot, key = dotted.partition(".")
-        if not dot:
-            raise ConfigError(f"{where}.set key {dotted!r} must be TABLE.KEY")
-        raw.setdefault(table, {})[key] = value
+    for source, table_of in (("compare.set", common or {}), (f"{where}.set", overrides)):
+        for dotted, value in table_of.items():
+            table, dot, key = dotted.partition(".")
+            if not dot or not table or not key:
+                raise ConfigError(f"{source} key {dotted!r} must be TABLE.KEY")
+            target = raw.setdefault(table, {})
+            if not isinstance(target, dict):
+                raise ConfigError(f"{source} key {dotted!r}: {table} is not a table")
+            target[key] = value
     if raw.get("experiment", {}).get("kind") == "compare":
         raise ConfigError(f"{where}.file is itself a comparison")
-    return {"label": run["label"], "config": resolve(raw, base_dir=path.parent)}
+    try:
+        config = resolve(raw, base_dir=path.parent)
+    except ConfigError as exc:
+        raise ConfigError(f"{where} ({run['label']!r}, {path}): {exc}") from None
+    return {"label": run["label"], "note": run.get("note", ""), "config": config}
+
+
+def _number(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def normalise_results(res: Mapping[str, Any]) -> dict:
+    """A run's results in the convention's shape, whatever its kind wrote.
+
+    * a ``curve`` stored as columns (``{"step": [...], "test_accuracy": [...]}``) becomes
+      a list of dicts;
+    * ``samples_seen`` is taken from ``step`` (curve) or ``trials``/``steps`` (final) when
+      missing;
+    * ``n_parameters`` from a top-level ``n_edges`` (spiking networks: one parameter per
+      edge) when missing;
+    * ``wall_s`` from ``trials_per_s`` when missing: ``samples_seen / trials_per_s``; curve
+      points then carry ``wall_s_estimated = True`` (training speed taken as constant).
+
+    Non-finite numbers (NaN) become None.
+    """
+    out = dict(res)
+    final = {k: v for k, v in dict(res.get("final", {})).items()}
+    curve = res.get("curve", [])
+    if isinstance(curve, Mapping):
+        keys = [k for k, v in curve.items() if isinstance(v, Sequence)]
+        n = min((len(curve[k]) for k in keys), default=0)
+        curve = [{k: curve[k][i] for k in keys} for i in range(n)]
+    curve = [dict(p) for p in curve if isinstance(p, Mapping)]
+    for p in curve:
+        if "samples_seen" not in p and _number(p.get("step")):
+            p["samples_seen"] = p["step"]
+        for k, v in list(p.items()):
+            if isinstance(v, float) and not math.isfinite(v):
+                p[k] = None
+    if "samples_seen" not in final:
+        for key in ("trials", "steps"):
+            if _number(final.get(key)):
+                final["samples_seen"] = final[key]
+                break
+    if "n_parameters" not in final and _number(res.get("n_edges")):
+        final["n_parameters"] = int(res["n_edges"])
+    speed = res.get("trials_per_s")
+    if _number(speed) and speed > 0:
+        if "wall_s" not in final and _number(final.get("samples_seen")):
+            final["wall_s"] = final["samples_seen"] / speed
+        for p in curve:
+            if "wall_s" not in p and _number(p.get("samples_seen")):
+                p["wall_s"] = p["samples_seen"] / speed
+                p["wall_s_estimated"] = True
+    for k, v in list(final.items()):
+        if isinstance(v, float) and not math.isfinite(v):
+            final[k] = None
+    out["final"] = final
+    out["curve"] = curve
+    return out
+
+
+def flat_final(results: Mapping[str, Mapping[str, Any]]) -> dict:
+    """``{"<label>/<metric>": value}`` for every numeric scalar of every run's ``final``.
+
+    The comparison's own ``final`` holds these, so a sweep over a comparison file
+    (``spikesim sweep compare.toml --seeds N``) tabulates every learner's metrics.
+    """
+    flat = {}
+    for label, res in results.items():
+        for key, value in res.get("final", {}).items():
+            if _number(value):
+                flat[f"{label}/{key}"] = value
+    return flat
 
 
 def run_all(runs: Sequence[dict], out_dir: Path, *, seed: int, resume: bool) -> dict:
@@ -90,12 +187,12 @@ def run_all(runs: Sequence[dict], out_dir: Path, *, seed: int, resume: bool) -> 
         done = sub / "results.json"
         if resume and done.is_file() and (sub / "run.json").is_file():
             if json.loads((sub / "run.json").read_text())["config"] == cfg:
-                results[run["label"]] = json.loads(done.read_text())
+                results[run["label"]] = normalise_results(json.loads(done.read_text()))
                 continue
         write_run_info(sub, cfg)
         t0 = time.perf_counter()
-        res = run_experiment(cfg, sub, resume=resume)
-        res.setdefault("final", {}).setdefault("wall_s", time.perf_counter() - t0)
+        res = normalise_results(run_experiment(cfg, sub, resume=resume))
+        res["final"].setdefault("wall_s", time.perf_counter() - t0)
         results[run["label"]] = res
     return results
 
@@ -112,19 +209,29 @@ def _fmt(value) -> str:
     return str(value)
 
 
-def table_rows(results: Mapping[str, Mapping[str, Any]]) -> list[dict]:
-    """One row per learner: ``learner`` and the :data:`COLUMNS` of its ``final`` (None when
-    the learner does not report one)."""
+def table_rows(
+    results: Mapping[str, Mapping[str, Any]], notes: Mapping[str, str] | None = None
+) -> list[dict]:
+    """One row per learner: ``learner``, the :data:`COLUMNS` of its ``final`` (None when
+    the learner does not report one) and ``note`` (from ``notes``, "" if none)."""
     rows = []
     for label, res in results.items():
         final = res.get("final", {})
-        rows.append({"learner": label, **{c: final.get(c) for c in COLUMNS}})
+        rows.append(
+            {
+                "learner": label,
+                **{c: final.get(c) for c in COLUMNS},
+                "note": (notes or {}).get(label, ""),
+            }
+        )
     return rows
 
 
 def markdown_table(rows: Sequence[Mapping[str, Any]]) -> str:
-    """The comparison table in markdown."""
+    """The comparison table in markdown (a ``note`` column when any row has a note)."""
     head = ("learner", *COLUMNS)
+    if any(row.get("note") for row in rows):
+        head = (*head, "note")
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in rows:
         lines.append("| " + " | ".join(_fmt(row.get(c)) for c in head) + " |")
@@ -148,9 +255,15 @@ def plot_curves(results: Mapping[str, Mapping[str, Any]], path: Path, *, chance=
     ):
         curves = {}
         for label, res in results.items():
-            pts = [p for p in res.get("curve", []) if metric in p and p.get(xkey, 0) > 0]
+            pts = [
+                p
+                for p in res.get("curve", [])
+                if _number(p.get(metric)) and _number(p.get(xkey)) and p[xkey] > 0
+            ]
             if pts:
-                curves[label] = ([p[xkey] for p in pts], [p[metric] for p in pts])
+                est = xkey == "wall_s" and any(p.get("wall_s_estimated") for p in pts)
+                name = f"{label} (wall time estimated)" if est else label
+                curves[name] = ([p[xkey] for p in pts], [p[metric] for p in pts])
         learning_curves(
             curves,
             xlabel=xlabel,
