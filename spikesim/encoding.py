@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from spikesim.errors import ValidationError
-from spikesim.record import SpikeRecord, _as_array, _check_neuron_ids
+from spikesim.record import SpikeRecord, _as_array, _check_neuron_ids, _finite_float
 
 # Refuse requests whose expected number of spikes exceeds this (memory guard).
 MAX_SPIKES = 10**8
@@ -50,10 +50,10 @@ def _check_x(x, neurons) -> tuple[np.ndarray, np.ndarray]:
 def _check_number(name: str, value) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
         raise ValidationError(f"{name} must be a number, got {value!r}")
-    value = float(value)
-    if not np.isfinite(value):
+    f = _finite_float(value)
+    if f is None:
         raise ValidationError(f"{name} must be finite, got {value!r}")
-    return value
+    return f
 
 
 def _check_positive(name: str, value: float) -> float:
