@@ -188,3 +188,29 @@ def test_normalise_spiking_style_results():
     # results already in the convention's shape are left as they are
     same = {"final": {"samples_seen": 3, "wall_s": 1.0}, "curve": [{"samples_seen": 3}]}
     assert normalise_results(same) == same
+
+
+def test_sweep_over_a_comparison_gives_per_learner_tables(toy, capsys):
+    """`spikesim sweep` over a comparison file aggregates each learner's metrics over seeds;
+    `spikesim compare --from-sweep` turns the wide row back into a learner table."""
+    runs = "".join(
+        f'[[compare.runs]]\nlabel = "{lab}"\nfile = "a.toml"\nset = {{ "fit.lr" = {lr} }}\n'
+        for lab, lr in (("slow", 0.01), ("fast", 0.2))
+    )
+    (toy / "c.toml").write_text(comparison(runs))
+    sw = toy / "sw"
+    assert main(["sweep", str(toy / "c.toml"), "--serial", "--seeds", "3", "--out", str(sw)]) == 0
+    cells = json.loads((sw / "sweep.json").read_text())["cells"]
+    losses = [c["final"]["fast/test_loss"] for c in cells]
+    assert len(set(losses)) == 3  # each seed its own run
+    capsys.readouterr()
+    assert main(["compare", str(toy / "c.toml"), "--from-sweep", str(sw), "--out", str(toy)]) == 0
+    md = capsys.readouterr().out
+    assert "(seeds ok: 3/3)" in md
+    line = next(x for x in md.splitlines() if x.startswith("| fast |"))
+    cols = [x.strip() for x in line.strip("|").split("|")]
+    acc = 1 - np.exp(-0.2 * 40)
+    assert cols[1] == f"{acc:.4g} ± 0"
+    mean, std = np.mean(losses), np.std(losses, ddof=1)
+    assert cols[2] == f"{mean:.4g} ± {std:.4g}"
+    assert (toy / "comparison.md").read_text() == md

@@ -20,6 +20,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument("--resume", action="store_true", help="skip learners already finished")
     p.add_argument("--seed", type=int, default=None, help="override experiment.seed")
+    p.add_argument(
+        "--from-sweep",
+        metavar="SWEEP_DIR",
+        default=None,
+        help=(
+            "run nothing: read SWEEP_DIR/sweep.json of `spikesim sweep EXPERIMENT.toml ...` "
+            "and write per-learner tables (mean ± std over seeds) to --out"
+        ),
+    )
     p.set_defaults(func=run)
 
 
@@ -34,9 +43,35 @@ def run(args: argparse.Namespace) -> int:
             f"{args.experiment} has kind {config['experiment']['kind']!r}; `spikesim compare` "
             'needs kind = "compare" (use `spikesim train` for single runs)'
         )
+    if args.from_sweep is not None:
+        return _from_sweep(args, config)
     if args.seed is not None:
         config["experiment"]["seed"] = args.seed
     write_run_info(args.out, config)
     results = run_experiment(config, args.out, resume=args.resume)
     sys.stdout.write(results["table_markdown"])
+    return 0
+
+
+def _from_sweep(args: argparse.Namespace, config: dict) -> int:
+    import json
+    from pathlib import Path
+
+    from spikesim.errors import ConfigError
+    from spikesim.experiments.compare import sweep_tables
+    from spikesim.io import write_json, write_text
+
+    path = Path(args.from_sweep) / "sweep.json"
+    try:
+        summary = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"--from-sweep: {path} does not exist") from None
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"--from-sweep: {path} cannot be read: {exc}") from None
+    labels = [r["label"] for r in config["compare"]["runs"]]
+    md, data = sweep_tables(summary, labels)
+    out = Path(args.out)
+    write_text(out / "comparison.md", md)
+    write_json(out / "comparison.json", {"sweep": str(path), "tables": data})
+    sys.stdout.write(md)
     return 0

@@ -26,6 +26,7 @@ __all__ = [
     "normalise_results",
     "plot_curves",
     "resolve_run",
+    "sweep_tables",
     "table_rows",
 ]
 
@@ -273,3 +274,58 @@ def plot_curves(results: Mapping[str, Mapping[str, Any]], path: Path, *, chance=
             logx=True,
         )
     return save_figure(fig, path)
+
+
+def _mean_std(stat: Mapping[str, Any] | None) -> str:
+    if not stat or stat.get("mean") is None:
+        return "–"
+    text = _fmt(stat["mean"])
+    if stat.get("n", 1) > 1 and stat.get("std") is not None:
+        text += f" ± {_fmt(stat['std'])}"
+    return text
+
+
+def sweep_tables(summary: Mapping[str, Any], labels: Sequence[str]) -> tuple[str, list[dict]]:
+    """Per-learner tables of a sweep over a comparison file.
+
+    ``spikesim sweep COMPARISON.toml`` aggregates the comparison's ``final``, whose keys are
+    ``"<label>/<metric>"`` (:func:`flat_final`), into one wide row per parameter
+    combination. This turns each row back into a table with one line per learner and the
+    :data:`COLUMNS`, as mean ± standard deviation over the seeds.
+
+    Parameters
+    ----------
+    summary : mapping
+        The sweep's ``sweep.json``.
+    labels : sequence of str
+        The comparison's run labels, in table order.
+
+    Returns
+    -------
+    (str, list of dict)
+        The markdown (one table per parameter combination, headed by its values) and, per
+        combination, ``{"params", "seeds_ok", "rows": [{"learner", metric: {mean, std, n}}]}``.
+    """
+    parts, data = [], []
+    head = ("learner", *COLUMNS)
+    for row in summary.get("rows", []):
+        metrics = row.get("metrics", {})
+        params = row.get("params", {})
+        title = ", ".join(f"{k} = {json.dumps(v)}" for k, v in params.items()) or "all cells"
+        n_ok = row.get("n", 0)
+        failed = row.get("failed", 0)
+        n_all = n_ok + (failed if isinstance(failed, int) else len(failed or []))
+        lines = [
+            f"**{title}** (seeds ok: {n_ok}/{n_all})",
+            "",
+            "| " + " | ".join(head) + " |",
+            "|" + "---|" * len(head),
+        ]
+        learners = []
+        for label in labels:
+            stats = {c: metrics.get(f"{label}/{c}") for c in COLUMNS}
+            learners.append({"learner": label, **stats})
+            lines.append("| " + " | ".join([label, *(_mean_std(stats[c]) for c in COLUMNS)]) + " |")
+        parts.append("\n".join(lines) + "\n")
+        data.append({"params": params, "seeds_ok": n_ok, "rows": learners})
+    return "\n".join(parts), data
