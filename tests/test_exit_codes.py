@@ -152,4 +152,5 @@ def test_missing_dataset_exits_1(files, tmp_path):
 def test_failing_run_exits_1(files, tmp_path):
     proc = spikesim("train", files("toy.toml", TOY + "fail = true\n"), "--out", tmp_path / "o")
     assert proc.returncode == 1
-    assert proc.stderr and proc.stdout == ""
+    assert proc.stderr.startswith("spikesim: error: ") and proc.stdout == ""
+    assert "Traceback" not in proc.stderr and "SPIKESIM_DEBUG=1" in proc.stderr

@@ -6,13 +6,15 @@ taking the parsed ``argparse.Namespace`` and returning an exit code) as a defaul
 are discovered automatically, so a new subcommand is a new module.
 
 Exit codes: 0 success, 2 usage or config error, 1 runtime failure. Messages go to stderr;
-results go to stdout or to files.
+results go to stdout or to files. An unexpected exception prints one line; set
+``SPIKESIM_DEBUG=1`` to get its traceback.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
 import sys
 
@@ -50,6 +52,15 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("spikesim: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # an unexpected failure: one line, the traceback on request
+        if os.environ.get("SPIKESIM_DEBUG"):
+            raise
+        print(
+            f"spikesim: error: {type(exc).__name__}: {exc} "
+            "(set SPIKESIM_DEBUG=1 to see the traceback)",
+            file=sys.stderr,
+        )
+        return 1
     return int(code or 0)
 
 
