@@ -27,9 +27,20 @@ ENGINE_DT = 1e-5
 
 def make_engine(name):
     engine = get_engine(name)
+    if hasattr(engine, "available_here") and not engine.available_here():
+        pytest.skip(getattr(engine, "unavailable_reason", f"engine {name} cannot run here"))
     if engine.dt is not None and hasattr(engine, "with_dt"):
         engine = engine.with_dt(ENGINE_DT)
     return engine
+
+
+def compiles_per_structure(name):
+    """Engines that compile a binary per network structure (seconds per random DAG)."""
+    return bool(getattr(get_engine(name), "compiles_per_structure", False))
+
+
+CHEAP = [n for n in available() if not compiles_per_structure(n)]
+COMPILED = [n for n in available() if compiles_per_structure(n)]
 
 
 @st.composite
@@ -60,10 +71,31 @@ def spike_trains(rec, n):
     return [rec.spikes_of(j) for j in range(n)]
 
 
-@pytest.mark.parametrize("name", available())
+@pytest.mark.parametrize("name", CHEAP)
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(trial=trials())
 def test_engine_matches_reference(name, trial):
+    check_against_reference(name, trial)
+
+
+# Engines compiling per structure (~10 s per random DAG): a few examples by default, many
+# in the slow run.
+@pytest.mark.parametrize("name", COMPILED)
+@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(trial=trials())
+def test_compiled_engine_matches_reference(name, trial):
+    check_against_reference(name, trial)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", COMPILED)
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(trial=trials())
+def test_compiled_engine_matches_reference_many(name, trial):
+    check_against_reference(name, trial)
+
+
+def check_against_reference(name, trial):
     net, times, neurons = trial
     duration = 0.05
     ref, margin, gap = reference(net, net.weight, times, neurons, duration)

@@ -2,7 +2,10 @@
 
 Reports ``synaptic_events_per_s`` (arrivals processed: every spike times the out-degree of
 its neuron, counting arrivals inside the trial) and ``trials_per_s`` for each engine, and
-the ratio event engine / brian2-standalone measured in the same run.
+the ratio event engine / brian2-standalone measured in the same run. Brian2 engines:
+``brian2-standalone`` compiles once into a temporary cache (``compile_s``, not part of the
+rate) and runs every trial; the runtime engines ``brian2`` / ``brian2-cython`` rebuild
+their objects per trial, so only ``--runtime-trials`` trials are timed.
 """
 
 from __future__ import annotations
@@ -25,6 +28,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--dt", type=float, default=1e-4, help="time step of clock-driven engines (s)"
+    )
+    parser.add_argument(
+        "--runtime-trials",
+        type=int,
+        default=3,
+        help="trials timed for the Brian2 runtime engines brian2 / brian2-cython (default 3)",
     )
     parser.add_argument("--seed", type=int, default=0)
 
@@ -113,13 +122,17 @@ def run(args: argparse.Namespace) -> dict:
     for name in [e.strip() for e in args.engines.split(",") if e.strip()]:
         if name == "event":
             result["engines"][name] = bench_event(net, inputs, args.duration)
-        elif name == "brian2-standalone":
+        elif name in ("brian2-standalone", "brian2", "brian2-cython"):
+            from spikesim.engines.brian2_standalone import bench_brian2
+            from spikesim.errors import EngineError
+
+            limit = None if name == "brian2-standalone" else args.runtime_trials
             try:
-                from spikesim.engines.brian2_standalone import bench_brian2
-            except ImportError as exc:
-                result["engines"][name] = {"error": f"not available: {exc}"}
-                continue
-            result["engines"][name] = bench_brian2(net, inputs, args.duration, args.dt)
+                result["engines"][name] = bench_brian2(
+                    net, inputs, args.duration, args.dt, engine=name, max_trials=limit
+                )
+            except EngineError as exc:
+                result["engines"][name] = {"error": str(exc)}
         else:
             result["engines"][name] = {"error": "no benchmark for this engine"}
     ev = result["engines"].get("event", {}).get("synaptic_events_per_s")

@@ -467,8 +467,10 @@ def simulate_csr(network, weights, times, neurons, duration, vrow=None, vtimes=N
 
 def to_record(network, start, count, buf, duration, vout=None, vn=None, vt=None):
     """Assemble a :class:`SpikeRecord` from the kernel's per-neuron output."""
-    order = network.order
-    neurons = np.repeat(order, count[order])
+    # neurons' segments of ``buf`` in buffer order (a recorded neuron of a dense block is
+    # written after the block's vectorised neurons, so this is not always ``order``)
+    by_start = np.argsort(start, kind="stable")
+    neurons = np.repeat(by_start, count[by_start])
     srt = np.lexsort((neurons, buf))
     return SpikeRecord(
         times=buf[srt],

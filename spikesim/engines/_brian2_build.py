@@ -1,0 +1,113 @@
+"""Generate a Brian2 standalone project (cpp_standalone or cuda_standalone) for a network.
+
+Run as a separate process, ``python -m spikesim.engines._brian2_build SPEC.npz DIR``,
+because Brian2's standalone device is global state of a process: generating the code in a
+child keeps the parent's Brian2 on its runtime device, so the ``brian2`` engine and any
+number of standalone builds coexist in one process. The child only *generates* the code
+(``device.build(compile=False, run=False)``) and writes ``manifest.json`` naming the
+command-line variables and result files; compiling (``make``) and running the binary are
+done by the parent (:mod:`spikesim.engines.brian2_standalone`), which captures the
+compiler's messages.
+
+``SPEC.npz`` holds the arrays of :func:`spikesim.engines._brian2_model.spec_from_network`
+plus ``device`` ("cpp_standalone" or "cuda_standalone"), ``capacity`` (input table length),
+``copies`` (input-neuron copies),
+``extra_compile_args`` (JSON list or "null") and, for CUDA, ``compute_capability`` and
+``cuda_runtime_version``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import numpy as np
+
+
+def load_spec(path: str) -> tuple[dict, dict]:
+    """Read ``SPEC.npz``: the model spec and the build options."""
+    with np.load(path, allow_pickle=False) as z:
+        data = {k: z[k] for k in z.files}
+    opts = {
+        "device": str(data.pop("device")),
+        "capacity": int(data.pop("capacity")),
+        "copies": int(data.pop("copies")),
+        "extra_compile_args": json.loads(str(data.pop("extra_compile_args"))),
+        "compute_capability": float(data.pop("compute_capability")),
+        "cuda_runtime_version": float(data.pop("cuda_runtime_version")),
+    }
+    spec = dict(data)
+    for k in ("n", "n_steps"):
+        spec[k] = int(spec[k])
+    spec["dt"] = float(spec["dt"])
+    return spec, opts
+
+
+def generate(spec_path: str, directory: str) -> None:
+    spec, opts = load_spec(spec_path)
+    import brian2 as b2
+
+    from spikesim.engines import _brian2_model as model
+
+    device = opts["device"]
+    if device == "cuda_standalone":
+        import brian2cuda  # noqa: F401  (registers the device)
+
+        prefs = b2.prefs
+        prefs["devices.cuda_standalone.cuda_backend.detect_gpus"] = False
+        prefs["devices.cuda_standalone.cuda_backend.compute_capability"] = opts[
+            "compute_capability"
+        ]
+        prefs["devices.cuda_standalone.cuda_backend.cuda_runtime_version"] = opts[
+            "cuda_runtime_version"
+        ]
+        prefs["devices.cuda_standalone.cuda_backend.gpu_id"] = 0
+    if opts["extra_compile_args"] is not None:
+        b2.prefs["codegen.cpp.extra_compile_args_gcc"] = list(opts["extra_compile_args"])
+    b2.set_device(device, directory=directory, build_on_run=False)
+    objs = model.build(
+        b2, spec, input_mode="table", capacity=opts["capacity"], copies=opts["copies"]
+    )
+    for name in model.synapse_names(objs):
+        objs[name].w = 0.0
+    objs["net"].run(spec["n_steps"] * spec["dt"] * b2.second, namespace={})
+    dev = b2.get_device()
+    dev.build(directory=directory, compile=False, run=False, with_output=False)
+
+    def fname(group, var):
+        return dev.get_array_filename(group.variables[var])
+
+    results = {
+        "spike_i": fname(objs["spikes"], "i"),
+        "spike_t": fname(objs["spikes"], "t"),
+    }
+    args = {
+        "ptr": "inputs.ptr",
+        "pend": "inputs.pend",
+        "in_step": "in_step.values",
+    }
+    synapses = {}
+    for name in model.synapse_names(objs):
+        results[name + "_pre"] = fname(objs[name], "_synaptic_pre")
+        results[name + "_post"] = fname(objs[name], "_synaptic_post")
+        args[name + "_w"] = f"{name}.w"
+        synapses[name] = objs[name + "_edges"].tolist()
+    manifest = {
+        "device": device,
+        "capacity": opts["capacity"],
+        "copies": opts["copies"],
+        "synapses": synapses,
+        "n_inputs": int(spec["inputs"].size),
+        "results": results,
+        "run_args": args,
+        "brian2_version": b2.__version__,
+    }
+    with open(os.path.join(directory, "manifest.json"), "w") as fh:
+        json.dump(manifest, fh, indent=2)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 3:
+        sys.exit("usage: python -m spikesim.engines._brian2_build SPEC.npz DIR")
+    generate(sys.argv[1], sys.argv[2])

@@ -1,0 +1,257 @@
+"""The spiking model as Brian2 objects; shared by every Brian2 engine and the build script.
+
+This is the only place (besides the engine modules) where Brian2 units appear. Nothing
+here is imported unless a Brian2 engine is used: ``import brian2`` happens inside functions.
+
+The contract (DESIGN.md) on a clock of step ``dt``:
+
+* ``dv/dt = -v / tau_syn`` integrated exactly (``v <- v exp(-dt / tau_syn)`` per step,
+  in the ``groups`` slot), threshold ``v >= S``, reset ``v = 0``.
+* Refractoriness is explicit: a spike in step ``k`` sets ``rend = k + 0.5 +
+  round(t_ref / dt)``, and an arrival in step ``i`` adds ``sign * w`` to ``v`` only if
+  ``i + 0.5 >= rend`` (``v_post += sgn * w * int(t / dt + 0.5 >= rend_post)``). (Brian2's
+  ``(unless refractory)`` alone would not stop ``on_pre`` from adding to ``v``.) While
+  refractory ``v`` stays 0, so no threshold test can pass.
+* **Same-step propagation in DAG depth order.** Each depth ``l >= 1`` of the DAG has its
+  own threshold event ``s<l>`` (``v >= thr and lvl == l``) and its own outgoing
+  ``Synapses`` (``on_event``). Within the ``thresholds`` slot of a step the order is: the
+  input group's threshold, the input synapses, then for ``l = 1, 2, ...``: event
+  ``s<l>``, its reset (``v = 0``, ``rend``, ``spk = 1``), its outgoing synapses. Every
+  edge goes from a lower to a higher depth, so every arrival of a step (zero-delay ones
+  from spikes of the same step included) is added before the target's threshold test of
+  that step: arrivals of a step are summed before the test and consumed by the spike they
+  cause, as in the event engine's tie rule, and zero-delay cascades happen within one
+  step as they happen at one instant in the exact model. A final ``spike`` event
+  (``spk > 0.5``) feeds the ``SpikeMonitor``.
+* Delays are rounded up to whole steps (``ceil(d / dt)``) and input spikes are placed at
+  ``ceil(t / dt)``, so every spike time is late by ``[0, dt)`` per edge plus ``[0, dt)``
+  for the input: a neuron of depth ``D`` is late by less than ``(D + 1) dt`` (the
+  conformance tolerance; docs/engines.md), and exact for inputs on the grid and zero
+  delays.
+
+Inputs come in one of two ways:
+
+* ``"generator"`` (runtime engine): a ``SpikeGeneratorGroup`` with ``n_inputs * copies``
+  neurons; the ``c``-th spike of an input neuron within one step goes to copy ``c`` (a
+  SpikeGeneratorGroup cannot spike twice in one step).
+* ``"table"`` (standalone engines, which must change inputs without recompiling; the
+  arrays of a ``SpikeGeneratorGroup`` are read-only on the command line of Brian2 2.10):
+  a NeuronGroup of ``n_inputs * copies`` neurons; neuron ``q`` owns entries ``ptr[q] ..
+  pend[q] - 1`` of a ``TimedArray`` lookup table ``in_step`` (read with a 1 s table step,
+  so ``in_step(k * second)`` is entry ``k``), fires when its next entry's step is reached
+  and advances ``ptr``. The table has a fixed ``capacity``; ``ptr``, ``pend`` and
+  ``in_step.values`` are set per run via the binary's command line (``run_args``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def spec_from_network(network, dt: float, duration: float) -> dict:
+    """Plain arrays describing what the Brian2 objects need (no Brian2 import)."""
+    inputs = np.asarray(network.inputs, np.int64)
+    is_in = network.is_input[network.pre]
+    slot = np.searchsorted(inputs, network.pre)
+    delay_steps = np.ceil(network.delay / dt - 1e-6).astype(np.int64)
+    n_steps = int(np.ceil(duration / dt - 1e-6))
+    return {
+        "n": int(network.n_neurons),
+        "inputs": inputs,
+        "in_edges": np.flatnonzero(is_in),
+        "int_edges": np.flatnonzero(~is_in),
+        "slot": slot,
+        "pre": np.asarray(network.pre, np.int64),
+        "post": np.asarray(network.post, np.int64),
+        "sign": np.asarray(network.sign, np.float64),
+        "delay_steps": delay_steps,
+        "tau": np.asarray(network.tau_syn, np.float64),
+        "thr": np.asarray(network.threshold, np.float64),
+        "tref": np.asarray(network.t_ref, np.float64),
+        "dt": float(dt),
+        "n_steps": n_steps,
+        "depth": network.depth().astype(np.int64),
+    }
+
+
+def input_steps(times: np.ndarray, dt: float) -> np.ndarray:
+    """Clock step of each input spike: ``ceil(t / dt)`` (with a 1e-6 step tolerance)."""
+    return np.ceil(np.asarray(times) / dt - 1e-6).astype(np.int64)
+
+
+def input_table(spec: dict, times: np.ndarray, neurons: np.ndarray, capacity: int, copies: int):
+    """Arrays for the ``"table"`` input mode.
+
+    Returns ``ptr (n_in * copies,) int32, pend (n_in * copies,) int32, step (capacity,)``;
+    the entries of table neuron ``q + n_in * c`` are the steps in which input slot ``q``
+    spikes more than ``c`` times, sorted. Raises ValueError ``(kind, needed)`` if more
+    than ``capacity`` entries or more than ``copies`` spikes in one step are needed.
+    """
+    idx, steps, need = generator_arrays(spec, times, neurons)
+    if need > copies:
+        raise ValueError("copies", need)
+    if idx.size > capacity:
+        raise ValueError("capacity", idx.size)
+    n_tab = spec["inputs"].size * copies
+    order = np.lexsort((steps, idx))
+    idx, steps = idx[order], steps[order]
+    ptr = np.searchsorted(idx, np.arange(n_tab)).astype(np.int32)
+    pend = np.searchsorted(idx, np.arange(n_tab), side="right").astype(np.int32)
+    step = np.zeros(capacity)
+    step[: idx.size] = steps
+    return ptr, pend, step
+
+
+def generator_arrays(spec: dict, times: np.ndarray, neurons: np.ndarray):
+    """``(indices, step, copies)`` for the ``"generator"`` input mode: the ``c``-th spike
+    of input slot ``q`` within one step goes to generator neuron ``q + n_in * c``."""
+    n_in = spec["inputs"].size
+    slot = np.searchsorted(spec["inputs"], neurons)
+    steps = input_steps(times, spec["dt"])
+    keep = steps < spec["n_steps"]
+    slot, steps = slot[keep], steps[keep]
+    order = np.lexsort((steps, slot))
+    slot, steps = slot[order], steps[order]
+    copy = np.zeros(slot.size, np.int64)
+    if slot.size:
+        same = (np.diff(slot) == 0) & (np.diff(steps) == 0)
+        for k in np.flatnonzero(same):  # runs of equal (slot, step): 0, 1, 2, ...
+            copy[k + 1] = copy[k] + 1
+    copies = int(copy.max()) + 1 if copy.size else 1
+    return slot + n_in * copy, steps, copies
+
+
+NEURON_EQS = """
+dv/dt = -v / tau : 1
+tau : second (constant)
+thr : 1 (constant)
+tsteps : 1 (constant)
+rend : 1
+spk : 1
+lvl : integer (constant)
+"""
+
+ON_PRE = "v_post += sgn * w * int(t / dt + 0.5 >= rend_post)"
+
+
+def build(
+    b2, spec: dict, *, input_mode: str, copies: int = 1, capacity: int = 1, record_v=None
+) -> dict:
+    """Create the Brian2 objects for ``spec``; returns them by name (weights unset).
+
+    Parameters
+    ----------
+    b2 : module
+        The ``brian2`` module.
+    spec : dict
+        From :func:`spec_from_network`.
+    input_mode : {"generator", "table"}
+    copies : int
+        Input-neuron copies (spikes of one input neuron in one step).
+    capacity : int
+        Length of the input table (``"table"`` mode).
+    record_v : ndarray of int, optional
+        Neurons whose ``v`` a StateMonitor records every step (after the resets).
+    """
+    second = b2.second
+    dt = spec["dt"] * second
+    n = spec["n"]
+    n_in = spec["inputs"].size
+    depth = spec["depth"]
+    levels = int(depth.max()) if n else 0
+    events = {f"s{k}": f"v >= thr and lvl == {k}" for k in range(1, levels + 1)}
+    G = b2.NeuronGroup(
+        n,
+        NEURON_EQS,
+        threshold="spk > 0.5",
+        reset="spk = 0",
+        events=events,
+        method="exact",
+        dt=dt,
+        name="neurons",
+    )
+    G.tau = spec["tau"] * second
+    G.thr = spec["thr"]
+    G.tsteps = np.round(spec["tref"] / spec["dt"])
+    G.lvl = depth
+    G.thresholder["spike"].when = "thresholds"
+    G.thresholder["spike"].order = 10 * (levels + 1)
+    objs = {"neurons": G}
+    for k in range(1, levels + 1):
+        G.thresholder[f"s{k}"].when = "thresholds"
+        G.thresholder[f"s{k}"].order = 10 * k
+        G.run_on_event(
+            f"s{k}",
+            "v = 0\nrend = t / dt + 0.5 + tsteps\nspk = 1",
+            when="thresholds",
+            order=10 * k + 1,
+        )
+    n_src = max(n_in * copies, 1)
+    if input_mode == "generator":
+        src = b2.SpikeGeneratorGroup(
+            n_src, np.zeros(0, int), np.zeros(0) * second, dt=dt, name="inputs"
+        )
+    elif input_mode == "table":
+        tab_step = b2.TimedArray(np.zeros(capacity), dt=1 * second, name="in_step")
+        src = b2.NeuronGroup(
+            n_src,
+            "ptr : integer\npend : integer",
+            threshold="ptr < pend and in_step(ptr * second) < t / dt + 0.5",
+            reset="ptr += 1",
+            dt=dt,
+            name="inputs",
+            namespace={"in_step": tab_step},
+        )
+        objs["in_step"] = tab_step
+    else:  # pragma: no cover - internal
+        raise ValueError(input_mode)
+    runner = src if input_mode == "generator" else src.thresholder["spike"]
+    runner.when = "thresholds"
+    runner.order = 0
+    objs["inputs"] = src
+    syn_model = "w : 1\nsgn : 1 (constant)"
+    in_e = spec["in_edges"]
+    if in_e.size:
+        i = np.concatenate([spec["slot"][in_e] + n_in * c for c in range(copies)])
+        S = b2.Synapses(src, G, syn_model, on_pre=ON_PRE, dt=dt, name="syn_in")
+        S.connect(i=i, j=np.tile(spec["post"][in_e], copies))
+        S.sgn = np.tile(spec["sign"][in_e], copies)
+        S.delay = np.tile(spec["delay_steps"][in_e], copies) * dt
+        S.pre.when = "thresholds"
+        S.pre.order = 1
+        objs["syn_in"] = S
+        objs["syn_in_edges"] = np.tile(in_e, copies)
+    int_e = spec["int_edges"]
+    src_depth = depth[spec["pre"][int_e]]
+    for k in range(1, levels + 1):
+        e = int_e[src_depth == k]
+        if not e.size:
+            continue
+        name = f"syn_l{k}"
+        S2 = b2.Synapses(G, G, syn_model, on_pre=ON_PRE, on_event=f"s{k}", dt=dt, name=name)
+        S2.connect(i=spec["pre"][e], j=spec["post"][e])
+        S2.sgn = spec["sign"][e]
+        S2.delay = spec["delay_steps"][e] * dt
+        S2.pre.when = "thresholds"
+        S2.pre.order = 10 * k + 2
+        objs[name] = S2
+        objs[name + "_edges"] = e
+    objs["spikes"] = b2.SpikeMonitor(G, name="spikemon")
+    if record_v is not None and len(record_v):
+        objs["vmon"] = b2.StateMonitor(
+            G, "v", record=np.asarray(record_v), when="end", dt=dt, name="vmon"
+        )
+    net = b2.Network([o for o in objs.values() if isinstance(o, b2.BrianObject)])
+    objs["net"] = net
+    return objs
+
+
+def synapse_names(objs: dict) -> list[str]:
+    """Names of the Synapses objects in ``objs``."""
+    return [k for k in objs if k.startswith("syn_") and not k.endswith("_edges")]
+
+
+def set_weights(objs: dict, weights: np.ndarray) -> None:
+    """Set the weight magnitudes (n_edges,) on the synapses (runtime mode)."""
+    for name in synapse_names(objs):
+        objs[name].w = weights[objs[name + "_edges"]]
