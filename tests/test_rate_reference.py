@@ -188,3 +188,21 @@ def test_lr_decay_is_inverse_time():
         b.fit_batch(x, y)
     for key, value in a.state_dict().items():
         np.testing.assert_allclose(value, b.state_dict()[key], rtol=1e-14, err_msg=key)
+
+
+def test_adam_step_matches_algorithm_1():
+    rng = np.random.default_rng(0)
+    p = rng.normal(size=(7, 5))
+    m, v = np.zeros_like(p), np.zeros_like(p)
+    ref_p, ref_m, ref_v = p.copy(), m.copy(), v.copy()
+    lr, b1, b2, eps = 0.01, 0.9, 0.999, 1e-8
+    for t in range(1, 6):
+        g = rng.normal(size=p.shape)
+        _mlp.adam_step([p], [g], [m], [v], t, lr, b1, b2, eps)
+        ref_m = b1 * ref_m + (1 - b1) * g
+        ref_v = b2 * ref_v + (1 - b2) * g**2
+        m_hat, v_hat = ref_m / (1 - b1**t), ref_v / (1 - b2**t)
+        ref_p = ref_p - lr * m_hat / (np.sqrt(v_hat) + eps)
+    np.testing.assert_allclose(p, ref_p, rtol=1e-12)
+    np.testing.assert_allclose(m, ref_m, rtol=1e-12)
+    np.testing.assert_allclose(v, ref_v, rtol=1e-12)

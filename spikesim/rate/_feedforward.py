@@ -199,6 +199,16 @@ class FeedforwardLearner(RateLearner):
         """The matrices carrying the error from layer k+1 down to layer k (index 0 unused)."""
         raise NotImplementedError
 
+    def _params_finite(self) -> bool:
+        # min/max reduce without copying (the base class copies the whole state_dict,
+        # which dominates a batch-1 step); both propagate NaN.
+        limit = self.divergence_limit
+        for p in self._params() + [r for r in getattr(self, "R", []) if r is not None]:
+            lo, hi = float(p.min()), float(p.max())
+            if not (-limit < lo and hi < limit):
+                return False
+        return True
+
     def _lr(self) -> float:
         """Learning rate of the current step ``self.t`` (inverse-time decay)."""
         return self.learning_rate / (1.0 + getattr(self, "lr_decay", 0.0) * (self.t - 1))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numba
 import numpy as np
 
 from spikesim.errors import ValidationError
@@ -205,17 +206,45 @@ def sgd_step(params, grads, velocity, lr: float, momentum: float) -> None:
         p -= p.dtype.type(lr) * g
 
 
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _adam_kernel(p, g, m, v, step, beta1, beta2, inv_c2, eps):  # pragma: no cover - jit
+    # constants in the arrays' dtype (no float64 promotion); error_model="numpy" drops the
+    # division-by-zero check so the loop vectorises
+    om1 = (beta1 - beta1 + 1) - beta1
+    om2 = (beta2 - beta2 + 1) - beta2
+    for i in range(p.size):
+        gi = g[i]
+        mi = beta1 * m[i] + om1 * gi
+        vi = beta2 * v[i] + om2 * gi * gi
+        m[i] = mi
+        v[i] = vi
+        p[i] -= step * mi / (np.sqrt(vi * inv_c2) + eps)
+
+
 def adam_step(params, grads, m, v, t: int, lr: float, beta1: float, beta2: float, eps: float):
-    """In place Adam step number ``t`` (1-based), Kingma & Ba 2015, Algorithm 1."""
+    """In place Adam step number ``t`` (1-based), Kingma & Ba 2015, Algorithm 1:
+    ``m <- b1 m + (1-b1) g``, ``v <- b2 v + (1-b2) g^2``,
+    ``p <- p - lr/(1-b1^t) * m / (sqrt(v/(1-b2^t)) + eps)``.
+
+    One fused pass per array (Numba): at batch 1 the elementwise update, not the matrix
+    products, dominates a step. Arrays must be C-contiguous.
+    """
     c1 = 1 - beta1**t
     c2 = 1 - beta2**t
     for p, g, mk, vk in zip(params, grads, m, v, strict=True):
         dt = p.dtype.type
-        mk *= dt(beta1)
-        mk += dt(1 - beta1) * g
-        vk *= dt(beta2)
-        vk += dt(1 - beta2) * (g * g)
-        p -= dt(lr / c1) * mk / (np.sqrt(vk / dt(c2)) + dt(eps))
+        g = np.ascontiguousarray(g, dtype=p.dtype)
+        _adam_kernel(
+            p.reshape(-1),
+            g.reshape(-1),
+            mk.reshape(-1),
+            vk.reshape(-1),
+            dt(lr / c1),
+            dt(beta1),
+            dt(beta2),
+            dt(1 / c2),
+            dt(eps),
+        )
 
 
 def matmul_flops(sizes: Sequence[int]) -> int:
