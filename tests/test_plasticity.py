@@ -195,3 +195,58 @@ def test_losses_and_prediction():
     )
     assert predict([2, 5, 5], [0.01, 0.03, 0.02]) == 2  # tie -> earliest first spike
     assert predict([0, 0, 0]) == -1
+
+
+# -- centred eligibility ----------------------------------------------------------------------
+def test_center_eligibility_by_hand():
+    E, m = rule.center_eligibility([1.0, -2.0, 0.0], [0.5, 0.5, 0.0], beta=0.1)
+    np.testing.assert_allclose(E, [0.5, -2.5, 0.0])
+    np.testing.assert_allclose(m, [0.9 * 0.5 + 0.1 * 1.0, 0.9 * 0.5 + 0.1 * -2.0, 0.0])
+    with pytest.raises(ValidationError, match="beta"):
+        rule.center_eligibility([1.0], [0.0], beta=0.0)
+    with pytest.raises(ValidationError, match="shape"):
+        rule.center_eligibility([1.0, 2.0], [0.0], beta=0.5)
+
+
+def test_centred_eligibility_removes_the_drift_of_a_biased_baseline():
+    """Documented behaviour: on real spike trains E has a systematic mean (negative on the
+    excitatory edges that drive their target), so a baseline that is off by a constant
+    (L - L_bar = 1 every trial) drifts the log-weights by about alpha * mean(E) per trial;
+    the centred eligibility has mean ~0 and removes that drift."""
+    from spikesim.engines.event import simulate_csr
+    from spikesim.plasticity.eligibility import eligibility_csr
+    from spikesim.plasticity.tasks import ei_network
+    from spikesim.record import check_input_spikes
+
+    net = ei_network([12, 2], w_exc=0.25, w_inh=0.05, spread=0.3, seed=1)
+    rng = np.random.default_rng(0)
+    duration, c, beta, trials = 0.1, 100.0, 0.05, 400
+    raw, centred = [], []
+    m = np.zeros(net.n_edges)
+    for _ in range(trials):
+        counts = rng.poisson(60.0 * duration, 12)
+        nrn = np.repeat(net.inputs, counts)
+        inp = check_input_spikes(net, (rng.uniform(0, duration, nrn.size), nrn), duration)
+        s, k, b = simulate_csr(net, net.weight, inp[0], inp[1], duration)
+        E = eligibility_csr(net, s, k, b, duration, c)
+        Ec, m = rule.center_eligibility(E, m, beta)
+        raw.append(E)
+        centred.append(Ec)
+    raw, centred = np.array(raw)[100:], np.array(centred)[100:]  # after the running mean settled
+    se = raw.std(axis=0) / np.sqrt(raw.shape[0])
+    exc = net.sign > 0
+    # the raw eligibility has a clearly negative mean on excitatory edges ...
+    assert np.mean(raw[:, exc].mean(axis=0) < -3 * se[exc]) > 0.8
+    # ... the centred one does not: its mean is within noise on (almost) every edge
+    sec = centred.std(axis=0) / np.sqrt(centred.shape[0])
+    assert np.mean(np.abs(centred.mean(axis=0)) < 4 * sec) > 0.9
+    # a constant baseline error drifts log-weights with the raw E, not with the centred E
+    w0 = net.weight.copy()
+    w_raw, w_cen = w0.copy(), w0.copy()
+    for E, Ec in zip(raw, centred, strict=True):
+        w_raw = rule.sh_update(w_raw, E, 1.0, 0.0, 0.01)
+        w_cen = rule.sh_update(w_cen, Ec, 1.0, 0.0, 0.01)
+    drift_raw = np.log(w_raw / w0)[exc].mean()
+    drift_cen = np.log(w_cen / w0)[exc].mean()
+    assert drift_raw < -0.05
+    assert abs(drift_cen) < 0.2 * abs(drift_raw)

@@ -186,3 +186,18 @@ def test_mismatched_layer_sizes_are_named(tmp_path, capsys):
     code = main(["train", str(write(tmp_path, text)), "--out", str(tmp_path / "o")])
     assert code == 2
     assert "network.sizes[0]" in capsys.readouterr().err
+
+
+def test_chunk_multiples_are_checked_at_load_time(tmp_path, capsys):
+    from spikesim.errors import ConfigError
+    from spikesim.experiments.config import load
+
+    bad = SMALL.replace("eval_every = 1000", "eval_every = 1100")
+    with pytest.raises(ConfigError, match="train.eval_every"):
+        load(write(tmp_path, bad))  # the kind's validate hook, before anything runs
+    out = tmp_path / "o"
+    assert main(["train", str(write(tmp_path, bad)), "--out", str(out)]) == 2
+    assert "train.chunk" in capsys.readouterr().err
+    assert not (out / "checkpoint.npz").exists()
+    with pytest.raises(ConfigError, match="rule.center_beta"):
+        load(write(tmp_path, SMALL.replace("beta = 0.3", "beta = 0.3\ncenter_beta = 1.5")))

@@ -19,7 +19,25 @@ Baselines ``L_bar_k`` (``BASELINES``):
 - ``previous``: the loss of the previous trial, ``L_{k-1}`` (SH eq. 4.1);
 - ``ema``: an exponential moving average ``m <- (1 - beta) m + beta L`` of all past losses;
 - ``per-sample``: the same average kept per training example (the example's first trial
-  uses the global average).
+  uses the global average);
+- ``same-sample``: none outside a sample's presentations: with Christensen-Kallsen
+  presentations (below) the first presentation of a sample makes no update and only
+  measures the loss that baselines the second, exactly CK eq. (3.1), where
+  ``theta^(k,0) = theta^(k,-1)`` and the first update compares two trials of the same
+  sample. Needs ``presentations >= 2`` (``n`` presentations give ``n - 1`` updates).
+
+Centred eligibility (``center_eligibility``, off by default; a documented deviation from
+eq. 4.1). SH's Theorem 1 needs ``E[e^{-U} - e^{U}] = 0`` (``U`` symmetric; proof, eq.
+4.8). In the spiking network an arrival is not placed independently of the post spikes (it
+causes some of them), so ``E_e`` has a systematic mean ``mu_e`` (negative on edges that
+drive their target); whenever ``L - L_bar`` does not have mean zero (a lagging or
+example-blind baseline) the product ``E[L - L_bar] mu_e`` is a drift that is not a gradient.
+The centred variant keeps a running mean ``m_e`` of each edge's eligibility (local: the
+synapse's own history) and uses
+
+    E_e - m_e,        then  m_e <- (1 - beta_E) m_e + beta_E E_e.
+
+``Cov(L, E_e)``, the gradient signal, is unchanged; only the drift term goes.
 
 The first trial has no baseline and makes no update. Christensen-Kallsen presentations
 (``presentations = n``): each sample is shown ``n`` times in a row; presentations 2..n use
@@ -42,9 +60,10 @@ __all__ = [
     "baseline_value",
     "baseline_observe",
     "new_baseline_state",
+    "center_eligibility",
 ]
 
-BASELINES = ("previous", "ema", "per-sample")
+BASELINES = ("previous", "ema", "per-sample", "same-sample")
 SCHEDULES = ("constant", "inverse", "step")
 
 # baseline state layout: [previous loss, ema, per-sample values ...]; NaN = none yet
@@ -129,6 +148,45 @@ def sh_update(
 
 
 @njit(cache=True, nogil=True)
+def center_nb(E, m, beta, lo, hi):
+    """In place on edges ``lo:hi``: ``E <- E - m``, then ``m <- (1 - beta) m + beta E``
+    (with the uncentred ``E``)."""
+    for e in range(lo, hi):
+        x = E[e]
+        E[e] = x - m[e]
+        m[e] = (1.0 - beta) * m[e] + beta * x
+
+
+def center_eligibility(E, mean, beta: float) -> tuple[np.ndarray, np.ndarray]:
+    """Centred eligibility ``E_e - m_e`` and the updated running means.
+
+    Parameters
+    ----------
+    E : ndarray, shape (n_edges,)
+        Eligibilities of the trial (SH eq. 2.4).
+    mean : ndarray, shape (n_edges,)
+        Running means ``m_e`` of past eligibilities.
+    beta : float
+        Averaging weight in (0, 1].
+
+    Returns
+    -------
+    (ndarray, ndarray), each shape (n_edges,)
+        ``E_e - m_e`` and ``(1 - beta) m_e + beta E_e``.
+    """
+    E = np.array(E, dtype=np.float64)
+    m = np.array(mean, dtype=np.float64)
+    if E.shape != m.shape or E.ndim != 1:
+        raise ValidationError(
+            f"E and mean must have one shape (n_edges,), got {E.shape}, {m.shape}"
+        )
+    if not 0.0 < beta <= 1.0:
+        raise ValidationError(f"beta must be in (0, 1], got {beta!r}")
+    center_nb(E, m, float(beta), 0, E.shape[0])
+    return E, m
+
+
+@njit(cache=True, nogil=True)
 def schedule_factor(code, k, k0, gamma):
     """Learning-rate factor at trial ``k``: 0 constant, 1 ``1/(1+k/k0)``, 2 ``gamma^(k // k0)``."""
     if code == 1:
@@ -158,9 +216,12 @@ def new_baseline_state(n_samples: int) -> np.ndarray:
 @njit(cache=True, nogil=True)
 def baseline_value_nb(code, state, sample):
     """The baseline for a trial on ``sample`` (NaN if none): code 0 previous, 1 ema,
-    2 per-sample (falls back to the ema for an unseen sample)."""
+    2 per-sample (falls back to the ema for an unseen sample), 3 same-sample (NaN: the
+    first presentation of a sample makes no update)."""
     if code == 0:
         return state[_PREV]
+    if code == 3:
+        return np.nan
     if code == 2:
         v = state[_SAMPLE0 + sample]
         if not np.isnan(v):

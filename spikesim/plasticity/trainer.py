@@ -41,6 +41,7 @@ from spikesim.plasticity.rule import (
     apply_update,
     baseline_observe_nb,
     baseline_value_nb,
+    center_nb,
     new_baseline_state,
     schedule_factor,
 )
@@ -150,6 +151,9 @@ def _train_sequential(
     shuf,
     ring,
     ring_n,
+    center,
+    center_beta,
+    e_mean,
 ):
     """Train trial after trial (batch = 1). Returns the number of trials done; stops early
     (returning the index of the offending trial) at a non-finite loss."""
@@ -195,6 +199,8 @@ def _train_sequential(
                 c,
                 E,
             )
+            if center:
+                center_nb(E, e_mean, center_beta, 0, m)
             acc = 0.0
             for e in range(m):
                 acc += abs(a * E[e])
@@ -313,11 +319,14 @@ def _batch_factors(
 
 
 @njit(cache=True, nogil=True)
-def _apply_batch(w, E2, a, max_change, w_min, w_max, lo, hi, rel):
-    """Apply the batch's updates in trial order to edges ``lo:hi``."""
+def _apply_batch(w, E2, a, max_change, w_min, w_max, lo, hi, rel, center, center_beta, e_mean):
+    """Apply the batch's updates in trial order to edges ``lo:hi`` (eligibilities centred
+    first, in trial order, if ``center``)."""
     for t in range(a.shape[0]):
         if a[t] == 0.0:
             continue
+        if center:
+            center_nb(E2[t], e_mean, center_beta, lo, hi)
         acc = 0.0
         for e in range(lo, hi):
             acc += abs(a[t] * E2[t, e])
@@ -364,7 +373,7 @@ class Trainer:
         Learning rate.
     C : float
         STDP amplitude of eq. (2.1).
-    baseline : {"previous", "ema", "per-sample"}
+    baseline : {"previous", "ema", "per-sample", "same-sample"}
     beta : float
         Averaging weight of the ``ema`` and ``per-sample`` baselines, in (0, 1].
     schedule : {"constant", "inverse", "step"}
@@ -390,6 +399,14 @@ class Trainer:
         Trials simulated in parallel with the same weights (see the module docstring).
     n_threads : int, optional
         Threads for ``batch > 1`` (default: the number of cores).
+    shuffle_reward : bool
+        Control: every update uses the loss of a random one of the previous ``chunk``
+        trials instead of its own.
+    center_eligibility : bool
+        Off by default (SH eq. 4.1 as written). On: each edge's eligibility is centred by
+        its running mean (:func:`spikesim.plasticity.rule.center_eligibility`).
+    center_beta : float
+        Averaging weight of that running mean, in (0, 1].
     seed : int
     """
 
@@ -422,6 +439,8 @@ class Trainer:
         batch: int = 1,
         n_threads: int | None = None,
         shuffle_reward: bool = False,
+        center_eligibility: bool = False,
+        center_beta: float = 0.01,
         seed: int = 0,
     ):
         x = np.ascontiguousarray(x, dtype=np.float64)
@@ -465,8 +484,14 @@ class Trainer:
             raise ValidationError(f"max_change must be in [0, 1), got {max_change!r}")
         if not 0.0 < beta <= 1.0:
             raise ValidationError(f"beta must be in (0, 1], got {beta!r}")
+        if not 0.0 < center_beta <= 1.0:
+            raise ValidationError(f"center_beta must be in (0, 1], got {center_beta!r}")
         if presentations < 1 or chunk < 1 or batch < 1:
             raise ValidationError("presentations, chunk and batch must be >= 1")
+        if baseline == "same-sample" and presentations < 2:
+            raise ValidationError(
+                f"baseline = 'same-sample' needs presentations >= 2, got {presentations}"
+            )
         if chunk % presentations or chunk % batch:
             raise ValidationError(
                 f"chunk ({chunk}) must be a multiple of presentations ({presentations}) "
@@ -487,6 +512,8 @@ class Trainer:
         self.n_threads = n_threads or os.cpu_count() or 1
         self.seed = int(seed)
         self.shuffle_reward = bool(shuffle_reward)
+        self.center_eligibility = bool(center_eligibility)
+        self.center_beta = float(center_beta)
         self._net = _net_tuple(network)
         self._sign = network.sign.astype(np.float64)
         self._inputs = np.ascontiguousarray(network.inputs, dtype=np.int64)
@@ -497,6 +524,7 @@ class Trainer:
         self.step = 0
         self.ring = np.zeros(self.chunk)
         self.ring_n = np.zeros(1, np.int64)
+        self.e_mean = np.zeros(network.n_edges)
         self._perm_cache: tuple[int, np.ndarray] | None = None
 
     # -- state ------------------------------------------------------------------------------
@@ -508,6 +536,7 @@ class Trainer:
             "step": int(self.step),
             "ring": self.ring.copy(),
             "ring_n": self.ring_n.copy(),
+            "e_mean": self.e_mean.copy(),
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -521,6 +550,10 @@ class Trainer:
         self.step = int(state["step"])
         self.ring = np.asarray(state["ring"], dtype=np.float64).copy()
         self.ring_n = np.asarray(state["ring_n"], dtype=np.int64).copy()
+        if "e_mean" in state:
+            self.e_mean = np.asarray(state["e_mean"], dtype=np.float64).copy()
+        else:  # a checkpoint from before centred eligibilities existed
+            self.e_mean = np.zeros_like(self.w)
 
     # -- randomness ---------------------------------------------------------------------------
     def _samples(self, first: int, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -575,6 +608,7 @@ class Trainer:
         rel = np.zeros(k)
         w = self.w.copy()
         bstate = self.bstate.copy()
+        e_mean = self.e_mean.copy()
         loss_code, base_code, sched_code = self._codes()
         if self.batch == 1:
             done = _train_sequential(
@@ -613,11 +647,26 @@ class Trainer:
                 shuf,
                 ring,
                 ring_n,
+                self.center_eligibility,
+                self.center_beta,
+                e_mean,
             )
             bad = -1 if done == k else int(done)
         else:
             bad = self._train_batched(
-                samples, pres, counts, times, w, bstate, losses, preds, rel, shuf, ring, ring_n
+                samples,
+                pres,
+                counts,
+                times,
+                w,
+                bstate,
+                losses,
+                preds,
+                rel,
+                shuf,
+                ring,
+                ring_n,
+                e_mean,
             )
         if bad >= 0:
             raise DivergenceError(
@@ -630,7 +679,7 @@ class Trainer:
                 f"the weights became non-finite in the chunk ending at step {self.step + k}",
                 step=self.step + k,
             )
-        self.w, self.bstate = w, bstate
+        self.w, self.bstate, self.e_mean = w, bstate, e_mean
         self.ring, self.ring_n = ring, ring_n
         self.step += k
         return {
@@ -641,8 +690,23 @@ class Trainer:
         }
 
     def _train_batched(
-        self, samples, pres, counts, times, w, bstate, losses, preds, rel, shuf, ring, ring_n
+        self,
+        samples,
+        pres,
+        counts,
+        times,
+        w,
+        bstate,
+        losses,
+        preds,
+        rel,
+        shuf,
+        ring,
+        ring_n,
+        e_mean=None,
     ):
+        if e_mean is None:
+            e_mean = self.e_mean.copy()
         k, b = self.chunk, self.batch
         m = w.shape[0]
         offsets = np.zeros(k, np.int64)
@@ -712,7 +776,18 @@ class Trainer:
 
                 def upd(q, relq=relq):
                     _apply_batch(
-                        w, E2, a, self.max_change, self.w_min, self.w_max, eb[q], eb[q + 1], relq[q]
+                        w,
+                        E2,
+                        a,
+                        self.max_change,
+                        self.w_min,
+                        self.w_max,
+                        eb[q],
+                        eb[q + 1],
+                        relq[q],
+                        self.center_eligibility,
+                        self.center_beta,
+                        e_mean,
                     )
 
                 if pool is None:

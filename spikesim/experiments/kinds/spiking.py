@@ -20,7 +20,7 @@ import numpy as np
 from spikesim.errors import ConfigError
 from spikesim.experiments.config import Field, Kind, register_kind
 
-__all__ = ["TABLES", "run", "build"]
+__all__ = ["TABLES", "run", "build", "validate"]
 
 
 def _pos(v):
@@ -97,7 +97,12 @@ TABLES = {
         "c": Field(float, 100.0, check=_pos, doc="STDP rate, 1/s (time constant 1/c)"),
         "alpha": Field(float, 0.02, check=_pos, doc="learning rate"),
         "C": Field(float, 1.0, check=_pos, doc="STDP amplitude"),
-        "baseline": Field(str, "ema", choices=("previous", "ema", "per-sample"), doc="L_bar"),
+        "baseline": Field(
+            str,
+            "ema",
+            choices=("previous", "ema", "per-sample", "same-sample"),
+            doc="L_bar (same-sample: CK eq. 3.1, needs presentations >= 2)",
+        ),
         "beta": Field(float, 0.05, doc="averaging weight of ema / per-sample baselines"),
         "schedule": Field(str, "constant", choices=("constant", "inverse", "step"), doc="alpha_k"),
         "k0": Field(float, 1e5, check=_pos, doc="schedule scale, trials"),
@@ -108,6 +113,10 @@ TABLES = {
         "w_min": Field(float, 0.0, check=_nonneg, doc="weight floor"),
         "w_max": Field(float, 1e9, check=_pos, doc="weight ceiling"),
         "shuffle_reward": Field(bool, False, doc="control: losses shuffled across trials"),
+        "center_eligibility": Field(
+            bool, False, doc="deviation from eq. 4.1: eligibility minus its running mean"
+        ),
+        "center_beta": Field(float, 0.01, doc="averaging weight of that running mean, (0, 1]"),
     },
     "train": {
         "trials": Field(int, 20000, check=_pos, doc="training trials"),
@@ -236,17 +245,26 @@ def build(config: dict):
     }
 
 
-def make_trainer(config: dict, built: dict):
-    """The :class:`~spikesim.plasticity.trainer.Trainer` of a config."""
-    from spikesim.plasticity.trainer import Trainer
+def validate(config: dict) -> None:
+    """Cross-key checks of a resolved config (run at load time, before anything runs).
 
-    r, enc, lossc, tr = config["rule"], config["encoding"], config["loss"], config["train"]
-    if lossc["kind"] == "cross-entropy" and not built["classification"]:
+    Raises
+    ------
+    ConfigError
+        Naming the offending keys.
+    """
+    r, lossc, tr = config["rule"], config["loss"], config["train"]
+    if lossc["kind"] == "cross-entropy" and config["task"]["dataset"] == "teacher-student":
         raise ConfigError("loss.kind = 'cross-entropy' needs a classification task")
     if not 0.0 <= r["max_change"] < 1.0:
         raise ConfigError(f"rule.max_change = {r['max_change']!r}: must be in [0, 1)")
-    if not 0.0 < r["beta"] <= 1.0:
-        raise ConfigError(f"rule.beta = {r['beta']!r}: must be in (0, 1]")
+    for key in ("beta", "center_beta"):
+        if not 0.0 < r[key] <= 1.0:
+            raise ConfigError(f"rule.{key} = {r[key]!r}: must be in (0, 1]")
+    if r["baseline"] == "same-sample" and r["presentations"] < 2:
+        raise ConfigError(
+            f"rule.baseline = 'same-sample' needs rule.presentations >= 2, got {r['presentations']}"
+        )
     if tr["chunk"] % r["presentations"] or tr["chunk"] % tr["batch"]:
         raise ConfigError(
             f"train.chunk = {tr['chunk']} must be a multiple of rule.presentations and train.batch"
@@ -256,6 +274,14 @@ def make_trainer(config: dict, built: dict):
             f"train.eval_every ({tr['eval_every']}) and train.trials ({tr['trials']}) must be "
             f"multiples of train.chunk ({tr['chunk']})"
         )
+
+
+def make_trainer(config: dict, built: dict):
+    """The :class:`~spikesim.plasticity.trainer.Trainer` of a config."""
+    from spikesim.plasticity.trainer import Trainer
+
+    r, enc, lossc, tr = config["rule"], config["encoding"], config["loss"], config["train"]
+    validate(config)
     return Trainer(
         built["network"],
         built["x_train"],
@@ -283,6 +309,8 @@ def make_trainer(config: dict, built: dict):
         batch=tr["batch"],
         n_threads=tr["threads"] or None,
         shuffle_reward=r["shuffle_reward"],
+        center_eligibility=r["center_eligibility"],
+        center_beta=r["center_beta"],
         seed=config["experiment"]["seed"],
     )
 
@@ -340,7 +368,8 @@ def run(config: dict, out_dir: Path, resume: bool) -> dict:
                 raise ConfigError(
                     f"{ckpt} was written by a different configuration; use another --out"
                 )
-            trainer.load_state_dict({k: z[k] for k in ("w", "bstate", "step", "ring", "ring_n")})
+            keys = ("w", "bstate", "step", "ring", "ring_n", "e_mean")
+            trainer.load_state_dict({k: z[k] for k in keys if k in z.files})
             for k in _CURVE_KEYS:
                 curve[k] = z["curve_" + k].tolist()
             snaps_step = z["snaps_step"].tolist()
@@ -508,6 +537,7 @@ register_kind(
         name="spiking",
         tables=TABLES,
         run=run,
+        validate=validate,
         doc="spiking network trained with reward-modulated STDP (Schmidt-Hieber eq. 4.1)",
     )
 )
