@@ -48,7 +48,8 @@ softmax outputs the error is measured in probability space and fed back as a
 cross-entropy gradient, as in the reference code.
 
 Weights and biases start as in ``torch.nn.Linear`` (the reference code):
-``U(-1/sqrt(fan_in), 1/sqrt(fan_in))``.
+``U(-1/sqrt(fan_in), 1/sqrt(fan_in))`` (``init="torch"``, the default), or Glorot-uniform
+weights with zero biases (``init="glorot"``, the initialisation of ``bp``).
 """
 
 from __future__ import annotations
