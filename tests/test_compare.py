@@ -214,3 +214,23 @@ def test_sweep_over_a_comparison_gives_per_learner_tables(toy, capsys):
     mean, std = np.mean(losses), np.std(losses, ddof=1)
     assert cols[2] == f"{mean:.4g} ± {std:.4g}"
     assert (toy / "comparison.md").read_text() == md
+
+
+def test_resume_reruns_only_changed_learners(toy):
+    runs = "".join(
+        f'[[compare.runs]]\nlabel = "{lab}"\nfile = "a.toml"\nset = {{ "fit.lr" = {lr} }}\n'
+        for lab, lr in (("a", 0.01), ("b", 0.05))
+    )
+    (toy / "c.toml").write_text(comparison(runs))
+    out = toy / "out"
+    assert main(["compare", str(toy / "c.toml"), "--out", str(out)]) == 0
+    stamp = {k: (out / k / "results.json").stat().st_mtime_ns for k in "ab"}
+    (out / "a" / "results.json").write_text(
+        (out / "a" / "results.json").read_text().replace('"n_parameters": 7', '"n_parameters": 8')
+    )
+    (toy / "c.toml").write_text(comparison(runs.replace("0.05", "0.07")))
+    assert main(["compare", str(toy / "c.toml"), "--out", str(out), "--resume"]) == 0
+    rows = {r["learner"]: r for r in json.loads((out / "comparison.json").read_text())["rows"]}
+    assert rows["a"]["n_parameters"] == 8  # read back, not run again
+    assert rows["b"]["test_accuracy"] == pytest.approx(1 - np.exp(-0.07 * 40))
+    assert (out / "b" / "results.json").stat().st_mtime_ns >= stamp["b"]

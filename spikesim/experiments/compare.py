@@ -175,8 +175,21 @@ def flat_final(results: Mapping[str, Mapping[str, Any]]) -> dict:
     return flat
 
 
+def _recorded_config(sub: Path):
+    try:
+        return json.loads((sub / "run.json").read_text())["config"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def run_all(runs: Sequence[dict], out_dir: Path, *, seed: int, resume: bool) -> dict:
-    """Run every resolved run into ``out_dir/<label>``; return ``{label: results}``."""
+    """Run every resolved run into ``out_dir/<label>``; return ``{label: results}``.
+
+    With ``resume``, a run whose folder records the same config (``run.json``) and has
+    ``results.json`` is read back, not run; one with the same config but no results (it
+    was interrupted) is run with ``resume=True`` (a kind with checkpoints continues); one
+    whose folder records another config (the comparison file changed) runs from scratch.
+    """
     from spikesim.experiments.config import run_experiment
     from spikesim.experiments.runinfo import write_run_info
 
@@ -186,13 +199,14 @@ def run_all(runs: Sequence[dict], out_dir: Path, *, seed: int, resume: bool) -> 
         cfg["experiment"]["seed"] = seed
         sub = out_dir / run["label"]
         done = sub / "results.json"
-        if resume and done.is_file() and (sub / "run.json").is_file():
-            if json.loads((sub / "run.json").read_text())["config"] == cfg:
-                results[run["label"]] = normalise_results(json.loads(done.read_text()))
-                continue
+        same = resume and _recorded_config(sub) == cfg
+        if same and done.is_file():
+            results[run["label"]] = normalise_results(json.loads(done.read_text()))
+            continue
+        done.unlink(missing_ok=True)
         write_run_info(sub, cfg)
         t0 = time.perf_counter()
-        res = normalise_results(run_experiment(cfg, sub, resume=resume))
+        res = normalise_results(run_experiment(cfg, sub, resume=same))
         res["final"].setdefault("wall_s", time.perf_counter() - t0)
         results[run["label"]] = res
     return results
@@ -240,39 +254,53 @@ def markdown_table(rows: Sequence[Mapping[str, Any]]) -> str:
 
 
 def plot_curves(results: Mapping[str, Mapping[str, Any]], path: Path, *, chance=None) -> Path:
-    """Learning curves of every learner against samples seen and against wall time."""
+    """Learning curves of every learner against samples seen and against wall time.
+
+    One colour per learner in both panels (log x axes), one legend under the panels; a
+    learner whose wall times are estimated (``wall_s_estimated``) says so in the legend.
+    Test accuracy when any learner reports it, else test loss.
+    """
     import matplotlib.pyplot as plt
 
     from spikesim.io import save_figure
-    from spikesim.plots import learning_curves
 
     metric = "test_accuracy"
     if not any(metric in point for res in results.values() for point in res.get("curve", [])):
         metric = "test_loss"
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), constrained_layout=True)
-    for ax, xkey, xlabel in (
-        (axes[0], "samples_seen", "samples seen"),
-        (axes[1], "wall_s", "wall time (s)"),
-    ):
-        curves = {}
-        for label, res in results.items():
-            pts = [
-                p
-                for p in res.get("curve", [])
-                if _number(p.get(metric)) and _number(p.get(xkey)) and p[xkey] > 0
-            ]
+    colours = plt.get_cmap("tab10").colors
+    fig, axes = plt.subplots(1, 2, figsize=(12, 5.0), constrained_layout=True)
+    handles, names = [], []
+    for k, (label, res) in enumerate(results.items()):
+        curve = [p for p in res.get("curve", []) if _number(p.get(metric))]
+        est = any(p.get("wall_s_estimated") for p in curve)
+        name = f"{label} (wall time estimated)" if est else label
+        line = None
+        for ax, xkey in ((axes[0], "samples_seen"), (axes[1], "wall_s")):
+            pts = [p for p in curve if _number(p.get(xkey)) and p[xkey] > 0]
             if pts:
-                est = xkey == "wall_s" and any(p.get("wall_s_estimated") for p in pts)
-                name = f"{label} (wall time estimated)" if est else label
-                curves[name] = ([p[xkey] for p in pts], [p[metric] for p in pts])
-        learning_curves(
-            curves,
-            xlabel=xlabel,
-            ylabel=metric.replace("_", " "),
-            ax=ax,
-            chance=chance if metric == "test_accuracy" else None,
-            logx=True,
-        )
+                (line,) = ax.plot(
+                    [p[xkey] for p in pts],
+                    [p[metric] for p in pts],
+                    marker="o",
+                    ms=3,
+                    lw=1.2,
+                    color=colours[k % len(colours)],
+                    ls="-" if k < len(colours) else "--",
+                )
+        if line is not None:
+            handles.append(line)
+            names.append(name)
+    for ax, xlabel in ((axes[0], "samples seen"), (axes[1], "wall time (s)")):
+        if chance is not None and metric == "test_accuracy":
+            chance_line = ax.axhline(chance, color="0.5", ls=":", lw=1.0)
+        ax.set_xscale("log")
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(metric.replace("_", " "))
+        ax.grid(alpha=0.3)
+    if chance is not None and metric == "test_accuracy":
+        handles.append(chance_line)
+        names.append("chance")
+    fig.legend(handles, names, loc="outside lower center", ncol=min(4, max(1, len(names))))
     return save_figure(fig, path)
 
 
