@@ -1,0 +1,161 @@
+"""What limits reward-modulated STDP on a spiking experiment (numbers of the plasticity guide).
+
+``python -m spikesim.plasticity.diagnose EXPERIMENT.toml`` prints, at the experiment's
+initial weights:
+
+- the expected update direction ``g_e = E[(L - mean L) E_e]`` on a few training samples,
+  estimated from ``--trials`` trials per sample, its cosine with the delta-rule direction
+  ``-(dL/dr_o) x_i s_e w_e`` (the gradient of a rate model in log-weight space; positive:
+  the rule moves the right way), and ``|g_e| / se(g_e)`` (the update's signal-to-noise
+  over that many trials; divide by ``sqrt(trials)`` for one trial);
+- the mean eligibility of excitatory and inhibitory edges;
+- the single-trial accuracy ceiling of the targets (Poisson counts of ``rate_on`` vs
+  ``rate_off`` over one trial, the true class against the largest of the others);
+- ``--capacity``: the test accuracy of a noise-free rate model with the network's sign
+  pattern (``relu`` of ``sum_i s_e w_e x_i``, weights trained by gradient descent in
+  log-weight space on the same mse targets), i.e. what the sign pattern allows at all.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+
+
+def update_alignment(config: dict, *, samples: int = 4, trials: int = 2000, seed: int = 0):
+    """Per sample: (cosine with the delta rule, median |g|/se, mean E exc, mean E inh)."""
+    from spikesim.experiments.kinds.spiking import build, make_trainer
+    from spikesim.plasticity.loss import LOSSES
+    from spikesim.plasticity.trainer import _forward_many
+
+    b = build(config)
+    tr = make_trainer(config, b)
+    net = b["network"]
+    rng = np.random.default_rng(seed)
+    out = net.outputs
+    rows = []
+    for s in range(samples):
+        xs = np.repeat(b["x_train"][s : s + 1], trials, 0)
+        counts, times = tr._spikes(xs, rng)
+        offsets = np.zeros(trials, np.int64)
+        np.cumsum(counts.sum(1)[:-1], out=offsets[1:])
+        E2 = np.empty((trials, net.n_edges))
+        L = np.empty(trials)
+        P = np.empty(trials, np.int64)
+        sc = np.zeros((trials, net.n_neurons), np.int64)
+        _forward_many(
+            tr._net,
+            tr._sign * tr.w,
+            tr._inputs,
+            tr._outputs,
+            np.full(trials, s),
+            counts,
+            times,
+            offsets,
+            b["t_train"],
+            b["y_train"],
+            tr.duration,
+            tr.c,
+            LOSSES.index(tr.loss),
+            tr.rate_scale,
+            tr.temperature,
+            0,
+            trials,
+            E2,
+            L,
+            P,
+            True,
+            sc,
+        )
+        prod = (L - L.mean())[:, None] * E2
+        g = prod.mean(0)
+        se = prod.std(0) / np.sqrt(trials) + 1e-300
+        r = sc[:, out].mean(0) / tr.duration
+        dldr = 2 * (r - b["t_train"][s]) / tr.rate_scale**2 / out.size
+        xin = np.zeros(net.n_neurons)
+        xin[net.inputs] = b["x_train"][s]
+        ref = -dldr[np.searchsorted(out, net.post)] * xin[net.pre] * net.sign * tr.w
+        m = xin[net.pre] > 0
+        cos = float(g[m] @ ref[m] / (np.linalg.norm(g[m]) * np.linalg.norm(ref[m]) + 1e-300))
+        rows.append(
+            (
+                cos,
+                float(np.median(np.abs(g[m]) / se[m])),
+                float(E2[:, net.sign > 0].mean()),
+                float(E2[:, net.sign < 0].mean()),
+            )
+        )
+    return rows
+
+
+def accuracy_ceiling(rate_on: float, rate_off: float, duration: float, n_classes: int, seed=0):
+    """Single-trial accuracy of Poisson counts: true class (``rate_on``) vs the largest of
+    the others (``rate_off``); ties split evenly among the tied outputs."""
+    rng = np.random.default_rng(seed)
+    n = 200_000
+    x = rng.poisson(rate_on * duration, n)
+    y = rng.poisson(rate_off * duration, (n, n_classes - 1))
+    top = y.max(1)
+    ties = (y == top[:, None]).sum(1)
+    return float(np.mean(x > top) + np.mean(np.where(x == top, 1.0 / (ties + 1), 0.0)))
+
+
+def sign_capacity(config: dict, *, steps: int = 4000, lr: float = 0.4) -> tuple[float, float]:
+    """(train, test) accuracy of the noise-free rate model with the network's effective
+    signs (``sign(w_plus - w_minus)`` per pair), trained in log-weight space on the mse."""
+    from spikesim.experiments.kinds.spiking import build
+
+    b = build(config)
+    net = b["network"]
+    lossc = config["loss"]
+    X, Xt = b["x_train"], b["x_test"]
+    n_in, n_out = net.inputs.size, net.outputs.size
+    if net.n_edges != 2 * n_in * n_out:
+        raise SystemExit("--capacity needs a single-layer network with E/I pairs")
+    w_eff = (net.sign * net.weight).reshape(n_out, n_in, 2).sum(-1)
+    sign = np.where(w_eff >= 0, 1.0, -1.0)
+    mag = np.abs(w_eff) + 1e-3
+    T = b["t_train"] / lossc["rate_scale"]
+    gain = 1.0 / np.abs(w_eff).mean() / X.sum(1).mean()  # rates of order 1 at the start
+    for _ in range(steps):
+        z = X @ (sign * mag).T * gain
+        g = 2 * (np.maximum(z, 0) - T) * (z > 0) * gain / n_out
+        grad_theta = (g.T @ X / len(X)) * sign * mag  # d loss / d log|w|
+        mag = mag * np.exp(-lr * grad_theta / (np.abs(grad_theta).max() + 1e-300) * 0.05)
+
+    def acc(A, y):
+        return float(np.mean(np.argmax(A @ (sign * mag).T, 1) == y))
+
+    return acc(X, b["y_train"]), acc(Xt, b["y_test"])
+
+
+def main(argv=None) -> int:
+    from spikesim.experiments.config import load
+
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("experiment")
+    p.add_argument("--samples", type=int, default=4)
+    p.add_argument("--trials", type=int, default=2000)
+    p.add_argument("--capacity", action="store_true")
+    args = p.parse_args(argv)
+    cfg = load(args.experiment)
+    lossc, enc = cfg["loss"], cfg["encoding"]
+    n_cls = cfg["network"]["sizes"][-1]
+    ceil = accuracy_ceiling(lossc["rate_on"], lossc["rate_off"], enc["duration"], n_cls)
+    print(f"single-trial Poisson accuracy ceiling of the targets: {ceil:.3f}")
+    if args.capacity:
+        tr_acc, te_acc = sign_capacity(cfg)
+        print(f"rate model with the network's signs: train {tr_acc:.3f} test {te_acc:.3f}")
+    for s, (cos, snr, ee, ei) in enumerate(
+        update_alignment(cfg, samples=args.samples, trials=args.trials)
+    ):
+        print(
+            f"sample {s}: cos(expected update, delta rule) {cos:.3f}, median |g|/se over "
+            f"{args.trials} trials {snr:.2f}, mean E exc {ee:.3f} inh {ei:.3f}"
+        )
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
