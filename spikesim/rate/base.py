@@ -68,6 +68,8 @@ class RateLearner:
     """
 
     name: ClassVar[str] = "base"
+    #: minibatch size of the learner's paper (``spikesim bench rate`` measures at it)
+    paper_batch_size: ClassVar[int] = 20
 
     def __init__(self, sizes: tuple[int, ...] | list[int] = (784, 500, 10), seed: int = 0):
         self.sizes = tuple(int(s) for s in sizes)
