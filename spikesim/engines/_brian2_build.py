@@ -38,7 +38,7 @@ def load_spec(path: str) -> tuple[dict, dict]:
         "cuda_runtime_version": float(data.pop("cuda_runtime_version")),
     }
     spec = dict(data)
-    for k in ("n", "n_steps"):
+    for k in ("n", "n_steps", "trials_per_run", "period"):
         spec[k] = int(spec[k])
     spec["dt"] = float(spec["dt"])
     return spec, opts
@@ -71,7 +71,8 @@ def generate(spec_path: str, directory: str) -> None:
     )
     for name in model.synapse_names(objs):
         objs[name].w = 0.0
-    objs["net"].run(spec["n_steps"] * spec["dt"] * b2.second, namespace={})
+    n_run = spec["period"] * spec["trials_per_run"]
+    objs["net"].run(n_run * spec["dt"] * b2.second, namespace={})
     dev = b2.get_device()
     dev.build(directory=directory, compile=False, run=False, with_output=False)
 

@@ -7,9 +7,10 @@ The contract (DESIGN.md) on a clock of step ``dt``:
 
 * ``dv/dt = -v / tau_syn`` integrated exactly (``v <- v exp(-dt / tau_syn)`` per step,
   in the ``groups`` slot), threshold ``v >= S``, reset ``v = 0``.
-* Refractoriness is explicit: a spike in step ``k`` sets ``rend = k + 0.5 +
+* Refractoriness is explicit, in integer steps: a spike in step ``k`` sets ``rend = k +
   round(t_ref / dt)``, and an arrival in step ``i`` adds ``sign * w`` to ``v`` only if
-  ``i + 0.5 >= rend`` (``v_post += sgn * w * int(t / dt + 0.5 >= rend_post)``). (Brian2's
+  ``i >= rend`` (``v_post += sgn * w * int(int(t / dt + 0.5) >= rend_post)``; an arrival
+  exactly at the end of the refractory period counts, as in the event engine). (Brian2's
   ``(unless refractory)`` alone would not stop ``on_pre`` from adding to ``v``.) While
   refractory ``v`` stays 0, so no threshold test can pass.
 * **Same-step propagation in DAG depth order.** Each depth ``l >= 1`` of the DAG has its
@@ -48,13 +49,23 @@ from __future__ import annotations
 import numpy as np
 
 
-def spec_from_network(network, dt: float, duration: float) -> dict:
-    """Plain arrays describing what the Brian2 objects need (no Brian2 import)."""
+def spec_from_network(network, dt: float, duration: float, trials_per_run: int = 1) -> dict:
+    """Plain arrays describing what the Brian2 objects need (no Brian2 import).
+
+    With ``trials_per_run = B > 1`` one run simulates ``B`` trials back to back: trial
+    ``b`` occupies steps ``[b P, b P + n_steps)`` with period ``P = n_steps + gap``; the
+    gap (``depth * max delay steps + 2``) lets every spike of the trial arrive before the
+    state is reset (``v = 0``, not refractory) at the next trial's first step, so trials do
+    not interact. Spikes in the gap are discarded.
+    """
     inputs = np.asarray(network.inputs, np.int64)
     is_in = network.is_input[network.pre]
     slot = np.searchsorted(inputs, network.pre)
     delay_steps = np.ceil(network.delay / dt - 1e-6).astype(np.int64)
     n_steps = int(np.ceil(duration / dt - 1e-6))
+    depth = network.depth().astype(np.int64)
+    max_d = int(delay_steps.max()) if delay_steps.size else 0
+    period = n_steps if trials_per_run == 1 else n_steps + int(depth.max()) * max_d + 2
     return {
         "n": int(network.n_neurons),
         "inputs": inputs,
@@ -70,7 +81,9 @@ def spec_from_network(network, dt: float, duration: float) -> dict:
         "tref": np.asarray(network.t_ref, np.float64),
         "dt": float(dt),
         "n_steps": n_steps,
-        "depth": network.depth().astype(np.int64),
+        "depth": depth,
+        "trials_per_run": int(trials_per_run),
+        "period": int(period),
     }
 
 
@@ -79,17 +92,24 @@ def input_steps(times: np.ndarray, dt: float) -> np.ndarray:
     return np.ceil(np.asarray(times) / dt - 1e-6).astype(np.int64)
 
 
-def input_table(spec: dict, times: np.ndarray, neurons: np.ndarray, capacity: int, copies: int):
-    """Arrays for the ``"table"`` input mode.
+def input_table(spec: dict, trials: list, capacity: int, copies: int):
+    """Arrays for the ``"table"`` input mode, for up to ``trials_per_run`` trials.
 
-    Returns ``ptr (n_in * copies,) int32, pend (n_in * copies,) int32, step (capacity,)``;
-    the entries of table neuron ``q + n_in * c`` are the steps in which input slot ``q``
-    spikes more than ``c`` times, sorted. Raises ValueError ``(kind, needed)`` if more
-    than ``capacity`` entries or more than ``copies`` spikes in one step are needed.
+    ``trials`` is a list of ``(times, neurons)``; trial ``b``'s steps are offset by
+    ``b * period``. Returns ``ptr (n_in * copies,) int32, pend (n_in * copies,) int32,
+    step (capacity,)``; the entries of table neuron ``q + n_in * c`` are the steps in
+    which input slot ``q`` spikes more than ``c`` times, sorted. Raises ValueError
+    ``(kind, needed)`` if more than ``capacity`` entries or ``copies`` copies are needed.
     """
-    idx, steps, need = generator_arrays(spec, times, neurons)
-    if need > copies:
-        raise ValueError("copies", need)
+    idx_all, step_all = [], []
+    for b, (times, neurons) in enumerate(trials):
+        idx, steps, need = generator_arrays(spec, times, neurons)
+        if need > copies:
+            raise ValueError("copies", need)
+        idx_all.append(idx)
+        step_all.append(steps + b * spec["period"])
+    idx = np.concatenate(idx_all) if idx_all else np.zeros(0, np.int64)
+    steps = np.concatenate(step_all) if step_all else np.zeros(0, np.int64)
     if idx.size > capacity:
         raise ValueError("capacity", idx.size)
     n_tab = spec["inputs"].size * copies
@@ -100,6 +120,19 @@ def input_table(spec: dict, times: np.ndarray, neurons: np.ndarray, capacity: in
     step = np.zeros(capacity)
     step[: idx.size] = steps
     return ptr, pend, step
+
+
+def split_trials(spec: dict, idx: np.ndarray, steps: np.ndarray, n_trials: int):
+    """Split a run's spikes ``(neuron, step)`` into ``n_trials`` trials: list of
+    ``(neurons, times in s)``, spikes in the gaps dropped."""
+    trial = steps // spec["period"]
+    local = steps - trial * spec["period"]
+    keep = local < spec["n_steps"]
+    out = []
+    for b in range(n_trials):
+        m = keep & (trial == b)
+        out.append((idx[m].astype(np.int64), local[m] * spec["dt"]))
+    return out
 
 
 def generator_arrays(spec: dict, times: np.ndarray, neurons: np.ndarray):
@@ -125,13 +158,13 @@ NEURON_EQS = """
 dv/dt = -v / tau : 1
 tau : second (constant)
 thr : 1 (constant)
-tsteps : 1 (constant)
-rend : 1
+tsteps : integer (constant)
+rend : integer
 spk : 1
 lvl : integer (constant)
 """
 
-ON_PRE = "v_post += sgn * w * int(t / dt + 0.5 >= rend_post)"
+ON_PRE = "v_post += sgn * w * int(int(t / dt + 0.5) >= rend_post)"
 
 
 def build(
@@ -172,17 +205,19 @@ def build(
     )
     G.tau = spec["tau"] * second
     G.thr = spec["thr"]
-    G.tsteps = np.round(spec["tref"] / spec["dt"])
+    G.tsteps = np.round(spec["tref"] / spec["dt"]).astype(np.int64)
     G.lvl = depth
     G.thresholder["spike"].when = "thresholds"
     G.thresholder["spike"].order = 10 * (levels + 1)
     objs = {"neurons": G}
+    if spec["trials_per_run"] > 1:  # a new trial starts: reset the state
+        G.run_regularly("v = 0\nrend = 0", dt=spec["period"] * dt, when="start", name="newtrial")
     for k in range(1, levels + 1):
         G.thresholder[f"s{k}"].when = "thresholds"
         G.thresholder[f"s{k}"].order = 10 * k
         G.run_on_event(
             f"s{k}",
-            "v = 0\nrend = t / dt + 0.5 + tsteps\nspk = 1",
+            "v = 0\nrend = int(t / dt + 0.5) + tsteps\nspk = 1",
             when="thresholds",
             order=10 * k + 1,
         )

@@ -3,12 +3,15 @@
 Design
 ------
 * **One binary per structure.** The project is generated for everything except the
-  weights and the input spikes (``Network.structure_key()``, dt, trial length, input table
-  capacity, compiler arguments and the Brian2 version form the cache key). Weights
-  (``syn_in.w``, ``syn_int.w``) and the input spike tables (``inputs.ptr``,
-  ``inputs.pend``, ``in_step.values``, ``in_mult.values``; see
+  weights and the input spikes. ``Network.structure_key()``, dt, trial length, trials per
+  run, input table sizes, compiler arguments, the Brian2 version and the source of the
+  generating modules form the cache key. Weights (``syn_*.w``) and the input spike tables
+  (``inputs.ptr``, ``inputs.pend``, ``in_step.values``; see
   :mod:`spikesim.engines._brian2_model`) are passed to the binary on its command line
   (Brian2's ``run_args`` mechanism: ``name=file``), so a new trial never recompiles.
+  One invocation simulates ``trials_per_run`` trials back to back (state reset between
+  them, see :func:`spikesim.engines._brian2_model.spec_from_network`), which spreads the
+  binary's fixed start-up cost (creating the synapses, writing results) over them.
 * **No global device in this process.** The code is generated in a child process
   (:mod:`spikesim.engines._brian2_build`); this process runs ``make`` (capturing the
   compiler's messages for :class:`~spikesim.errors.EngineError`) and then runs the binary
@@ -53,6 +56,7 @@ BUILDS = 0
 
 DEFAULT_CAPACITY = 4096
 DEFAULT_COPIES = 2
+DEFAULT_TRIALS_PER_RUN = 16
 
 
 def cache_dir() -> Path:
@@ -179,6 +183,10 @@ def project_key(spec: dict, opts: dict, structure_key: str) -> str:
     h.update(json.dumps(opts["extra_compile_args"]).encode())
     h.update(repr((opts.get("compute_capability"), opts.get("cuda_runtime_version"))).encode())
     h.update(importlib.metadata.version("brian2").encode())
+    if opts["device"] == "cuda_standalone":
+        h.update(importlib.metadata.version("brian2cuda").encode())
+    for mod in ("_brian2_model.py", "_brian2_build.py"):  # the code that generates it
+        h.update((Path(__file__).parent / mod).read_bytes())
     return h.hexdigest()[:20]
 
 
@@ -192,22 +200,33 @@ class Project:
         self.build_info = json.loads((path / "READY").read_text())
         self.edges = {k: np.asarray(v, np.int64) for k, v in self.manifest["synapses"].items()}
 
-    def run(self, weights: np.ndarray, times: np.ndarray, neurons: np.ndarray):
-        """Run one trial; returns ``(neuron indices, spike times in s)`` of the simulated
-        (non-input) neurons."""
+    def run(self, weights: np.ndarray, trials: list) -> list:
+        """Run up to ``trials_per_run`` trials in one invocation of the binary.
+
+        Parameters
+        ----------
+        weights : ndarray, shape (n_edges,)
+        trials : list of ``(times (n,), neurons (n,))``
+            Checked input spikes of each trial (seconds).
+
+        Returns
+        -------
+        list of ``(neurons (m,), times (m,))``
+            Spikes of the simulated (non-input) neurons of each trial; times in seconds.
+        """
         from spikesim.engines import _brian2_model as model
 
         man = self.manifest
         spec = self.spec
+        if len(trials) > spec["trials_per_run"]:
+            raise EngineError(f"{len(trials)} trials > trials_per_run={spec['trials_per_run']}")
         try:
-            ptr, pend, step = model.input_table(
-                spec, times, neurons, man["capacity"], man["copies"]
-            )
+            ptr, pend, step = model.input_table(spec, trials, man["capacity"], man["copies"])
         except ValueError as exc:
             kind, need = exc.args
             raise EngineError(
-                f"this trial needs {kind}={need}, more than the build's "
-                f"{man[kind]}; run it through the engine, which sizes the build"
+                f"these trials need {kind}={need}, more than the build's "
+                f"{man[kind]}; run them through the engine, which sizes the build"
             ) from None
         runs = self.path / "runs"
         runs.mkdir(exist_ok=True)
@@ -230,7 +249,8 @@ class Project:
                 raise EngineError(f"Brian2 standalone results are inconsistent:\n{out}")
         finally:
             shutil.rmtree(rdir, ignore_errors=True)
-        return idx.astype(np.int64), np.round(t / spec["dt"]) * spec["dt"]
+        steps = np.round(t / spec["dt"]).astype(np.int64)
+        return model.split_trials(spec, idx, steps, len(trials))
 
 
 def _run_binary(path: Path, rdir: Path, args: list[str]) -> str:
@@ -255,6 +275,7 @@ def ensure_project(
     *,
     capacity: int = DEFAULT_CAPACITY,
     copies: int = DEFAULT_COPIES,
+    trials_per_run: int = 1,
     extra_compile_args: list[str] | None = None,
     root: Path | None = None,
     device: str = "cpp_standalone",
@@ -268,7 +289,7 @@ def ensure_project(
     global BUILDS
     from spikesim.engines import _brian2_model as model
 
-    spec = model.spec_from_network(network, dt, duration)
+    spec = model.spec_from_network(network, dt, duration, trials_per_run)
     opts = {
         "device": device,
         "capacity": int(capacity),
@@ -344,8 +365,11 @@ class Brian2StandaloneEngine(Engine):
     dt : float
         Time step in seconds (default 1e-4).
     capacity : int
-        Maximum number of distinct (input neuron, time step) pairs per trial (the input
-        table length compiled into the binary).
+        Input table entries (spiking (input neuron, step) pairs) per trial; grown to the
+        next power of two when a trial needs more (a new build).
+    trials_per_run : int
+        Trials simulated back to back by one invocation of the binary (part of the
+        build; a single ``run`` pads with empty trials).
     extra_compile_args : list of str, optional
         C++ compiler arguments replacing Brian2's defaults.
     cache : str or Path, optional
@@ -361,17 +385,22 @@ class Brian2StandaloneEngine(Engine):
         capacity: int = DEFAULT_CAPACITY,
         extra_compile_args: list[str] | None = None,
         cache: str | os.PathLike | None = None,
+        trials_per_run: int = DEFAULT_TRIALS_PER_RUN,
     ):
         self.dt = check_dt(dt)
-        if isinstance(capacity, bool) or not isinstance(capacity, int) or capacity < 1:
-            raise EngineError(f"unsupported option capacity={capacity!r}: a positive integer")
+        for name, v in (("capacity", capacity), ("trials_per_run", trials_per_run)):
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise EngineError(f"unsupported option {name}={v!r}: a positive integer")
         self.capacity = capacity
+        self.trials_per_run = trials_per_run
         self.extra_compile_args = None if extra_compile_args is None else list(extra_compile_args)
         self.cache = None if cache is None else Path(cache)
 
     def with_dt(self, dt: float) -> Brian2StandaloneEngine:
         """A copy with time step ``dt`` (seconds)."""
-        return Brian2StandaloneEngine(dt, self.capacity, self.extra_compile_args, self.cache)
+        return Brian2StandaloneEngine(
+            dt, self.capacity, self.extra_compile_args, self.cache, self.trials_per_run
+        )
 
     def __repr__(self) -> str:
         return f"Brian2StandaloneEngine(dt={self.dt!r}, capacity={self.capacity})"
@@ -384,8 +413,9 @@ class Brian2StandaloneEngine(Engine):
             network,
             self.dt,
             duration,
-            capacity=capacity,
+            capacity=capacity * self.trials_per_run,
             copies=copies,
+            trials_per_run=self.trials_per_run,
             extra_compile_args=self.extra_compile_args,
             root=self.cache,
         )
@@ -428,10 +458,12 @@ def table_size(network, dt, duration, checked_inputs, capacity: int) -> tuple[in
 def run_trials(proj: Project, network, weights, checked_inputs, duration):
     """Run every trial on the compiled project (holding it in use); SpikeRecords."""
     out = []
+    per_run = proj.spec["trials_per_run"]
     with _in_use(proj):
-        for times, neurons in checked_inputs:
-            idx, t = proj.run(weights, times, neurons)
-            out.append(assemble(network, times, neurons, idx, t, duration))
+        for k in range(0, len(checked_inputs), per_run):
+            chunk = checked_inputs[k : k + per_run]
+            for (times, neurons), (idx, t) in zip(chunk, proj.run(weights, chunk), strict=True):
+                out.append(assemble(network, times, neurons, idx, t, duration))
     return out
 
 
