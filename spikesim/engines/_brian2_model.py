@@ -168,7 +168,14 @@ ON_PRE = "v_post += sgn * w * int(int(t / dt + 0.5) >= rend_post)"
 
 
 def build(
-    b2, spec: dict, *, input_mode: str, copies: int = 1, capacity: int = 1, record_v=None
+    b2,
+    spec: dict,
+    *,
+    input_mode: str,
+    copies: int = 1,
+    capacity: int = 1,
+    record_v=None,
+    extra: dict | None = None,
 ) -> dict:
     """Create the Brian2 objects for ``spec``; returns them by name (weights unset).
 
@@ -185,7 +192,16 @@ def build(
         Length of the input table (``"table"`` mode).
     record_v : ndarray of int, optional
         Neurons whose ``v`` a StateMonitor records every step (after the resets).
+    extra : dict, optional
+        Additions by a learning rule (the model itself knows none), all strings:
+        ``neuron_eqs`` (extra neuron variables, starting at 0), ``spike_code`` (run when
+        a neuron spikes), ``syn_eqs``, ``on_pre`` (added to every synapse's ``on_pre``),
+        ``on_post`` (run for every synapse of a neuron that spiked, after all of the
+        step's arrivals and threshold tests), and ``constants`` (a dict name -> value
+        usable in that code).
     """
+    extra = extra or {}
+    consts = dict(extra.get("constants", {}))
     second = b2.second
     dt = spec["dt"] * second
     n = spec["n"]
@@ -195,13 +211,14 @@ def build(
     events = {f"s{k}": f"v >= thr and lvl == {k}" for k in range(1, levels + 1)}
     G = b2.NeuronGroup(
         n,
-        NEURON_EQS,
+        NEURON_EQS + extra.get("neuron_eqs", ""),
         threshold="spk > 0.5",
         reset="spk = 0",
         events=events,
         method="exact",
         dt=dt,
         name="neurons",
+        namespace=consts,
     )
     G.tau = spec["tau"] * second
     G.thr = spec["thr"]
@@ -217,7 +234,7 @@ def build(
         G.thresholder[f"s{k}"].order = 10 * k
         G.run_on_event(
             f"s{k}",
-            "v = 0\nrend = int(t / dt + 0.5) + tsteps\nspk = 1",
+            "v = 0\nrend = int(t / dt + 0.5) + tsteps\nspk = 1\n" + extra.get("spike_code", ""),
             when="thresholds",
             order=10 * k + 1,
         )
@@ -244,11 +261,31 @@ def build(
     runner.when = "thresholds"
     runner.order = 0
     objs["inputs"] = src
-    syn_model = "w : 1\nsgn : 1 (constant)"
+    syn_model = "w : 1\nsgn : 1 (constant)\n" + extra.get("syn_eqs", "")
+    on_pre = ON_PRE + "\n" + extra.get("on_pre", "")
+    on_post = extra.get("on_post")
+
+    def make_synapses(source, name, event):
+        S = b2.Synapses(
+            source,
+            G,
+            syn_model,
+            on_pre=on_pre,
+            on_post=on_post,
+            on_event={"pre": event, "post": "spike"} if on_post else event,
+            dt=dt,
+            name=name,
+            namespace=consts,
+        )
+        if on_post:
+            S.post.when = "thresholds"
+            S.post.order = 10 * (levels + 1) + 1
+        return S
+
     in_e = spec["in_edges"]
     if in_e.size:
         i = np.concatenate([spec["slot"][in_e] + n_in * c for c in range(copies)])
-        S = b2.Synapses(src, G, syn_model, on_pre=ON_PRE, dt=dt, name="syn_in")
+        S = make_synapses(src, "syn_in", "spike")
         S.connect(i=i, j=np.tile(spec["post"][in_e], copies))
         S.sgn = np.tile(spec["sign"][in_e], copies)
         S.delay = np.tile(spec["delay_steps"][in_e], copies) * dt
@@ -263,7 +300,7 @@ def build(
         if not e.size:
             continue
         name = f"syn_l{k}"
-        S2 = b2.Synapses(G, G, syn_model, on_pre=ON_PRE, on_event=f"s{k}", dt=dt, name=name)
+        S2 = make_synapses(G, name, f"s{k}")
         S2.connect(i=spec["pre"][e], j=spec["post"][e])
         S2.sgn = spec["sign"][e]
         S2.delay = spec["delay_steps"][e] * dt

@@ -1,0 +1,91 @@
+"""Brian2-native STDP eligibilities (spikesim.plasticity.brian2_rule) vs the Numba kernel.
+
+On a binary time grid (dt = 2**-17 s, delays and input times multiples of it) every time
+Brian2 sees is exact in floating point, and the clock loses nothing: the Brian2 run's spike
+trains are the event engine's, and the eligibilities Brian2 accumulates in its synapses must
+equal :func:`spikesim.plasticity.eligibility` on those same spike trains to rounding.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import spikesim
+from spikesim.errors import ValidationError
+from spikesim.plasticity import eligibility
+from spikesim.plasticity.brian2_rule import brian2_eligibility, stdp_extra
+
+pytestmark = pytest.mark.brian2
+
+DT = 2.0**-17  # ~7.6 us; multiples are exact binary fractions
+
+
+def on_grid(net):
+    return spikesim.Network(
+        n_neurons=net.n_neurons,
+        pre=net.pre,
+        post=net.post,
+        weight=net.weight,
+        delay=np.round(net.delay / DT) * DT,
+        sign=net.sign,
+        inputs=net.inputs,
+        outputs=net.outputs,
+        t_ref=np.round(net.t_ref / DT) * DT,
+    )
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    n=st.integers(4, 9),
+    c=st.sampled_from([20.0, 100.0, 500.0]),
+    t_ref=st.sampled_from([0.0, 0.002]),
+)
+def test_brian2_eligibility_equals_numba_kernel(seed, n, c, t_ref):
+    net = on_grid(
+        spikesim.random_dag(
+            n,
+            n_inputs=2,
+            n_outputs=1,
+            p_edge=0.6,
+            weight_range=(0.3, 1.1),
+            delay_range=(0.0, 0.002),
+            inhibitory_fraction=0.2,
+            t_ref=t_ref,
+            seed=seed,
+        )
+    )
+    rng = np.random.default_rng(seed)
+    k = 30
+    inp = (rng.integers(0, int(0.05 / DT), k) * DT, rng.choice(net.inputs, k))
+    rec, E = brian2_eligibility(net, inp, 0.05, c, dt=DT)
+    np.testing.assert_allclose(E, eligibility(net, rec, c), rtol=1e-9, atol=1e-9)
+    # and the spike trains are the exact engine's
+    ev = spikesim.simulate(net, inp, 0.05)
+    assert np.array_equal(ev.counts(), rec.counts())
+    for j in range(net.n_neurons):
+        np.testing.assert_array_equal(ev.spikes_of(j), rec.spikes_of(j))
+
+
+def test_two_neuron_hand_computed():
+    """One edge 0 -> 1 (w = 1.2 > threshold: every arrival makes 1 spike at once).
+
+    Input spikes at 1 ms and 3 ms: arrival 1 has no T_minus, T_plus = 1 ms (its own
+    spike): -1. Arrival 2: T_minus = 1 ms, T_plus = 3 ms: exp(-2 ms c) - 1.
+    """
+    net = spikesim.Network(
+        n_neurons=2, pre=[0], post=[1], weight=[1.2], inputs=[0], outputs=[1], t_ref=0.0
+    )
+    c = 200.0
+    t1, t2 = 128 * DT, 384 * DT
+    rec, E = brian2_eligibility(net, ([t1, t2], [0, 0]), 0.01, c, dt=DT)
+    assert rec.spikes_of(1).tolist() == [t1, t2]
+    np.testing.assert_allclose(E, [-1.0 + np.exp(-c * (t2 - t1)) - 1.0], rtol=1e-12)
+
+
+def test_bad_rate_is_named():
+    with pytest.raises(ValidationError, match="c must be a positive"):
+        stdp_extra(-1.0)
