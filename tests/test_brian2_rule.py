@@ -89,3 +89,47 @@ def test_two_neuron_hand_computed():
 def test_bad_rate_is_named():
     with pytest.raises(ValidationError, match="c must be a positive"):
         stdp_extra(-1.0)
+
+
+def test_training_loop_in_one_standalone_run_equals_python_loop():
+    """Five trials trained inside one cpp_standalone run (loss, previous-trial baseline and
+    SH eq. 4.1 update in generated code) end with the weights of the Python loop (exact
+    engine + Numba eligibility + sh_update); a second call with new inputs and weights
+    reuses the binary."""
+    from spikesim.plasticity.brian2_rule import train_standalone
+    from spikesim.plasticity.loss import trial_loss
+    from spikesim.plasticity.rule import sh_update
+
+    net = spikesim.layered([6, 4, 2], weight_mean=[0.5, 0.8], t_ref=262 * DT, seed=1)
+    n_trials, T = 5, 0.02
+    n_steps = int(np.ceil(T / DT))
+    kw = dict(c=100.0, alpha=0.05, C=1.0, max_change=0.5, rate_scale=100.0)
+
+    def python_loop(inputs, targets, w):
+        prev, losses = None, []
+        for k in range(n_trials):
+            rec = spikesim.simulate(net, inputs[k], T, weights=w)
+            E = eligibility(net, rec, kw["c"])
+            L = trial_loss(
+                rec.counts()[net.outputs], T, kind="mse", target=targets[k], rate_scale=100.0
+            )
+            losses.append(L)
+            if prev is not None:
+                w = sh_update(w, E, L, prev, kw["alpha"], C=1.0, max_change=0.5)
+            prev = L
+        return w, np.array(losses)
+
+    for seed, w0 in ((0, net.weight), (1, net.weight * 1.2)):
+        rng = np.random.default_rng(seed)
+        inputs = []
+        for _ in range(n_trials):  # distinct (neuron, step) pairs: one spike per step
+            ks = rng.choice(n_steps * 6, 30, replace=False)
+            inputs.append(((ks % n_steps) * DT, net.inputs[ks // n_steps]))
+        targets = rng.uniform(50, 150, (n_trials, 2))
+        got = train_standalone(net, inputs, targets, T, dt=DT, weights=w0, **kw)
+        w_ref, losses = python_loop(inputs, targets, w0)
+        assert np.abs(w_ref - w0).max() > 0.05  # it did learn something
+        np.testing.assert_allclose(got["weights"], w_ref, rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(got["losses"], losses, rtol=1e-12)
+        if seed == 1:
+            assert not got["compiled"]

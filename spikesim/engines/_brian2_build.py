@@ -36,6 +36,7 @@ def load_spec(path: str) -> tuple[dict, dict]:
         "extra_compile_args": json.loads(str(data.pop("extra_compile_args"))),
         "compute_capability": float(data.pop("compute_capability")),
         "cuda_runtime_version": float(data.pop("cuda_runtime_version")),
+        "extra": json.loads(str(data.pop("extra"))),
     }
     spec = dict(data)
     for k in ("n", "n_steps", "trials_per_run", "period"):
@@ -67,11 +68,18 @@ def generate(spec_path: str, directory: str) -> None:
         b2.prefs["codegen.cpp.extra_compile_args_gcc"] = list(opts["extra_compile_args"])
     b2.set_device(device, directory=directory, build_on_run=False)
     objs = model.build(
-        b2, spec, input_mode="table", capacity=opts["capacity"], copies=opts["copies"]
+        b2,
+        spec,
+        input_mode="table",
+        capacity=opts["capacity"],
+        copies=opts["copies"],
+        extra=opts["extra"],
     )
     for name in model.synapse_names(objs):
         objs[name].w = 0.0
-    n_run = spec["period"] * spec["trials_per_run"]
+    n_run = spec["period"] * spec["trials_per_run"] + int(
+        (opts["extra"] or {}).get("tail_steps", 0)
+    )
     objs["net"].run(n_run * spec["dt"] * b2.second, namespace={})
     dev = b2.get_device()
     dev.build(directory=directory, compile=False, run=False, with_output=False)
@@ -93,7 +101,10 @@ def generate(spec_path: str, directory: str) -> None:
         results[name + "_pre"] = fname(objs[name], "_synaptic_pre")
         results[name + "_post"] = fname(objs[name], "_synaptic_post")
         args[name + "_w"] = f"{name}.w"
+        results[name + "_w_final"] = fname(objs[name], "w")
         synapses[name] = objs[name + "_edges"].tolist()
+    for key, (obj, var) in objs.get("run_args", {}).items():  # added by a setup hook
+        args[key] = f"{obj}.{var}"
     manifest = {
         "device": device,
         "capacity": opts["capacity"],

@@ -82,6 +82,7 @@ def spec_from_network(network, dt: float, duration: float, trials_per_run: int =
         "dt": float(dt),
         "n_steps": n_steps,
         "depth": depth,
+        "outputs": np.asarray(network.outputs, np.int64),
         "trials_per_run": int(trials_per_run),
         "period": int(period),
     }
@@ -197,8 +198,10 @@ def build(
         ``neuron_eqs`` (extra neuron variables, starting at 0), ``spike_code`` (run when
         a neuron spikes), ``syn_eqs``, ``on_pre`` (added to every synapse's ``on_pre``),
         ``on_post`` (run for every synapse of a neuron that spiked, after all of the
-        step's arrivals and threshold tests), and ``constants`` (a dict name -> value
-        usable in that code).
+        step's arrivals and threshold tests), ``trial_start_code`` (neurons, at the first
+        step of every trial when ``trials_per_run > 1``), ``constants`` (a dict name ->
+        value usable in that code) and ``setup`` (``"module:function"`` called as
+        ``f(b2, objs, spec, extra)`` to add objects before the network is assembled).
     """
     extra = extra or {}
     consts = dict(extra.get("constants", {}))
@@ -228,7 +231,12 @@ def build(
     G.thresholder["spike"].order = 10 * (levels + 1)
     objs = {"neurons": G}
     if spec["trials_per_run"] > 1:  # a new trial starts: reset the state
-        G.run_regularly("v = 0\nrend = 0", dt=spec["period"] * dt, when="start", name="newtrial")
+        G.run_regularly(
+            "v = 0\nrend = 0\n" + extra.get("trial_start_code", ""),
+            dt=spec["period"] * dt,
+            when="start",
+            name="newtrial",
+        )
     for k in range(1, levels + 1):
         G.thresholder[f"s{k}"].when = "thresholds"
         G.thresholder[f"s{k}"].order = 10 * k
@@ -313,6 +321,11 @@ def build(
         objs["vmon"] = b2.StateMonitor(
             G, "v", record=np.asarray(record_v), when="end", dt=dt, name="vmon"
         )
+    if extra.get("setup"):  # "module:function", called as f(b2, objs, spec, extra)
+        import importlib
+
+        mod, func = extra["setup"].split(":")
+        getattr(importlib.import_module(mod), func)(b2, objs, spec, extra)
     net = b2.Network([o for o in objs.values() if isinstance(o, b2.BrianObject)])
     objs["net"] = net
     return objs

@@ -129,6 +129,7 @@ def _spec_file(spec: dict, path: Path, opts: dict) -> None:
     arrays["extra_compile_args"] = np.array(json.dumps(opts["extra_compile_args"]))
     arrays["compute_capability"] = np.array(opts.get("compute_capability", 0.0))
     arrays["cuda_runtime_version"] = np.array(opts.get("cuda_runtime_version", 0.0))
+    arrays["extra"] = np.array(json.dumps(opts.get("extra")))
     np.savez(path, **arrays)
 
 
@@ -181,6 +182,7 @@ def project_key(spec: dict, opts: dict, structure_key: str) -> str:
         ).encode()
     )
     h.update(json.dumps(opts["extra_compile_args"]).encode())
+    h.update(json.dumps(opts.get("extra"), sort_keys=True).encode())
     h.update(repr((opts.get("compute_capability"), opts.get("cuda_runtime_version"))).encode())
     h.update(importlib.metadata.version("brian2").encode())
     if opts["device"] == "cuda_standalone":
@@ -200,7 +202,9 @@ class Project:
         self.build_info = json.loads((path / "READY").read_text())
         self.edges = {k: np.asarray(v, np.int64) for k, v in self.manifest["synapses"].items()}
 
-    def run(self, weights: np.ndarray, trials: list) -> list:
+    def run(
+        self, weights: np.ndarray, trials: list, *, arrays: dict | None = None, final=None
+    ) -> list:
         """Run up to ``trials_per_run`` trials in one invocation of the binary.
 
         Parameters
@@ -213,6 +217,10 @@ class Project:
         -------
         list of ``(neurons (m,), times (m,))``
             Spikes of the simulated (non-input) neurons of each trial; times in seconds.
+
+        ``arrays`` maps further run-argument keys of the manifest to values (a learning
+        rule's); with ``final`` (a dict), the weights at the end of the run are stored in
+        ``final["weights"]`` (n_edges,).
         """
         from spikesim.engines import _brian2_model as model
 
@@ -233,6 +241,8 @@ class Project:
         rdir = Path(tempfile.mkdtemp(prefix=f"{os.getpid()}-", dir=runs))
         try:
             files = {"ptr": ptr, "pend": pend, "in_step": step}
+            for key, arr in (arrays or {}).items():
+                files[key] = np.ascontiguousarray(arr, np.float64)
             for name, edges in self.edges.items():
                 files[name + "_w"] = np.ascontiguousarray(weights[edges], np.float64)
             args = []
@@ -247,6 +257,12 @@ class Project:
             t = np.fromfile(rdir / man["results"]["spike_t"], dtype=np.float64)
             if idx.size != t.size:
                 raise EngineError(f"Brian2 standalone results are inconsistent:\n{out}")
+            if final is not None:
+                w_end = np.zeros(weights.shape[0])
+                for name, edges in self.edges.items():
+                    got = np.fromfile(rdir / man["results"][name + "_w_final"], np.float64)
+                    w_end[edges[: got.size]] = got[: edges.size]
+                final["weights"] = w_end
         finally:
             shutil.rmtree(rdir, ignore_errors=True)
         steps = np.round(t / spec["dt"]).astype(np.int64)
@@ -280,6 +296,7 @@ def ensure_project(
     root: Path | None = None,
     device: str = "cpp_standalone",
     cuda: dict | None = None,
+    extra: dict | None = None,
 ) -> Project:
     """The compiled project for ``network``'s structure: from the cache, or built now.
 
@@ -295,6 +312,7 @@ def ensure_project(
         "capacity": int(capacity),
         "copies": int(copies),
         "extra_compile_args": extra_compile_args,
+        "extra": extra,
         **(cuda or {}),
     }
     root = cache_dir() if root is None else Path(root)
