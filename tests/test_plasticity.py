@@ -250,3 +250,90 @@ def test_centred_eligibility_removes_the_drift_of_a_biased_baseline():
     drift_cen = np.log(w_cen / w0)[exc].mean()
     assert drift_raw < -0.05
     assert abs(drift_cen) < 0.2 * abs(drift_raw)
+
+
+# -- population decoding, random ties, decoupled E/I pairs -----------------------------------
+
+
+def test_population_decoding_sums_counts_per_class():
+    # 3 classes x 2 outputs: class sums (3, 4, 1); the single busiest output (3) is class 0
+    counts = [3, 0, 2, 2, 1, 0]
+    assert predict(counts, population=2) == 1
+    assert predict(counts, population=1) == 0
+    # a tie of class sums goes to the class holding the earliest first spike
+    first = [0.05, np.inf, 0.01, 0.09, 0.02, np.inf]
+    assert predict([2, 0, 1, 1, 0, 0], first, population=2) == 1
+    with pytest.raises(ValidationError, match="population"):
+        predict(counts, population=4)
+
+
+def test_random_ties_uniform_over_tied_classes():
+    us = (np.arange(3000) + 0.5) / 3000
+    # classes 1 and 3 tie: each is picked for half of the uniforms, never another class
+    picks = np.array([predict([1, 4, 2, 4], tie_break="random", u=u) for u in us])
+    assert set(picks) == {1, 3}
+    assert np.mean(picks == 1) == pytest.approx(0.5, abs=1e-3)
+    # an all-silent trial is a tie of all classes: uniform over them (chance), never -1
+    picks = np.array([predict([0, 0, 0, 0, 0, 0], tie_break="random", u=u) for u in us])
+    np.testing.assert_allclose(np.bincount(picks, minlength=6) / us.size, 1 / 6, atol=1e-3)
+    # a unique maximum ignores u; first-spike still calls silence -1
+    assert {predict([0, 3, 1], tie_break="random", u=u) for u in (0.0, 0.5, 0.99)} == {1}
+    assert predict([0, 0, 0]) == -1
+
+
+def test_silent_network_scores_chance_with_random_ties():
+    from spikesim.plasticity.tasks import ei_network
+    from spikesim.plasticity.trainer import Trainer
+
+    net = ei_network([4, 3], w_exc=0.0, w_inh=0.0, seed=0)  # outputs never fire
+    rng = np.random.default_rng(1)
+    x = rng.random((600, 4))
+    y = rng.integers(0, 3, 600)
+    t = np.zeros((600, 3))
+    accs = []
+    for tie in ("first-spike", "random"):
+        tr = Trainer(net, x, t, y, tie_break=tie, rate_scale=10.0, seed=0)
+        accs.append(tr.evaluate(x, t, y)["accuracy"])
+    assert accs[0] == 0.0
+    assert accs[1] == pytest.approx(1 / 3, abs=0.06)
+
+
+def test_random_signs_and_inhibitory_fraction():
+    from spikesim.plasticity.tasks import ei_network
+
+    net = ei_network(
+        [40, 30, 20], w_exc=0.2, w_inh=0.1, ei_pairs=False, inhibitory_fraction=0.4, seed=3
+    )
+    assert net.n_edges == 40 * 30 + 30 * 20
+    assert np.mean(net.sign < 0) == pytest.approx(0.4, abs=0.03)
+    np.testing.assert_allclose(net.weight[net.sign < 0].mean(), 0.1, rtol=0.05)
+    np.testing.assert_allclose(net.weight[net.sign > 0].mean(), 0.2, rtol=0.05)
+    with pytest.raises(ValidationError, match="inhibitory_fraction"):
+        ei_network([2, 2], w_exc=0.2, w_inh=0.1, ei_pairs=False, inhibitory_fraction=1.5)
+
+
+def test_inhibitory_delay_decouples_pair_eligibilities():
+    from spikesim.engines.event import simulate_csr, to_record
+    from spikesim.plasticity.tasks import ei_network
+    from spikesim.record import check_input_spikes
+
+    def pair_e(delay_inh):
+        net = ei_network(
+            [3, 2], w_exc=0.6, w_inh=0.2, ei_pairs=True, delay=0.0, delay_inh=delay_inh, seed=0
+        )
+        rng = np.random.default_rng(0)
+        nrn = rng.integers(0, 3, 60)
+        t = rng.uniform(0, 0.2, 60)
+        inp = check_input_spikes(net, (t, nrn), 0.2)
+        s, c, b = simulate_csr(net, net.weight, inp[0], inp[1], 0.2)
+        rec = to_record(net, s, c, b, 0.2)
+        assert c[net.outputs].sum() > 0
+        E = eligibility(net, rec, 100.0)
+        np.testing.assert_allclose(E, eligibility_reference(net, rec, 100.0), atol=1e-12)
+        return net, E
+
+    net, E = pair_e(None)
+    np.testing.assert_array_equal(E[0::2], E[1::2])  # same arrivals: identical eligibilities
+    net, E = pair_e(0.003)
+    assert np.all(net.delay[net.sign < 0] == 0.003) and np.all(net.delay[net.sign > 0] == 0)
+    assert np.any(np.abs(E[0::2] - E[1::2]) > 1e-6)

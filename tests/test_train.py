@@ -170,7 +170,13 @@ def test_divergence_error_carries_the_step():
 
 @pytest.mark.parametrize(
     "table, key, value",
-    [("rule", "alphx", "0.1"), ("network", "sizes", "[3]"), ("rule", "baseline", '"median"')],
+    [
+        ("rule", "alphx", "0.1"),
+        ("network", "sizes", "[3]"),
+        ("rule", "baseline", '"median"'),
+        ("network", "inhibitory_fraction", "1.5"),
+        ("loss", "tie_break", '"median"'),
+    ],
 )
 def test_bad_keys_are_named(tmp_path, capsys, table, key, value):
     exp = write(tmp_path)
@@ -201,3 +207,22 @@ def test_chunk_multiples_are_checked_at_load_time(tmp_path, capsys):
     assert not (out / "checkpoint.npz").exists()
     with pytest.raises(ConfigError, match="rule.center_beta"):
         load(write(tmp_path, SMALL.replace("beta = 0.3", "beta = 0.3\ncenter_beta = 1.5")))
+
+
+def test_hidden_layer_random_signs_population_run(tmp_path):
+    text = SMALL.replace(
+        "sizes = [10, 2]",
+        "sizes = [10, 8, 2]\nei_pairs = false\ninhibitory_fraction = 0.3\npopulation = 3\n"
+        "w_exc = [0.3, 0.4]\nw_inh = [0.3, 0.4]",
+    ).replace("[rule]", '[loss]\ntie_break = "random"\n\n[rule]')
+    out = tmp_path / "o"
+    assert main(["train", str(write(tmp_path, text)), "--out", str(out)]) == 0
+    r = json.loads((out / "results.json").read_text())
+    assert r["n_edges"] == 11 * 8 + 8 * 6  # 10 + 1 bias -> 8 -> 2 classes x 3 outputs
+    assert len(r["diagnostics"]["output_mean_counts_after"]) == 6
+    assert 0.0 <= r["final"]["test_accuracy"] <= 1.0
+    # a population run is reproducible: the same seed gives the same curve
+    out2 = tmp_path / "o2"
+    assert main(["train", str(write(tmp_path, text)), "--out", str(out2)]) == 0
+    r2 = json.loads((out2 / "results.json").read_text())
+    assert r2["curve"]["test_accuracy"] == r["curve"]["test_accuracy"]

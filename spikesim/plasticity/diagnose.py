@@ -67,6 +67,9 @@ def update_alignment(config: dict, *, samples: int = 4, trials: int = 2000, seed
             P,
             True,
             sc,
+            tr.population,
+            0,
+            np.zeros(trials),
         )
         prod = (L - L.mean())[:, None] * E2
         g = prod.mean(0)

@@ -1,8 +1,18 @@
 """Decoding output spikes and the losses of one trial (functions of the trial only).
 
-The prediction of a classification trial is the output neuron with the most spikes; ties
-go to the earliest first spike; a trial whose outputs are all silent predicts nothing (-1,
-counted wrong). Losses (``LOSSES``), with ``r`` the output rates in hertz over the trial:
+The prediction of a classification trial is the class with the most output spikes (with a
+population of ``P`` output neurons per class, outputs ``c P .. c P + P - 1`` belong to class
+``c`` and their counts are summed: the count noise of one decision drops like ``1/sqrt(P)``).
+Ties (``TIE_BREAKS``):
+
+- ``first-spike`` (default): the class with the earliest first spike wins; a trial whose
+  outputs are all silent predicts nothing (-1, counted wrong);
+- ``random``: a uniformly random one of the tied classes, drawn from the trial's seeded
+  uniform ``u`` in [0, 1); an all-silent trial is a tie of all classes. Accuracy then
+  measures the information in the counts, not activity: a silent (or constant) network
+  scores chance, ``1 / n_classes``.
+
+Losses (``LOSSES``), with ``r`` the output rates in hertz over the trial:
 
 - ``mse``: ``mean_o ((r_o - target_o) / rate_scale)^2`` against target rates (hertz);
   for classification the target is ``rate_on`` for the label and ``rate_off`` otherwise;
@@ -16,24 +26,47 @@ from numba import njit
 
 from spikesim.errors import ValidationError
 
-__all__ = ["LOSSES", "predict", "trial_loss", "one_hot_rates"]
+__all__ = ["LOSSES", "TIE_BREAKS", "predict", "trial_loss", "one_hot_rates"]
 
 LOSSES = ("mse", "cross-entropy")
+TIE_BREAKS = ("first-spike", "random")
 
 
 @njit(cache=True, nogil=True)
-def predict_nb(counts, first):
-    """Index of the output with most spikes (earliest first spike on ties); -1 if silent."""
+def predict_nb(counts, first, pop, tie_code, u):
+    """Predicted class from output counts and first-spike times (n_classes * pop,).
+
+    Class ``c`` scores the summed counts of outputs ``c*pop .. c*pop+pop-1`` (its first
+    spike: the earliest of them). ``tie_code`` 0 (``first-spike``): ties go to the earliest
+    first spike, all silent gives -1; 1 (``random``): the ``floor(u * n_tied)``-th of the
+    tied classes (all classes tie on an all-silent trial).
+    """
+    n_cls = counts.shape[0] // pop
+    sc = np.zeros(n_cls)
+    fs = np.full(n_cls, np.inf)
+    for o in range(n_cls * pop):
+        c = o // pop
+        sc[c] += counts[o]
+        if first[o] < fs[c]:
+            fs[c] = first[o]
+    if tie_code == 1:
+        mx = sc.max()
+        n_tied = 0
+        for c in range(n_cls):
+            if sc[c] == mx:
+                n_tied += 1
+        pick = min(int(u * n_tied), n_tied - 1)
+        for c in range(n_cls):
+            if sc[c] == mx:
+                if pick == 0:
+                    return c
+                pick -= 1
     best = -1
-    for o in range(counts.shape[0]):
-        if counts[o] == 0:
+    for c in range(n_cls):
+        if sc[c] == 0:
             continue
-        if (
-            best < 0
-            or counts[o] > counts[best]
-            or (counts[o] == counts[best] and first[o] < first[best])
-        ):
-            best = o
+        if best < 0 or sc[c] > sc[best] or (sc[c] == sc[best] and fs[c] < fs[best]):
+            best = c
     return best
 
 
@@ -58,11 +91,34 @@ def loss_nb(code, counts, duration, target, label, rate_scale, temperature):
     return mx + np.log(acc) - counts[label] / temperature
 
 
-def predict(counts, first_spikes=None) -> int:
-    """Predicted class from output spike counts (n_outputs,) and first-spike times (s)."""
+def predict(
+    counts, first_spikes=None, *, population: int = 1, tie_break: str = "first-spike", u=0.0
+) -> int:
+    """Predicted class from output spike counts (n_classes * population,).
+
+    Parameters
+    ----------
+    counts : array_like, shape (n_classes * population,)
+        Output spike counts, the ``population`` outputs of each class consecutive.
+    first_spikes : array_like, shape (n_classes * population,), optional
+        First-spike times (seconds; ``inf`` for silent outputs).
+    population : int
+        Output neurons per class (their counts are summed).
+    tie_break : {"first-spike", "random"}
+    u : float
+        The trial's uniform draw in [0, 1) (``random`` ties).
+    """
     counts = np.asarray(counts, dtype=np.float64)
     first = np.zeros_like(counts) if first_spikes is None else np.asarray(first_spikes, float)
-    return int(predict_nb(counts, first))
+    if tie_break not in TIE_BREAKS:
+        raise ValidationError(f"tie_break {tie_break!r} is not one of {', '.join(TIE_BREAKS)}")
+    if population < 1 or counts.size % population or counts.size == 0:
+        raise ValidationError(
+            f"{counts.size} outputs are not a positive multiple of population {population}"
+        )
+    if not 0.0 <= u < 1.0:
+        raise ValidationError(f"u must be in [0, 1), got {u!r}")
+    return int(predict_nb(counts, first, int(population), TIE_BREAKS.index(tie_break), float(u)))
 
 
 def one_hot_rates(labels, n_classes: int, rate_on: float, rate_off: float) -> np.ndarray:

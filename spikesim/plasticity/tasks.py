@@ -28,7 +28,9 @@ def ei_network(
     w_inh: float | Sequence[float],
     spread: float = 0.5,
     ei_pairs: bool = True,
+    inhibitory_fraction: float | None = None,
     delay: float = 0.0,
+    delay_inh: float | None = None,
     tau_syn: float = 0.01,
     threshold: float = 1.0,
     t_ref: float = 0.002,
@@ -47,9 +49,21 @@ def ei_network(
     ei_pairs : bool
         True: every pair (i, j) has an excitatory and an inhibitory edge (edge ``2 q`` and
         ``2 q + 1`` of pair ``q``). False: one edge per pair, excitatory with probability
-        ``w_exc / (w_exc + w_inh)``, weight mean ``w_exc`` or ``w_inh``.
-    delay, tau_syn, threshold, t_ref : float
-        Seconds, seconds, threshold units, seconds.
+        ``w_exc / (w_exc + w_inh)`` (or ``1 - inhibitory_fraction``), weight mean
+        ``w_exc`` or ``w_inh``: fixed random signs, as in the signed-weight MLP of the
+        zero-order theory (``w = sign * exp(theta)``).
+    inhibitory_fraction : float, optional
+        ``ei_pairs = False`` only: probability in [0, 1] that an edge is inhibitory
+        (default: ``w_inh / (w_exc + w_inh)``).
+    delay : float
+        Synaptic delay of every (excitatory) edge, seconds.
+    delay_inh : float, optional
+        Delay of the inhibitory edges, seconds (default: ``delay``). With E/I pairs and the
+        same delay both edges of a pair see the same arrivals, get identical eligibilities
+        and are scaled by the same factor, so the pair's ratio ``w_plus / w_minus`` (its
+        effective sign) can never change; a different inhibitory delay decouples them.
+    tau_syn, threshold, t_ref : float
+        Seconds, threshold units, seconds.
     seed : int
 
     Returns
@@ -66,6 +80,11 @@ def ei_network(
     wi = np.broadcast_to(np.asarray(w_inh, float), (n_t,))
     if np.any(we < 0) or np.any(wi < 0):
         raise ValidationError("w_exc and w_inh must be non-negative")
+    if inhibitory_fraction is not None and not 0.0 <= inhibitory_fraction <= 1.0:
+        raise ValidationError(f"inhibitory_fraction must be in [0, 1], got {inhibitory_fraction!r}")
+    d_inh = float(delay if delay_inh is None else delay_inh)
+    if not np.isfinite(d_inh) or d_inh < 0:
+        raise ValidationError(f"delay_inh must be a non-negative number, got {delay_inh!r}")
     rng = np.random.default_rng(seed)
     off = np.concatenate([[0], np.cumsum(sizes)])
     pres, posts, ws, ss = [], [], [], []
@@ -81,19 +100,25 @@ def ei_network(
             ws.append(np.stack([we[k] * u[:, 0], wi[k] * u[:, 1]], axis=1).ravel())
             ss.append(np.tile([1, -1], pp.size))
         else:
-            exc = rng.random(pp.size) < we[k] / max(we[k] + wi[k], 1e-300)
+            p_exc = (
+                we[k] / max(we[k] + wi[k], 1e-300)
+                if inhibitory_fraction is None
+                else 1.0 - inhibitory_fraction
+            )
+            exc = rng.random(pp.size) < p_exc
             pres.append(pp)
             posts.append(qq)
             ws.append(np.where(exc, we[k], wi[k]) * u[:, 0])
             ss.append(np.where(exc, 1, -1))
     layers = tuple(np.arange(off[k], off[k + 1]) for k in range(len(sizes)))
+    sign = np.concatenate(ss)
     return Network(
         n_neurons=int(off[-1]),
         pre=np.concatenate(pres),
         post=np.concatenate(posts),
         weight=np.concatenate(ws),
-        delay=delay,
-        sign=np.concatenate(ss),
+        delay=np.where(sign < 0, d_inh, float(delay)),
+        sign=sign,
         inputs=layers[0],
         outputs=layers[-1],
         tau_syn=tau_syn,

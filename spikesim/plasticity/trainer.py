@@ -34,7 +34,7 @@ from spikesim.engines.event import _kernel as _simulate_kernel
 from spikesim.engines.event import blocks
 from spikesim.errors import DivergenceError, ValidationError
 from spikesim.plasticity.eligibility import _eligibility_kernel
-from spikesim.plasticity.loss import LOSSES, loss_nb, predict_nb
+from spikesim.plasticity.loss import LOSSES, TIE_BREAKS, loss_nb, predict_nb
 from spikesim.plasticity.rule import (
     BASELINES,
     SCHEDULES,
@@ -154,6 +154,9 @@ def _train_sequential(
     center,
     center_beta,
     e_mean,
+    pop,
+    tie_code,
+    tie_u,
 ):
     """Train trial after trial (batch = 1). Returns the number of trials done; stops early
     (returning the index of the offending trial) at a non-finite loss."""
@@ -172,7 +175,7 @@ def _train_sequential(
         t0 += used
         L = loss_nb(loss_code, oc, duration, targets[s], labels[s], rate_scale, temperature)
         losses[t] = L
-        preds[t] = predict_nb(oc, first)
+        preds[t] = predict_nb(oc, first, pop, tie_code, tie_u[t])
         if not np.isfinite(L):
             return t
         if shuffle:
@@ -249,6 +252,9 @@ def _forward_many(
     preds,
     want_e,
     spike_counts,
+    pop,
+    tie_code,
+    tie_u,
 ):
     """Trials ``lo:hi`` of a batch with fixed weights: losses, predictions, eligibilities."""
     (order, blk, is_input, in_ptr, in_edges, pre, delay, tau, thr, tref) = net
@@ -258,7 +264,7 @@ def _forward_many(
             net, w_signed, inputs, outputs, counts[t], times, offsets[t], duration
         )
         losses[t] = loss_nb(loss_code, oc, duration, targets[s], labels[s], rate_scale, temperature)
-        preds[t] = predict_nb(oc, first)
+        preds[t] = predict_nb(oc, first, pop, tie_code, tie_u[t])
         if spike_counts.shape[0] > 0:
             for j in range(count.shape[0]):
                 spike_counts[t, j] = count[j]
@@ -407,6 +413,13 @@ class Trainer:
         its running mean (:func:`spikesim.plasticity.rule.center_eligibility`).
     center_beta : float
         Averaging weight of that running mean, in (0, 1].
+    population : int
+        Output neurons per class (classification): ``n_outputs = n_classes * population``,
+        class ``c`` owning outputs ``c*population .. c*population+population-1``; the
+        prediction sums their counts (:func:`spikesim.plasticity.loss.predict`).
+    tie_break : {"first-spike", "random"}
+        How tied (and all-silent) trials are decoded (:mod:`spikesim.plasticity.loss`);
+        ``random`` draws one uniform per trial from the trial's chunk (or evaluation) seed.
     seed : int
     """
 
@@ -441,6 +454,8 @@ class Trainer:
         shuffle_reward: bool = False,
         center_eligibility: bool = False,
         center_beta: float = 0.01,
+        population: int = 1,
+        tie_break: str = "first-spike",
         seed: int = 0,
     ):
         x = np.ascontiguousarray(x, dtype=np.float64)
@@ -486,6 +501,12 @@ class Trainer:
             raise ValidationError(f"beta must be in (0, 1], got {beta!r}")
         if not 0.0 < center_beta <= 1.0:
             raise ValidationError(f"center_beta must be in (0, 1], got {center_beta!r}")
+        if tie_break not in TIE_BREAKS:
+            raise ValidationError(f"tie_break {tie_break!r} is not one of {', '.join(TIE_BREAKS)}")
+        if population < 1 or network.outputs.size % population:
+            raise ValidationError(
+                f"{network.outputs.size} outputs are not a multiple of population {population!r}"
+            )
         if presentations < 1 or chunk < 1 or batch < 1:
             raise ValidationError("presentations, chunk and batch must be >= 1")
         if baseline == "same-sample" and presentations < 2:
@@ -514,6 +535,8 @@ class Trainer:
         self.shuffle_reward = bool(shuffle_reward)
         self.center_eligibility = bool(center_eligibility)
         self.center_beta = float(center_beta)
+        self.population = int(population)
+        self.tie_break = tie_break
         self._net = _net_tuple(network)
         self._sign = network.sign.astype(np.float64)
         self._inputs = np.ascontiguousarray(network.inputs, dtype=np.int64)
@@ -576,6 +599,11 @@ class Trainer:
         times = rng.uniform(0.0, self.duration, int(counts.sum()))
         return counts, times
 
+    def _tie_draws(self, rng, n: int) -> np.ndarray:
+        """One uniform per trial for ``random`` ties (drawn after everything else, so the
+        other draws, and ``first-spike`` runs, are unchanged)."""
+        return rng.random(n) if self.tie_break == "random" else np.zeros(n)
+
     # -- training -------------------------------------------------------------------------------
     def _codes(self):
         return (
@@ -602,6 +630,7 @@ class Trainer:
         counts, times = self._spikes(self.x[samples], rng)
         k = self.chunk
         shuf = rng.integers(0, 2**62, k) if self.shuffle_reward else np.zeros(k, np.int64)
+        tie_u = self._tie_draws(rng, k)
         ring, ring_n = self.ring.copy(), self.ring_n.copy()
         losses = np.full(k, np.nan)
         preds = np.full(k, -1, np.int64)
@@ -650,6 +679,9 @@ class Trainer:
                 self.center_eligibility,
                 self.center_beta,
                 e_mean,
+                self.population,
+                TIE_BREAKS.index(self.tie_break),
+                tie_u,
             )
             bad = -1 if done == k else int(done)
         else:
@@ -667,6 +699,7 @@ class Trainer:
                 ring,
                 ring_n,
                 e_mean,
+                tie_u,
             )
         if bad >= 0:
             raise DivergenceError(
@@ -704,9 +737,12 @@ class Trainer:
         ring,
         ring_n,
         e_mean=None,
+        tie_u=None,
     ):
         if e_mean is None:
             e_mean = self.e_mean.copy()
+        if tie_u is None:
+            tie_u = np.zeros(self.chunk)
         k, b = self.chunk, self.batch
         m = w.shape[0]
         offsets = np.zeros(k, np.int64)
@@ -743,7 +779,17 @@ class Trainer:
 
                 def fwd(q, args=args, sl=sl):
                     _forward_many(
-                        *args, tb[q], tb[q + 1], E2, losses[sl], preds[sl], True, no_counts
+                        *args,
+                        tb[q],
+                        tb[q + 1],
+                        E2,
+                        losses[sl],
+                        preds[sl],
+                        True,
+                        no_counts,
+                        self.population,
+                        TIE_BREAKS.index(self.tie_break),
+                        tie_u[sl],
                     )
 
                 if pool is None:
@@ -824,6 +870,7 @@ class Trainer:
         samples = np.repeat(np.arange(n), repeats)
         rng = np.random.default_rng([self.seed, 3])
         counts, times = self._spikes(x[samples], rng)
+        tie_u = self._tie_draws(rng, samples.size)
         offsets = np.zeros(samples.size, np.int64)
         np.cumsum(counts.sum(axis=1)[:-1], out=offsets[1:])
         losses = np.empty(samples.size)
@@ -853,6 +900,9 @@ class Trainer:
             preds,
             False,
             sc,
+            self.population,
+            TIE_BREAKS.index(self.tie_break),
+            tie_u,
         )
         out = {
             "loss": float(np.mean(losses)),

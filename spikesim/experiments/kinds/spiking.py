@@ -77,7 +77,14 @@ TABLES = {
         "w_exc": Field((float, list), 0.2, check=_weights, doc="mean excitatory weight"),
         "w_inh": Field((float, list), 0.1, check=_weights, doc="mean inhibitory weight"),
         "spread": Field(float, 0.5, doc="weights uniform on mean * [1 - spread, 1 + spread]"),
+        "inhibitory_fraction": Field(
+            float,
+            -1.0,
+            doc="ei_pairs = false: P(edge inhibitory), in [0, 1] (-1: w_inh/(w_exc+w_inh))",
+        ),
+        "population": Field(int, 1, check=_pos, doc="output neurons per class (counts summed)"),
         "delay": Field(float, 0.0, check=_nonneg, doc="synaptic delay, s"),
+        "delay_inh": Field(float, -1.0, doc="delay of inhibitory edges, s (-1: = delay)"),
         "tau_syn": Field(float, 0.01, check=_pos, doc="synaptic time constant, s"),
         "threshold": Field(float, 1.0, check=_pos, doc="firing threshold"),
         "t_ref": Field(float, 0.002, check=_nonneg, doc="refractory period, s"),
@@ -92,6 +99,12 @@ TABLES = {
         "rate_off": Field(float, 10.0, check=_nonneg, doc="target rate of other classes, Hz"),
         "rate_scale": Field(float, 50.0, check=_pos, doc="Hz dividing rate errors (mse)"),
         "temperature": Field(float, 2.0, check=_pos, doc="softmax temperature, spikes"),
+        "tie_break": Field(
+            str,
+            "first-spike",
+            choices=("first-spike", "random"),
+            doc="decoding of ties (random: all-silent trials score chance)",
+        ),
     },
     "rule": {
         "c": Field(float, 100.0, check=_pos, doc="STDP rate, 1/s (time constant 1/c)"),
@@ -159,27 +172,33 @@ def build(config: dict):
     task, netc, enc, lossc = config["task"], config["network"], config["encoding"], config["loss"]
     sizes = list(netc["sizes"])
 
-    def make_net(s, scale=1.0):
+    pop = netc["population"]
+
+    def make_net(s, scale=1.0, population=1):
         w_exc = np.asarray(netc["w_exc"], float) * scale
         w_inh = np.asarray(netc["w_inh"], float) * scale
         n_t = len(sizes) - 1
         for name, w in (("w_exc", w_exc), ("w_inh", w_inh)):
             if w.ndim and w.size != n_t:
                 raise ConfigError(f"network.{name} needs {n_t} values (one per transition)")
+        inh = netc["inhibitory_fraction"]
+        d_inh = netc["delay_inh"]
         return ei_network(
-            [sizes[0] + netc["bias_inputs"], *sizes[1:]],
+            [sizes[0] + netc["bias_inputs"], *sizes[1:-1], sizes[-1] * population],
             w_exc=w_exc,
             w_inh=w_inh,
             spread=netc["spread"],
             ei_pairs=netc["ei_pairs"],
+            inhibitory_fraction=None if inh < 0 else inh,
             delay=netc["delay"],
+            delay_inh=None if d_inh < 0 else d_inh,
             tau_syn=netc["tau_syn"],
             threshold=netc["threshold"],
             t_ref=netc["t_ref"],
             seed=s,
         )
 
-    net = make_net(seed)
+    net = make_net(seed, population=pop)
     name = task["dataset"]
     classification = name != "teacher-student"
     if name == "teacher-student":
@@ -232,6 +251,11 @@ def build(config: dict):
         y_train, y_test = ds.y_train, ds.y_test
         t_train = one_hot_rates(y_train, ds.n_classes, lossc["rate_on"], lossc["rate_off"])
         t_test = one_hot_rates(y_test, ds.n_classes, lossc["rate_on"], lossc["rate_off"])
+    if pop > 1:
+        if not classification:
+            raise ConfigError("network.population > 1 needs a classification task")
+        t_train = np.repeat(t_train, pop, axis=1)
+        t_test = np.repeat(t_test, pop, axis=1)
     nb = netc["bias_inputs"]
     return {
         "network": net,
@@ -254,6 +278,14 @@ def validate(config: dict) -> None:
         Naming the offending keys.
     """
     r, lossc, tr = config["rule"], config["loss"], config["train"]
+    netc = config["network"]
+    inh = netc["inhibitory_fraction"]
+    if inh != -1.0 and not 0.0 <= inh <= 1.0:
+        raise ConfigError(f"network.inhibitory_fraction = {inh!r}: must be in [0, 1] (or -1)")
+    if netc["delay_inh"] != -1.0 and netc["delay_inh"] < 0:
+        raise ConfigError(f"network.delay_inh = {netc['delay_inh']!r}: must be >= 0 (or -1)")
+    if netc["population"] > 1 and config["task"]["dataset"] == "teacher-student":
+        raise ConfigError("network.population > 1 needs a classification task")
     if lossc["kind"] == "cross-entropy" and config["task"]["dataset"] == "teacher-student":
         raise ConfigError("loss.kind = 'cross-entropy' needs a classification task")
     if not 0.0 <= r["max_change"] < 1.0:
@@ -311,6 +343,8 @@ def make_trainer(config: dict, built: dict):
         shuffle_reward=r["shuffle_reward"],
         center_eligibility=r["center_eligibility"],
         center_beta=r["center_beta"],
+        population=config["network"]["population"],
+        tie_break=lossc["tie_break"],
         seed=config["experiment"]["seed"],
     )
 
@@ -482,7 +516,7 @@ def _plots(out_dir, config, built, trainer, w_init, curve, snaps_step, snaps_w, 
             {"test accuracy": (step, curve["test_accuracy"])},
             xlabel="trials",
             ylabel="test accuracy",
-            chance=1.0 / net.outputs.size,
+            chance=config["network"]["population"] / net.outputs.size,
             title=f"{name}: reward-modulated STDP",
         )
     else:
