@@ -14,6 +14,11 @@ initial weights:
 - ``--capacity``: the test accuracy of a noise-free rate model with the network's sign
   pattern (``relu`` of ``sum_i s_e w_e x_i``, weights trained by gradient descent in
   log-weight space on the same mse targets), i.e. what the sign pattern allows at all.
+
+``--set TABLE.KEY=VALUE`` overrides keys as in ``spikesim train`` (e.g. ``--set
+network.file="models/digits-64-10.toml"``). The update alignment and ``--capacity`` need a
+single-layer network (no hidden layer, no output population); for other networks only the
+ceiling is printed.
 """
 
 from __future__ import annotations
@@ -134,19 +139,27 @@ def sign_capacity(config: dict, *, steps: int = 4000, lr: float = 0.4) -> tuple[
 
 
 def main(argv=None) -> int:
-    from spikesim.experiments.config import load
+    from pathlib import Path
+
+    from spikesim.cli.train import apply_overrides
+    from spikesim.experiments.config import read_toml, resolve
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("experiment")
     p.add_argument("--samples", type=int, default=4)
     p.add_argument("--trials", type=int, default=2000)
     p.add_argument("--capacity", action="store_true")
+    p.add_argument("--set", action="append", default=[], metavar="TABLE.KEY=VALUE")
     args = p.parse_args(argv)
-    cfg = load(args.experiment)
+    path = Path(args.experiment)
+    cfg = resolve(apply_overrides(read_toml(path), args.set), base_dir=path.parent)
     lossc, enc = cfg["loss"], cfg["encoding"]
     n_cls = cfg["network"]["sizes"][-1]
     ceil = accuracy_ceiling(lossc["rate_on"], lossc["rate_off"], enc["duration"], n_cls)
     print(f"single-trial Poisson accuracy ceiling of the targets: {ceil:.3f}")
+    if len(cfg["network"]["sizes"]) > 2 or cfg["network"]["population"] > 1:
+        print("hidden layer or output population: no single-layer diagnostics")
+        return 0
     if args.capacity:
         tr_acc, te_acc = sign_capacity(cfg)
         print(f"rate model with the network's signs: train {tr_acc:.3f} test {te_acc:.3f}")
