@@ -15,6 +15,11 @@ initial weights:
   pattern (``relu`` of ``sum_i s_e w_e x_i``, weights trained by gradient descent in
   log-weight space on the same mse targets), i.e. what the sign pattern allows at all.
 
+``--checkpoint DIR/checkpoint.npz`` (any network): with the checkpoint's weights, the
+single-trial test accuracy against the accuracy of the class with the highest *mean*
+count over ``--repeats`` trials (the readout's Poisson noise averaged out), and the mean
+counts of the true class and of the largest other class.
+
 ``--set TABLE.KEY=VALUE`` overrides keys as in ``spikesim train`` (e.g. ``--set
 network.file="models/digits-64-10.toml"``). The update alignment and ``--capacity`` need a
 single-layer network (no hidden layer, no output population); for other networks only the
@@ -138,6 +143,75 @@ def sign_capacity(config: dict, *, steps: int = 4000, lr: float = 0.4) -> tuple[
     return acc(X, b["y_train"]), acc(Xt, b["y_test"])
 
 
+def readout_noise(config: dict, checkpoint: str, *, repeats: int = 20, seed: int = 5) -> dict:
+    """Single-trial vs mean-count accuracy on the test set at a checkpoint's weights.
+
+    Returns
+    -------
+    dict
+        ``step``, ``single_trial`` (accuracy of single trials, the trainer's decoder),
+        ``mean_count`` (argmax of the class counts averaged over ``repeats`` trials),
+        ``true_count`` and ``max_other_count`` (mean spikes per trial and class).
+    """
+    from spikesim.experiments.kinds.spiking import build, make_trainer
+    from spikesim.plasticity.loss import LOSSES, TIE_BREAKS
+    from spikesim.plasticity.trainer import _forward_many
+
+    b = build(config)
+    tr = make_trainer(config, b)
+    with np.load(checkpoint) as z:
+        tr.load_state_dict({k: z[k] for k in ("w", "bstate", "step", "ring", "ring_n")})
+    x, y = b["x_test"], b["y_test"]
+    n = x.shape[0]
+    samples = np.repeat(np.arange(n), repeats)
+    rng = np.random.default_rng(seed)
+    counts, times = tr._spikes(x[samples], rng)
+    offsets = np.zeros(samples.size, np.int64)
+    np.cumsum(counts.sum(1)[:-1], out=offsets[1:])
+    sc = np.zeros((samples.size, b["network"].n_neurons), np.int64)
+    L = np.empty(samples.size)
+    P = np.empty(samples.size, np.int64)
+    _forward_many(
+        tr._net,
+        tr._sign * tr.w,
+        tr._inputs,
+        tr._outputs,
+        samples,
+        counts,
+        times,
+        offsets,
+        b["t_test"],
+        y,
+        tr.duration,
+        tr.c,
+        LOSSES.index(tr.loss),
+        tr.rate_scale,
+        tr.temperature,
+        0,
+        samples.size,
+        np.zeros((0, 0)),
+        L,
+        P,
+        False,
+        sc,
+        tr.population,
+        TIE_BREAKS.index(tr.tie_break),
+        rng.random(samples.size),
+    )
+    m = sc[:, b["network"].outputs].reshape(n, repeats, -1).mean(1)
+    m = m.reshape(n, -1, tr.population).sum(-1)
+    true = m[np.arange(n), y]
+    other = m.copy()
+    other[np.arange(n), y] = -np.inf
+    return {
+        "step": tr.step,
+        "single_trial": float(np.mean(P == y[samples])),
+        "mean_count": float(np.mean(m.argmax(1) == y)),
+        "true_count": float(true.mean()),
+        "max_other_count": float(other.max(1).mean()),
+    }
+
+
 def main(argv=None) -> int:
     from pathlib import Path
 
@@ -150,6 +224,8 @@ def main(argv=None) -> int:
     p.add_argument("--trials", type=int, default=2000)
     p.add_argument("--capacity", action="store_true")
     p.add_argument("--set", action="append", default=[], metavar="TABLE.KEY=VALUE")
+    p.add_argument("--checkpoint", default="")
+    p.add_argument("--repeats", type=int, default=20)
     args = p.parse_args(argv)
     path = Path(args.experiment)
     cfg = resolve(apply_overrides(read_toml(path), args.set), base_dir=path.parent)
@@ -157,6 +233,13 @@ def main(argv=None) -> int:
     n_cls = cfg["network"]["sizes"][-1]
     ceil = accuracy_ceiling(lossc["rate_on"], lossc["rate_off"], enc["duration"], n_cls)
     print(f"single-trial Poisson accuracy ceiling of the targets: {ceil:.3f}")
+    if args.checkpoint:
+        r = readout_noise(cfg, args.checkpoint, repeats=args.repeats)
+        print(
+            f"step {r['step']}: single-trial accuracy {r['single_trial']:.3f}, accuracy of the "
+            f"mean counts over {args.repeats} trials {r['mean_count']:.3f}; mean spikes per "
+            f"trial: true class {r['true_count']:.2f}, largest other {r['max_other_count']:.2f}"
+        )
     if len(cfg["network"]["sizes"]) > 2 or cfg["network"]["population"] > 1:
         print("hidden layer or output population: no single-layer diagnostics")
         return 0
