@@ -201,3 +201,45 @@ def test_bad_input():
         m.fit_batch(x, y, np.array([-1, 0, 2]))
     with pytest.raises(ValidationError, match="index"):
         m.fit_batch(x, y, np.array([0.0, 1.0, 2.0]))
+
+
+@pytest.mark.parametrize(
+    "sizes, dtype, atol",
+    [
+        ((30, 20, 4), "float64", 1e-12),
+        ((30, 20, 4), "float32", 1e-5),
+        ((9, 7, 6, 3), "float64", 1e-12),
+    ],
+)
+def test_fused_kernels_match_reference(sizes, dtype, atol):
+    """The Numba relaxation and the BLAS update equal relax + ep_increments to rounding."""
+    from spikesim.rate._ep_kernels import relax_fused
+    from spikesim.rate.ep import apply_ep_increments, glorot_uniform
+
+    rng = np.random.default_rng(4)
+    dt = np.dtype(dtype)
+    W = [glorot_uniform(rng, a, b, dt) for a, b in zip(sizes[:-1], sizes[1:], strict=True)]
+    b = [rng.uniform(-0.2, 0.4, n).astype(dt) for n in sizes[1:]]
+    x = rng.random((8, sizes[0])).astype(dt)
+    start = [rng.random((8, n)).astype(dt) for n in sizes[1:]]
+    t = np.eye(sizes[-1], dtype=dt)[rng.integers(0, sizes[-1], 8)]
+    beta = -0.5
+    free_ref = relax(x @ W[0], start, W, b, n_steps=7, eps=0.5)
+    nudged_ref = relax(x @ W[0], free_ref, W, b, n_steps=3, eps=0.5, beta=beta, target=t)
+    free, nudged = relax_fused(
+        x @ W[0], start, W, b, n_free=7, n_nudged=3, eps=0.5, beta=beta, target=t
+    )
+    for got, ref in zip(free + nudged, free_ref + nudged_ref, strict=True):
+        assert got.dtype == dt
+        assert np.max(np.abs(got - ref)) < atol
+    inside = np.concatenate([(s > 0) & (s < 1) for s in nudged_ref], axis=1)
+    assert 0.2 < np.mean(inside)  # not all clipped: the dynamics are exercised
+    lrs = tuple(0.3 + 0.1 * k for k in range(len(W)))
+    dw, db = ep_increments(x, free_ref, nudged_ref, beta)
+    w_new, b_new = [w.copy() for w in W], [c.copy() for c in b]
+    apply_ep_increments(x, free_ref, nudged_ref, beta, lrs, w_new, b_new)
+    for k, a in enumerate(lrs):
+        assert w_new[k].dtype == dt and b_new[k].dtype == dt
+        assert np.max(np.abs(w_new[k] - (W[k] + a * dw[k]))) < atol
+        assert np.max(np.abs(b_new[k] - (b[k] + a * db[k]))) < atol
+        assert np.max(np.abs(a * dw[k])) > 100 * atol  # the increments are not negligible

@@ -40,11 +40,19 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from scipy.linalg.blas import get_blas_funcs
 
 from spikesim.errors import ValidationError
+from spikesim.rate._ep_kernels import count_not_below, relax_fused
 from spikesim.rate.base import RateLearner, register
 
-__all__ = ["EquilibriumPropagation", "relax", "ep_increments", "glorot_uniform"]
+__all__ = [
+    "EquilibriumPropagation",
+    "relax",
+    "ep_increments",
+    "apply_ep_increments",
+    "glorot_uniform",
+]
 
 
 def glorot_uniform(rng: np.random.Generator, n_in: int, n_out: int, dtype) -> np.ndarray:
@@ -123,6 +131,45 @@ def ep_increments(
         dw.append((nudged[k - 1].T @ nudged[k] - free[k - 1].T @ free[k]) * scale)
     db = [(nb - fb).sum(axis=0) * scale for nb, fb in zip(nudged, free, strict=True)]
     return dw, db
+
+
+def apply_ep_increments(
+    x: np.ndarray,
+    free: list[np.ndarray],
+    nudged: list[np.ndarray],
+    beta: float,
+    lrs: tuple[float, ...],
+    weights: list[np.ndarray],
+    biases: list[np.ndarray],
+) -> None:
+    """In place: ``W_k += alpha_k dW_k``, ``b_k += alpha_k db_k`` with the increments of
+    :func:`ep_increments` (eq. 50).
+
+    Each weight update is BLAS ``gemm`` accumulating into ``W_k`` (``beta = 1``), with
+    ``alpha_k / (beta batch)`` folded into the product: ``W_1 += a x^T (s_1^b - s_1^0)``,
+    and for ``k >= 2`` two calls, ``+a s_{k-1}^{b T} s_k^b`` and ``-a s_{k-1}^{0 T} s_k^0``.
+    Equal to adding ``alpha_k * ep_increments(...)`` up to rounding (one scaling instead of
+    two). ``weights`` must be C-contiguous (their transposes are BLAS's column-major
+    outputs).
+    """
+    batch = x.shape[0]
+    scale = 1.0 / (beta * batch)
+    gemm = get_blas_funcs("gemm", (weights[0],))
+    for k, a in enumerate(lrs):
+        w = weights[k]
+        wt = w.T  # column-major view: BLAS updates it in place
+        c = a * scale
+        if k == 0:
+            pairs = ((c, nudged[0] - free[0], x),)
+        else:
+            pairs = ((c, nudged[k], nudged[k - 1]), (-c, free[k], free[k - 1]))
+        for alpha, post, pre in pairs:
+            # wt (n_k, n_{k-1}) += alpha post^T pre
+            out = gemm(alpha, post.T, pre.T, beta=1.0, c=wt, trans_b=1, overwrite_c=1)
+            if not np.shares_memory(out, w):  # pragma: no cover - BLAS made a copy
+                w[...] = out.T
+        db = (nudged[k] - free[k]).sum(axis=0) * scale
+        biases[k] += (a * db).astype(biases[k].dtype, copy=False)
 
 
 @register("ep")
@@ -251,9 +298,10 @@ class EquilibriumPropagation(RateLearner):
         self._step = int(state.get("step", 0))
 
     def _params_finite(self) -> bool:
-        # weights and biases only (cheaper than the base class's walk over state_dict)
+        # weights and biases only, one pass each (cheaper than the base class's walk over
+        # state_dict, which copies the particles and builds temporaries)
         lim = getattr(self, "divergence_limit", 1e12)  # base-class limit on |parameters|
-        return all(np.all(np.abs(a) < lim) for a in (*self.W, *self.b))
+        return all(count_not_below(a, lim) == 0 for a in (*self.W, *self.b))
 
     @classmethod
     def conformance_params(cls) -> dict[str, Any]:
@@ -280,10 +328,12 @@ class EquilibriumPropagation(RateLearner):
             ]
         return [p[index] for p in self.particles]
 
-    def _free_phase(self, x: np.ndarray, states: list[np.ndarray]):
+    def _free_phase(self, x: np.ndarray, n_steps: int) -> list[np.ndarray]:
         drive = np.clip(x, 0.0, 1.0) @ self.W[0]
-        free = relax(drive, states, self.W, self.b, n_steps=self.n_free, eps=self.eps)
-        return drive, free
+        free, _ = relax_fused(
+            drive, self._zeros(x.shape[0]), self.W, self.b, n_free=n_steps, n_nudged=0, eps=self.eps
+        )
+        return free
 
     def _fit_batch(self, x: np.ndarray, y: np.ndarray, index: np.ndarray | None) -> float:
         x = np.asarray(x, dtype=self.dtype)
@@ -304,35 +354,38 @@ class EquilibriumPropagation(RateLearner):
         target = np.zeros((batch, self.sizes[-1]), dtype=self.dtype)
         target[np.arange(batch), y] = 1.0
         start = self._zeros(batch) if index is None else self._gather(index)
-        drive, free = self._free_phase(x, start)
-        if index is not None:
-            for p, s in zip(self.particles, free, strict=True):
-                p[index] = s
-        loss = float(np.mean(np.sum((target - free[-1]) ** 2, axis=1)))
         beta = self.beta
         if self.random_sign and np.random.default_rng([self.seed, 1, self._step]).integers(2):
             beta = -beta
         self._step += 1
-        nudged = relax(
-            drive,
-            free,
+        xc = np.clip(x, 0.0, 1.0)
+        # the input drive rho(x) W_1 once for both phases; free then nudged phase in one call
+        free, nudged = relax_fused(
+            xc @ self.W[0],
+            start,
             self.W,
             self.b,
-            n_steps=self.n_nudged,
+            n_free=self.n_free,
+            n_nudged=self.n_nudged,
             eps=self.eps,
             beta=beta,
             target=target,
         )
-        dw, db = ep_increments(np.clip(x, 0.0, 1.0), free, nudged, beta)
-        for k, a in enumerate(self.lrs):
-            self.W[k] += (a * dw[k]).astype(self.dtype, copy=False)
-            self.b[k] += (a * db[k]).astype(self.dtype, copy=False)
+        if index is not None:
+            for p, s in zip(self.particles, free, strict=True):
+                p[index] = s
+        loss = float(np.mean(np.sum((target - free[-1]) ** 2, axis=1)))
+        self._contiguous()
+        apply_ep_increments(xc, free, nudged, beta, self.lrs, self.W, self.b)
         return loss
+
+    def _contiguous(self) -> None:
+        # apply_ep_increments updates the weights in place through their transposes
+        self.W = [np.ascontiguousarray(w) for w in self.W]
 
     def _predict_scores(self, x: np.ndarray) -> np.ndarray:
         x = np.asarray(x, dtype=self.dtype)
-        _, free = self._free_phase(x, self._zeros(x.shape[0]))
-        return free[-1]
+        return self._free_phase(x, self.n_free)[-1]
 
     def fixed_point(self, x: np.ndarray, n_steps: int | None = None) -> list[np.ndarray]:
         """States ``[s_1, ..., s_N]`` after a free phase from zero.
@@ -342,15 +395,7 @@ class EquilibriumPropagation(RateLearner):
         x = np.asarray(self._check_x(x), dtype=self.dtype)
         if not self._initialized:
             self.initialize()
-        drive = np.clip(x, 0.0, 1.0) @ self.W[0]
-        return relax(
-            drive,
-            self._zeros(x.shape[0]),
-            self.W,
-            self.b,
-            n_steps=n_steps or self.n_free,
-            eps=self.eps,
-        )
+        return self._free_phase(x, n_steps or self.n_free)
 
     def flops_per_sample(self, batch: int = 20) -> float:
         """Floating-point operations of one training step per example (matrix products only).
