@@ -63,8 +63,15 @@ def _check_positive(name: str, value: float) -> float:
     return value
 
 
+def _expected(rates: np.ndarray, duration: float) -> np.ndarray:
+    """Expected spike counts ``rates * duration`` (inf where the product overflows)."""
+    with np.errstate(over="ignore"):
+        return rates * duration
+
+
 def _check_expected_spikes(expected: np.ndarray, what: str) -> None:
-    total = float(np.sum(expected))
+    with np.errstate(over="ignore"):
+        total = float(np.sum(expected))
     if not total <= MAX_SPIKES:
         raise ValidationError(
             f"{what} asks for about {total:.3g} spikes (more than {MAX_SPIKES:.0e}); "
@@ -96,7 +103,8 @@ def poisson(x, *, duration: float, max_rate: float = 100.0, neurons=None, seed: 
     x, neurons = _check_x(x, neurons)
     duration = _check_positive("duration", duration)
     max_rate = _check_positive("max_rate", max_rate)
-    lam = x * max_rate * duration
+    with np.errstate(over="ignore"):
+        lam = _expected(x * max_rate, duration)
     _check_expected_spikes(lam, f"poisson(max_rate={max_rate!r}, duration={duration!r})")
     rng = _rng(seed)
     counts = rng.poisson(lam)
@@ -121,7 +129,7 @@ def regular(x, *, duration: float, max_rate: float = 100.0, neurons=None, phase:
     times, nrn = [], []
     rates = x * max_rate
     _check_expected_spikes(
-        rates * duration, f"regular(max_rate={max_rate!r}, duration={duration!r})"
+        _expected(rates, duration), f"regular(max_rate={max_rate!r}, duration={duration!r})"
     )
     for k in np.flatnonzero(x > 0):
         # spikes at (m + phase) / rate for m = 0, 1, ... while < duration

@@ -90,3 +90,10 @@ def test_decoders():
     assert first[:3].tolist() == [0.09, 0.002, 0.001] and np.isinf(first[3])
     with pytest.raises(ValidationError):
         encoding.spike_counts(rec, [0], t_start=0.2)
+
+
+@pytest.mark.parametrize("encoder", [encoding.poisson, encoding.regular])
+def test_overflowing_expected_count_is_refused_without_warning(encoder):
+    # found by fuzzing: rates * duration overflowed to inf with a RuntimeWarning
+    with pytest.raises(ValidationError, match="asks for about inf spikes"):
+        encoder([1.0], duration=1.7e308)
