@@ -37,8 +37,9 @@ import inspect
 from pathlib import Path
 from typing import Any
 
-from spikesim.errors import ConfigError, ValidationError
+from spikesim.errors import ConfigError
 from spikesim.experiments.config import Field, Kind, register_kind
+from spikesim.experiments.task import load_task, task_table
 
 
 def _positive(v) -> str | None:
@@ -49,20 +50,7 @@ def _non_negative(v) -> str | None:
     return None if v >= 0 else "must be >= 0"
 
 
-TASK = {
-    "dataset": Field(str, doc="dataset name (spikesim.data.available())"),
-    "n_train": Field(
-        int, 0, check=_non_negative, doc="keep the first n training examples (0: all)"
-    ),
-    "n_test": Field(int, 0, check=_non_negative, doc="keep the first n test examples (0: all)"),
-    "path": Field(str, "", doc="directory of the dataset's files (default: standard places)"),
-    "test_fraction": Field(
-        float,
-        0.2,
-        check=lambda v: None if 0 < v < 1 else "must be in (0, 1)",
-        doc="held-out fraction for datasets without a fixed test set",
-    ),
-}
+TASK = task_table()
 
 TRAIN = {
     "epochs": Field(int, 1, check=_positive, doc="passes over the training set"),
@@ -166,29 +154,12 @@ def learner_table(table: Any, where: str = "learner") -> dict:
 
 def build(config: dict):
     """``(learner, dataset)`` of a resolved ``rate`` config."""
-    from spikesim import data, rate
+    from spikesim import rate
 
     seed = config["experiment"]["seed"]
-    task = config["task"]
-    try:
-        ds = data.load(
-            task["dataset"],
-            path=task["path"] or None,
-            seed=seed,
-            test_fraction=task["test_fraction"],
-            n_train=task["n_train"] or None,
-            n_test=task["n_test"] or None,
-        )
-    except ValidationError as exc:
-        raise ConfigError(f"task: {exc}") from None
     params = {k: v for k, v in config["learner"].items() if k != "name"}
     learner = rate.make(config["learner"]["name"], seed=seed, **params)
-    sizes = list(learner.sizes)
-    if sizes[0] != ds.n_features or sizes[-1] != ds.n_classes:
-        raise ConfigError(
-            f"learner.sizes = {sizes} does not fit {task['dataset']!r}: the first size must be "
-            f"{ds.n_features} (inputs) and the last {ds.n_classes} (classes)"
-        )
+    ds = load_task(config["task"], seed=seed, sizes=learner.sizes, sizes_key="learner.sizes")
     return learner, ds
 
 

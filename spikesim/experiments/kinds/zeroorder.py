@@ -52,6 +52,7 @@ import numpy as np
 
 from spikesim.errors import ConfigError, ValidationError
 from spikesim.experiments.config import Field, Kind, register_kind
+from spikesim.experiments.task import load_task, task_table
 
 __all__ = ["KIND", "TABLES", "build", "run"]
 
@@ -71,18 +72,7 @@ def _sizes(v) -> str | None:
 
 
 TABLES = {
-    "task": {
-        "dataset": Field(str, "digits", doc="dataset name (spikesim.data.available())"),
-        "n_train": Field(int, 0, check=_non_negative, doc="first n training examples (0: all)"),
-        "n_test": Field(int, 0, check=_non_negative, doc="first n test examples (0: all)"),
-        "path": Field(str, "", doc="directory of the dataset's files (default: standard places)"),
-        "test_fraction": Field(
-            float,
-            0.2,
-            check=lambda v: None if 0 < v < 1 else "must be in (0, 1)",
-            doc="held-out fraction for datasets without a fixed test set",
-        ),
-    },
+    "task": task_table("digits"),
     "model": {
         "sizes": Field(list, [64, 100, 10], check=_sizes, doc="layer widths, input first"),
         "scale": Field(float, 0.2, check=_positive, doc="factor of the summed squared error"),
@@ -130,29 +120,13 @@ TABLES = {
 
 def build(config: dict):
     """``(model, theta0, dataset, optimizer)`` of a resolved ``zeroorder`` config."""
-    from spikesim import data
     from spikesim.zeroorder import SGD, ZeroOrder, drift_constant
     from spikesim.zeroorder.mlp import SignedMLP
 
     seed = config["experiment"]["seed"]
     task, mc, rc = config["task"], config["model"], config["rule"]
-    try:
-        ds = data.load(
-            task["dataset"],
-            path=task["path"] or None,
-            seed=seed,
-            test_fraction=task["test_fraction"],
-            n_train=task["n_train"] or None,
-            n_test=task["n_test"] or None,
-        )
-    except ValidationError as exc:
-        raise ConfigError(f"task: {exc}") from None
     sizes = list(mc["sizes"])
-    if sizes[0] != ds.n_features or sizes[-1] != ds.n_classes:
-        raise ConfigError(
-            f"model.sizes = {sizes} does not fit {task['dataset']!r}: the first size must be "
-            f"{ds.n_features} (inputs) and the last {ds.n_classes} (classes)"
-        )
+    ds = load_task(task, seed=seed, sizes=sizes, sizes_key="model.sizes")
     try:
         model = SignedMLP(sizes, seed=seed, scale=mc["scale"])
         theta0 = model.init(seed, spread=mc["init_spread"])
