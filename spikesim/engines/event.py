@@ -247,6 +247,36 @@ def blocks(network) -> np.ndarray:
 
 
 @njit(cache=True, nogil=True)
+def count_arrivals(q0, fan, in_edges, pre, count):
+    """Upper bound on the arrivals at a neuron: the spikes of its ``fan`` presynaptic
+    neurons (incoming slots ``in_edges[q0 : q0 + fan]``)."""
+    m = 0
+    for q in range(fan):
+        m += count[pre[in_edges[q0 + q]]]
+    return m
+
+
+@njit(cache=True, nogil=True)
+def gather_arrivals(q0, fan, in_edges, pre, delay, start, count, buf, duration, at, aslot):
+    """Write the arrivals at a neuron into ``at`` (times, seconds) and ``aslot`` (incoming
+    slot ``q``), unsorted; return their number. An arrival is a presynaptic spike time plus
+    the edge's delay; arrivals at or after ``duration`` are dropped. This is the one
+    definition of the arrivals, shared by the engine and the STDP eligibility kernel."""
+    k = 0
+    for q in range(fan):
+        e = in_edges[q0 + q]
+        i = pre[e]
+        d = delay[e]
+        for s in range(start[i], start[i] + count[i]):
+            t = buf[s] + d
+            if t < duration:
+                at[k] = t
+                aslot[k] = q
+                k += 1
+    return k
+
+
+@njit(cache=True, nogil=True)
 def _kernel(
     order,
     blk,
@@ -303,23 +333,11 @@ def _kernel(
         # -- the block's shared arrival sequence
         q0 = in_ptr[j]
         fan = in_ptr[j + 1] - q0
-        m = 0
-        for q in range(fan):
-            m += count[pre[in_edges[q0 + q]]]
+        m = count_arrivals(q0, fan, in_edges, pre, count)
         if m > at.shape[0]:
             at = np.empty(2 * m)
             aslot = np.empty(2 * m, np.int64)
-        k = 0
-        for q in range(fan):
-            e = in_edges[q0 + q]
-            i = pre[e]
-            d = delay[e]
-            for s in range(start[i], start[i] + count[i]):
-                t = buf[s] + d
-                if t < duration:
-                    at[k] = t
-                    aslot[k] = q
-                    k += 1
+        k = gather_arrivals(q0, fan, in_edges, pre, delay, start, count, buf, duration, at, aslot)
         idx = _stable_argsort(at[:k])
         inv_tau = 1.0 / tau[j]
         sslot = np.empty(k, np.int64)

@@ -29,6 +29,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from spikesim.engines.event import blocks, count_arrivals, gather_arrivals
 from spikesim.errors import ValidationError
 
 __all__ = ["eligibility", "eligibility_csr", "eligibility_reference"]
@@ -47,22 +48,10 @@ def _block_eligibility(
     nb = ob - oi
     if fan == 0:
         return
-    m = 0
-    for q in range(fan):
-        m += count[pre[in_edges[q0 + q]]]
+    m = count_arrivals(q0, fan, in_edges, pre, count)
     at = np.empty(m)
     aslot = np.empty(m, np.int64)
-    k = 0
-    for q in range(fan):
-        e = in_edges[q0 + q]
-        i = pre[e]
-        d = delay[e]
-        for s in range(start[i], start[i] + count[i]):
-            t = buf[s] + d
-            if t < duration:
-                at[k] = t
-                aslot[k] = q
-                k += 1
+    k = gather_arrivals(q0, fan, in_edges, pre, delay, start, count, buf, duration, at, aslot)
     if k == 0:
         return
     idx = np.argsort(at[:k], kind="mergesort")
@@ -168,7 +157,6 @@ def eligibility_csr(network, start, count, buf, duration: float, c: float, out=N
     ndarray of float64, shape (n_edges,)
         ``E_e`` as defined in the module docstring (SH eq. 2.4).
     """
-    from spikesim.engines.event import blocks
 
     c = _check_c(c)
     if out is None:
