@@ -1,7 +1,7 @@
 import os
 
 import matplotlib
-from hypothesis import settings
+from hypothesis import Phase, settings
 
 matplotlib.use("Agg")
 os.environ.setdefault("SPIKESIM_NO_PROGRESS", "1")
@@ -10,4 +10,9 @@ os.environ.setdefault("SPIKESIM_NO_PROGRESS", "1")
 # never depends on luck; SPIKESIM_HYPOTHESIS_EXPLORE=1 draws fresh examples to hunt bugs.
 settings.register_profile("repeatable", derandomize=True)
 settings.register_profile("explore", derandomize=False)
+# For costly engines (a CUDA build per example): report the first failure as drawn, unshrunk
+# (``pytest --hypothesis-profile=no-shrink``).
+settings.register_profile(
+    "no-shrink", derandomize=True, phases=[Phase.explicit, Phase.reuse, Phase.generate]
+)
 settings.load_profile("explore" if os.environ.get("SPIKESIM_HYPOTHESIS_EXPLORE") else "repeatable")

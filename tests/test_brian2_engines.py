@@ -186,3 +186,24 @@ def test_standalone_refuses_voltages():
     net = spikesim.layered([2, 1], weight_mean=0.5, seed=0)
     with pytest.raises(EngineError, match="voltage_neurons.*use engine 'brian2'"):
         spikesim.simulate(net, None, 0.01, engine="brian2-standalone", voltage_neurons=[2])
+
+
+@pytest.mark.skipif(not gpu_present(), reason="needs an NVIDIA GPU")
+def test_cuda_equals_cpp_standalone_step_for_step(tmp_path):
+    """On a GPU, brian2cuda runs the same model as cpp_standalone: at the same dt the two
+    engines give the same spikes, neuron for neuron and time step for time step."""
+    net = spikesim.layered([8, 6, 2], weight_mean=[0.5, 0.7], seed=1)
+    inp = spikesim.encoding.poisson(
+        np.linspace(0.2, 1.0, 8), duration=0.05, max_rate=300.0, neurons=net.inputs, seed=3
+    )
+    dt = 1e-4
+    cuda = spikesim.simulate(net, inp, 0.05, engine=CudaEngine(dt=dt, cache=tmp_path / "cu"))
+    cpp = spikesim.simulate(
+        net,
+        inp,
+        0.05,
+        engine=standalone.Brian2StandaloneEngine(dt=dt, cache=tmp_path / "cpp"),
+    )
+    assert np.sum(~np.isin(cpp.neurons, net.inputs)) > 50  # the network itself is active
+    assert np.array_equal(cuda.neurons, cpp.neurons)
+    np.testing.assert_array_equal(np.round(cuda.times / dt), np.round(cpp.times / dt))

@@ -45,6 +45,22 @@ def load_spec(path: str) -> tuple[dict, dict]:
     return spec, opts
 
 
+def _cuda_cpp_dialect(directory: str, cuda_runtime_version: float) -> None:
+    """Compile brian2cuda's project as C++17 where the CUDA toolkit requires it.
+
+    brian2cuda 1.0b1's makefile passes ``-std=c++11`` to nvcc; the CCCL headers (thrust,
+    cub) shipped with CUDA >= 13 refuse anything older than C++17. For those toolkits the
+    dialect is raised in the generated makefile; older toolkits keep the original flag.
+    """
+    if cuda_runtime_version < 13:
+        return
+    path = os.path.join(directory, "makefile")
+    with open(path) as fh:
+        text = fh.read()
+    with open(path, "w") as fh:
+        fh.write(text.replace("-std=c++11", "-std=c++17"))
+
+
 def generate(spec_path: str, directory: str) -> None:
     spec, opts = load_spec(spec_path)
     import brian2 as b2
@@ -83,6 +99,8 @@ def generate(spec_path: str, directory: str) -> None:
     objs["net"].run(n_run * spec["dt"] * b2.second, namespace={})
     dev = b2.get_device()
     dev.build(directory=directory, compile=False, run=False, with_output=False)
+    if device == "cuda_standalone":
+        _cuda_cpp_dialect(directory, opts["cuda_runtime_version"])
 
     def fname(group, var):
         return dev.get_array_filename(group.variables[var])

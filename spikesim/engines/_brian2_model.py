@@ -207,6 +207,9 @@ def build(
     consts = dict(extra.get("constants", {}))
     second = b2.second
     dt = spec["dt"] * second
+    # Every object runs on Brian2's ``defaultclock``: brian2cuda's synapse template refers to
+    # it by name, so objects with their own ``dt=`` (a clock each) do not compile there.
+    b2.defaultclock.dt = dt
     n = spec["n"]
     n_in = spec["inputs"].size
     depth = spec["depth"]
@@ -219,7 +222,6 @@ def build(
         reset="spk = 0",
         events=events,
         method="exact",
-        dt=dt,
         name="neurons",
         namespace=consts,
     )
@@ -248,9 +250,7 @@ def build(
         )
     n_src = max(n_in * copies, 1)
     if input_mode == "generator":
-        src = b2.SpikeGeneratorGroup(
-            n_src, np.zeros(0, int), np.zeros(0) * second, dt=dt, name="inputs"
-        )
+        src = b2.SpikeGeneratorGroup(n_src, np.zeros(0, int), np.zeros(0) * second, name="inputs")
     elif input_mode == "table":
         tab_step = b2.TimedArray(np.zeros(capacity), dt=1 * second, name="in_step")
         src = b2.NeuronGroup(
@@ -258,7 +258,6 @@ def build(
             "ptr : integer\npend : integer",
             threshold="ptr < pend and in_step(ptr * second) < t / dt + 0.5",
             reset="ptr += 1",
-            dt=dt,
             name="inputs",
             namespace={"in_step": tab_step},
         )
@@ -281,7 +280,6 @@ def build(
             on_pre=on_pre,
             on_post=on_post,
             on_event={"pre": event, "post": "spike"} if on_post else event,
-            dt=dt,
             name=name,
             namespace=consts,
         )
@@ -318,9 +316,7 @@ def build(
         objs[name + "_edges"] = e
     objs["spikes"] = b2.SpikeMonitor(G, name="spikemon")
     if record_v is not None and len(record_v):
-        objs["vmon"] = b2.StateMonitor(
-            G, "v", record=np.asarray(record_v), when="end", dt=dt, name="vmon"
-        )
+        objs["vmon"] = b2.StateMonitor(G, "v", record=np.asarray(record_v), when="end", name="vmon")
     if extra.get("setup"):  # "module:function", called as f(b2, objs, spec, extra)
         import importlib
 

@@ -158,7 +158,7 @@ def compile_project(directory: Path, device: str) -> float:
     compiler's message on failure."""
     t0 = time.perf_counter()
     proc = subprocess.run(
-        ["make", f"-j{min(4, os.cpu_count() or 1)}"],
+        ["make", f"-j{os.cpu_count() or 1}"],
         cwd=directory,
         capture_output=True,
         text=True,
