@@ -144,3 +144,24 @@ def test_cli_train_rate(tmp_path, capsys):
     )
     assert code == 1
     assert "training diverged" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("n", [1, 2])
+def test_training_runs_under_the_blas_thread_limit(tmp_path, monkeypatch, n):
+    from threadpoolctl import threadpool_info
+
+    import spikesim.experiments.train_rate as tr
+
+    seen = []
+    real = tr.train_rate
+
+    def spy(*args, **kwargs):
+        seen.extend(p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(tr, "train_rate", spy)
+    before = [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]
+    run_experiment(resolve(raw(train__blas_threads=n, train__epochs=1)), tmp_path)
+    assert seen and all(k == n for k in seen)
+    # the limit is lifted afterwards
+    assert [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"] == before

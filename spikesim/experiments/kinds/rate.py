@@ -33,6 +33,7 @@ continues from it and ends identical to an uninterrupted run).
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 from pathlib import Path
 from typing import Any
@@ -70,6 +71,14 @@ TRAIN = {
     ),
     "train_error_n": Field(
         int, 0, check=_non_negative, doc="training examples for the final train error (0: all)"
+    ),
+    "blas_threads": Field(
+        int,
+        1,
+        check=_non_negative,
+        doc="BLAS threads while training (0: the library's default). Minibatch-sized matrix "
+        "products run fastest on one thread; several threads can make them many times slower "
+        "(docs/guide/benchmarks.md)",
     ),
 }
 
@@ -163,14 +172,27 @@ def build(config: dict):
     return learner, ds
 
 
-def run(config: dict, out_dir: Path, resume: bool) -> dict:
-    from spikesim.experiments.train_rate import train_rate
-    from spikesim.io import save_figure, write_json
-    from spikesim.plots import learning_curves
+@contextlib.contextmanager
+def blas_threads(n: int):
+    """Limit the BLAS libraries (OpenBLAS, MKL) to ``n`` threads inside the block.
 
-    learner, ds = build(config)
+    ``n = 0`` leaves the library's default. Uses ``threadpoolctl``, so the limit applies to
+    the BLAS numpy is linked against, whatever environment variables were set.
+    """
+    if n <= 0:
+        yield
+        return
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=n, user_api="blas"):
+        yield
+
+
+def _train(learner, ds, config: dict, out_dir: Path, resume: bool) -> dict:
+    from spikesim.experiments.train_rate import train_rate
+
     tr = config["train"]
-    res = train_rate(
+    return train_rate(
         learner,
         ds,
         epochs=tr["epochs"],
@@ -185,6 +207,16 @@ def run(config: dict, out_dir: Path, resume: bool) -> dict:
         out_dir=out_dir,
         resume=resume,
     )
+
+
+def run(config: dict, out_dir: Path, resume: bool) -> dict:
+    from spikesim.io import save_figure, write_json
+    from spikesim.plots import learning_curves
+
+    learner, ds = build(config)
+    tr = config["train"]
+    with blas_threads(tr["blas_threads"]):
+        res = _train(learner, ds, config, out_dir, resume)
     results = {
         "experiment": config["experiment"]["name"],
         "learner": config["learner"]["name"],
