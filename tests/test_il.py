@@ -131,6 +131,7 @@ def test_il_prox_batch1_equals_proximal_step(alpha):
         lr=alpha,
         eps=0.0,
         loss="mse",
+        inference="proximal",
         n_iter=3000,
         step_size=0.1,
         dtype="float64",
@@ -156,7 +157,15 @@ def test_il_prox_batch1_equals_proximal_step(alpha):
 
 
 def test_il_prox_inference_minimises_proximal_objective():
-    m = R.make("il-prox", sizes=(3, 5, 4, 2), lr=1.0, n_iter=0, step_size=0.05, dtype="float64")
+    m = R.make(
+        "il-prox",
+        sizes=(3, 5, 4, 2),
+        lr=1.0,
+        n_iter=0,
+        step_size=0.05,
+        inference="proximal",
+        dtype="float64",
+    )
     m.initialize()
     _set_weights(m)
     x, yoh = _x(1), np.eye(2)[[0]]
@@ -166,6 +175,127 @@ def test_il_prox_inference_minimises_proximal_objective():
         hidden, _, _ = m.infer(x, yoh)
         values.append(m.proximal_objective(x, yoh, hidden))
     assert all(a > b for a, b in zip(values, values[1:], strict=False))
+
+
+# -- IL-prox as run in the paper's experiments: energy inference, proximal output target -------
+def _slow_il_prox_energy(W, b, x, yoh, alpha, eps, eta, n_iter):
+    """Obvious reference for one example: loops, scipy for the target, finite differences.
+
+    Every step: the output target minimises 1/2 |y - t|^2 + |t - q|^2 / (2 alpha s) (scipy),
+    then every hidden layer moves by -eta times the finite-difference gradient of the energy
+    F_t(h) = sum_n 1/2 |h_n - p_n|^2 - sum t log softmax(p_N) (eq. 4, t held fixed).
+    """
+    relu = lambda v: np.maximum(v, 0.0)  # noqa: E731
+
+    def preds(hidden):
+        acts = [x] + [relu(h) for h in hidden]
+        return [a @ w + c for a, w, c in zip(acts, W, b, strict=True)]
+
+    def softmax(z):
+        e = np.exp(z - z.max())
+        return e / e.sum()
+
+    def target(hidden):
+        s = np.sum(relu(hidden[-1]) ** 2) + 1.0 + eps
+        q = softmax(preds(hidden)[-1])
+        res = minimize(
+            lambda t: 0.5 * np.sum((yoh - t) ** 2) + np.sum((t - q) ** 2) / (2 * alpha * s),
+            q,
+            method="BFGS",
+            options={"gtol": 1e-12},
+        )
+        return res.x
+
+    def energy(hidden, t):
+        ps = preds(hidden)
+        z = ps[-1] - ps[-1].max()
+        ce = -np.sum(t * (z - np.log(np.sum(np.exp(z)))))
+        return ce + sum(0.5 * np.sum((h - p) ** 2) for h, p in zip(hidden, ps[:-1], strict=True))
+
+    hidden = [x @ W[0] + b[0]]  # the feedforward pass
+    for k in range(1, len(W) - 1):
+        hidden.append(relu(hidden[-1]) @ W[k] + b[k])
+    for _ in range(n_iter):
+        t = target(hidden)
+        grads = []
+        for n in range(len(hidden)):
+            g = np.zeros_like(hidden[n])
+            for i in range(hidden[n].size):
+                vals = []
+                for sign in (1.0, -1.0):
+                    hh = [h.copy() for h in hidden]
+                    hh[n][i] += sign * 1e-6
+                    vals.append(energy(hh, t))
+                g[i] = (vals[0] - vals[1]) / 2e-6
+            grads.append(g)
+        hidden = [h - eta * g for h, g in zip(hidden, grads, strict=True)]
+    return hidden, target(hidden)
+
+
+def test_il_prox_energy_inference_matches_slow_reference():
+    """The default inference (the paper's IL-prox runs, Sec. 5 / Fig. 2): gradient steps on
+    the energy of eq. 4 with the output clamped at the proximal target, against loops,
+    scipy and finite differences."""
+    alpha, eps, eta = 2.5, 0.25, 0.1
+    m = R.make(
+        "il-prox",
+        sizes=(3, 5, 4, 3),
+        lr=alpha,
+        eps=eps,
+        n_iter=4,
+        step_size=eta,
+        dtype="float64",
+    )
+    assert m.inference == "energy"
+    m.initialize()
+    _set_weights(m, seed=2)
+    x, yoh = _x(1)[0], np.eye(3)[2]
+    W, b = list(m.W), list(m.b)
+    ref_hidden, ref_t = _slow_il_prox_energy(W, b, x, yoh, alpha, eps, eta, 4)
+    hidden, t, _ = m.infer(x[None], yoh[None])
+    for h, r in zip(hidden, ref_hidden, strict=True):
+        assert np.allclose(h[0], r, atol=1e-7)
+        assert np.abs(h[0] - r).max() < 1e-3 * np.abs(r).max()
+    assert np.allclose(t[0], ref_t, atol=1e-7)
+    # the activities moved: this is not the feedforward pass
+    assert np.abs(hidden[0] - m.forward(x[None])[0]).max() > 1e-3
+    # and it is not the proximal-objective inference of Def. 4.1
+    m.inference = "proximal"
+    other, _, _ = m.infer(x[None], yoh[None])
+    assert np.abs(other[0] - hidden[0]).max() > 1e-4
+
+
+@pytest.mark.parametrize("inference", ["energy", "proximal"])
+def test_il_prox_weight_step_is_nlms(inference):
+    """Eq. 6 with the bias column and eps: after one step every layer maps the inferred
+    activities below onto its old prediction plus ``e (|f|^2 + 1) / (|f|^2 + 1 + eps)``."""
+    eps = 0.25
+    m = R.make(
+        "il-prox",
+        sizes=(3, 5, 4, 3),
+        lr=2.5,
+        eps=eps,
+        n_iter=6,
+        step_size=0.05,
+        inference=inference,
+        dtype="float64",
+    )
+    m.initialize()
+    _set_weights(m, seed=3)
+    x, y = _x(1, seed=9), np.array([1])
+    hidden, _, errors = m.infer(x, np.eye(3)[y])
+    acts = [x[0]] + [np.maximum(h[0], 0.0) for h in hidden]
+    old = [a @ w + c for a, w, c in zip(acts, m.W, m.b, strict=True)]
+    m.fit_batch(x, y)
+    new = [a @ w + c for a, w, c in zip(acts, m.W, m.b, strict=True)]
+    for a, e, p_old, p_new in zip(acts, errors, old, new, strict=True):
+        gain = (a @ a + 1.0) / (a @ a + 1.0 + eps)
+        assert np.allclose(p_new, p_old + gain * e[0], atol=1e-12)
+    # hidden layers: the new prediction is (up to the eps shrinkage) the inferred activity
+    assert np.allclose(
+        new[1],
+        old[1] + (hidden[1][0] - old[1]) * (acts[1] @ acts[1] + 1) / (acts[1] @ acts[1] + 1 + eps),
+    )
 
 
 def test_il_prox_minibatch_uses_per_example_norms():
@@ -219,6 +349,9 @@ def test_bad_input(name):
         R.make(name, sizes=SIZES, loss="hinge")
     with pytest.raises(ValidationError, match="lr"):
         R.make(name, sizes=SIZES, lr=-1.0)
+    if name == "il-prox":
+        with pytest.raises(ValidationError, match="inference"):
+            R.make(name, sizes=SIZES, inference="exact")
 
 
 def test_il_sgd_divergence_is_reported():
