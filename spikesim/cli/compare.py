@@ -26,7 +26,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         default=None,
         help=(
             "run nothing: read SWEEP_DIR/sweep.json of `spikesim sweep EXPERIMENT.toml ...` "
-            "and write per-learner tables (mean ± std over seeds) to --out"
+            "and write per-learner tables (mean ± std over seeds) and the seed-mean learning "
+            "curves (curves.png, curves.json) to --out"
+        ),
+    )
+    p.add_argument(
+        "--at",
+        metavar="N1,N2,...",
+        default=None,
+        help=(
+            "with --from-sweep: also tabulate the seed mean ± std of the curves at these "
+            "sample counts (e.g. 1000,2000,5000)"
         ),
     )
     p.set_defaults(func=run)
@@ -43,6 +53,8 @@ def run(args: argparse.Namespace) -> int:
             f"{args.experiment} has kind {config['experiment']['kind']!r}; `spikesim compare` "
             'needs kind = "compare" (use `spikesim train` for single runs)'
         )
+    if args.at is not None and args.from_sweep is None:
+        raise ConfigError("--at needs --from-sweep")
     if args.from_sweep is not None:
         return _from_sweep(args, config)
     if args.seed is not None:
@@ -58,8 +70,22 @@ def _from_sweep(args: argparse.Namespace, config: dict) -> int:
     from pathlib import Path
 
     from spikesim.errors import ConfigError
-    from spikesim.experiments.compare import sweep_tables
+    from spikesim.experiments.compare import (
+        curve_table,
+        plot_mean_curves,
+        sweep_curves,
+        sweep_tables,
+    )
     from spikesim.io import write_json, write_text
+
+    at = []
+    if args.at is not None:
+        try:
+            at = [int(v) for v in args.at.split(",")]
+        except ValueError:
+            raise ConfigError(f"--at must be comma-separated integers, got {args.at!r}") from None
+        if not at or min(at) < 0:
+            raise ConfigError(f"--at must be non-negative sample counts, got {args.at!r}")
 
     path = Path(args.from_sweep) / "sweep.json"
     try:
@@ -71,7 +97,22 @@ def _from_sweep(args: argparse.Namespace, config: dict) -> int:
     labels = [r["label"] for r in config["compare"]["runs"]]
     md, data = sweep_tables(summary, labels)
     out = Path(args.out)
+    metric = "test_accuracy"
+    curves = sweep_curves(summary, path.parent, labels, metric=metric)
+    if not any(c["samples_seen"] for row in curves for c in row["curves"].values()):
+        metric = "test_loss"
+        curves = sweep_curves(summary, path.parent, labels, metric=metric)
+    chance = config["compare"]["chance"] if config["compare"]["chance"] >= 0 else None
+    for k, row in enumerate(curves):
+        name = "curves.png" if len(curves) == 1 else f"curves-{k}.png"
+        plot_mean_curves(row["curves"], out / name, metric=metric, chance=chance)
+        row["figure"] = name
+        if at:
+            table = curve_table(row["curves"], at, metric)
+            title = ", ".join(f"{key} = {json.dumps(v)}" for key, v in row["params"].items())
+            md += "\n" + (f"**{title}**: " if title else "") + table
     write_text(out / "comparison.md", md)
     write_json(out / "comparison.json", {"sweep": str(path), "tables": data})
+    write_json(out / "curves.json", {"sweep": str(path), "metric": metric, "rows": curves})
     sys.stdout.write(md)
     return 0

@@ -21,11 +21,14 @@ from spikesim.errors import ConfigError
 
 __all__ = [
     "COLUMNS",
+    "curve_table",
     "flat_final",
     "markdown_table",
     "normalise_results",
     "plot_curves",
+    "plot_mean_curves",
     "resolve_run",
+    "sweep_curves",
     "sweep_tables",
     "table_rows",
 ]
@@ -357,3 +360,144 @@ def sweep_tables(summary: Mapping[str, Any], labels: Sequence[str]) -> tuple[str
         parts.append("\n".join(lines) + "\n")
         data.append({"params": params, "seeds_ok": n_ok, "rows": learners})
     return "\n".join(parts), data
+
+
+def sweep_curves(
+    summary: Mapping[str, Any],
+    sweep_dir: str | Path,
+    labels: Sequence[str],
+    *,
+    metric: str = "test_accuracy",
+) -> list[dict]:
+    """Seed-mean learning curves of a sweep over a comparison file.
+
+    For every parameter combination of ``sweep.json`` and every learner, the curves of the
+    finished cells (``SWEEP_DIR/<cell dir>/<label>/results.json``) are aligned on
+    ``samples_seen``. At every sample count that all of those seeds evaluated: the mean and
+    the sample standard deviation (``ddof=1``; 0 with one seed) of ``metric``.
+
+    Parameters
+    ----------
+    summary : mapping
+        The sweep's ``sweep.json``.
+    sweep_dir : path
+        The sweep's folder (cell folders are relative to it).
+    labels : sequence of str
+        The comparison's run labels.
+    metric : str
+        Curve key to average.
+
+    Returns
+    -------
+    list of dict
+        Per combination (in the order of ``summary["rows"]``): ``{"params", "curves":
+        {label: {"samples_seen", "mean", "std", "n_seeds"}}}``, lists of equal length.
+    """
+    import numpy as np
+
+    sweep_dir = Path(sweep_dir)
+    out = []
+    for row in summary.get("rows", []):
+        params = row.get("params", {})
+        cells = [
+            c
+            for c in summary.get("cells", [])
+            if c.get("status") == "ok" and c.get("params", {}) == params
+        ]
+        curves = {}
+        for label in labels:
+            per_seed = []
+            for cell in cells:
+                path = sweep_dir / cell["dir"] / label / "results.json"
+                try:
+                    res = normalise_results(json.loads(path.read_text()))
+                except (OSError, ValueError) as exc:
+                    raise ConfigError(f"--from-sweep: cannot read {path}: {exc}") from None
+                per_seed.append(
+                    {
+                        p["samples_seen"]: p[metric]
+                        for p in res["curve"]
+                        if _number(p.get("samples_seen")) and _number(p.get(metric))
+                    }
+                )
+            common = sorted(set.intersection(*(set(c) for c in per_seed))) if per_seed else []
+            vals = np.array([[c[n] for n in common] for c in per_seed], dtype=float)
+            vals = vals.reshape(len(per_seed), len(common))
+            std = vals.std(axis=0, ddof=1) if len(per_seed) > 1 else np.zeros(len(common))
+            curves[label] = {
+                "samples_seen": common,
+                "mean": vals.mean(axis=0).tolist() if per_seed else [],
+                "std": std.tolist(),
+                "n_seeds": len(per_seed),
+            }
+        out.append({"params": params, "curves": curves})
+    return out
+
+
+def curve_table(curves: Mapping[str, Mapping[str, Any]], at: Sequence[int], metric: str) -> str:
+    """Markdown: per learner the seed mean ± std of ``metric`` at the sample counts ``at``
+    (``–`` where the curve has no point exactly there); ``curves`` as from
+    :func:`sweep_curves`."""
+    head = ["learner", *(f"{n:,}" for n in at)]
+    lines = [
+        f"{metric.replace('_', ' ')} at samples seen (mean ± std over seeds)",
+        "",
+        "| " + " | ".join(head) + " |",
+        "|" + "---|" * len(head),
+    ]
+    for label, c in curves.items():
+        cells = []
+        for n in at:
+            if n in c["samples_seen"]:
+                i = c["samples_seen"].index(n)
+                cells.append(
+                    _mean_std({"mean": c["mean"][i], "std": c["std"][i], "n": c["n_seeds"]})
+                )
+            else:
+                cells.append("–")
+        lines.append("| " + " | ".join([label, *cells]) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def plot_mean_curves(
+    curves: Mapping[str, Mapping[str, Any]],
+    path: Path,
+    *,
+    metric: str = "test_accuracy",
+    chance=None,
+) -> Path:
+    """Seed-mean learning curves (line) ± one standard deviation (band) against samples seen,
+    log x axis (left) and linear x axis (right); ``curves`` as from :func:`sweep_curves`."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from spikesim.io import save_figure
+
+    colours = plt.get_cmap("tab10").colors
+    fig, axes = plt.subplots(1, 2, figsize=(12, 5.0), constrained_layout=True)
+    handles, names = [], []
+    for k, (label, c) in enumerate(curves.items()):
+        n = np.asarray(c["samples_seen"], dtype=float)
+        mean, std = np.asarray(c["mean"]), np.asarray(c["std"])
+        colour = colours[k % len(colours)]
+        line = None
+        for ax, keep in ((axes[0], n > 0), (axes[1], n >= 0)):
+            (line,) = ax.plot(n[keep], mean[keep], marker="o", ms=2.5, lw=1.2, color=colour)
+            ax.fill_between(
+                n[keep], (mean - std)[keep], (mean + std)[keep], color=colour, alpha=0.2, lw=0
+            )
+        if line is not None:
+            handles.append(line)
+            names.append(f"{label} (mean of {c['n_seeds']} seeds ± std)")
+    for ax, scale in ((axes[0], "log"), (axes[1], "linear")):
+        if chance is not None and metric == "test_accuracy":
+            chance_line = ax.axhline(chance, color="0.5", ls=":", lw=1.0)
+        ax.set_xscale(scale)
+        ax.set_xlabel("samples seen")
+        ax.set_ylabel(metric.replace("_", " "))
+        ax.grid(alpha=0.3)
+    if chance is not None and metric == "test_accuracy":
+        handles.append(chance_line)
+        names.append("chance")
+    fig.legend(handles, names, loc="outside lower center", ncol=min(4, max(1, len(names))))
+    return save_figure(fig, path)
