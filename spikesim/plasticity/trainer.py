@@ -24,15 +24,16 @@ chunk boundary is bit-identical to an uninterrupted one.
 
 from __future__ import annotations
 
-import os
 from concurrent.futures import ThreadPoolExecutor
 
+import numba
 import numpy as np
 from numba import njit
 
 from spikesim.engines.event import _kernel as _simulate_kernel
 from spikesim.engines.event import blocks
 from spikesim.errors import DivergenceError, ValidationError
+from spikesim.plasticity._atomic import fetch_add
 from spikesim.plasticity.eligibility import _eligibility_kernel
 from spikesim.plasticity.loss import LOSSES, TIE_BREAKS, loss_nb, predict_nb
 from spikesim.plasticity.rule import (
@@ -325,19 +326,117 @@ def _batch_factors(
 
 
 @njit(cache=True, nogil=True)
-def _apply_batch(w, E2, a, max_change, w_min, w_max, lo, hi, rel, center, center_beta, e_mean):
-    """Apply the batch's updates in trial order to edges ``lo:hi`` (eligibilities centred
-    first, in trial order, if ``center``)."""
+def _abs_sum(x, a, lo, hi):
+    """``sum_e |a x_e|`` over ``lo:hi``, in four interleaved partial sums (not one serial
+    chain of additions, which would cost a floating-point latency per edge)."""
+    s0 = s1 = s2 = s3 = 0.0
+    e = lo
+    while e + 4 <= hi:
+        s0 += abs(a * x[e])
+        s1 += abs(a * x[e + 1])
+        s2 += abs(a * x[e + 2])
+        s3 += abs(a * x[e + 3])
+        e += 4
+    while e < hi:
+        s0 += abs(a * x[e])
+        e += 1
+    return (s0 + s1) + (s2 + s3)
+
+
+@njit(cache=True, nogil=True)
+def _update_edges(
+    w, w_signed, sign, E2, a, max_change, w_min, w_max, lo, hi, rel, center, center_beta, e_mean
+):
+    """Apply a batch's updates (SH eq. 4.1) to edges ``lo:hi``, trial after trial.
+
+    Edges never interact, so each edge goes through exactly the operations of the
+    sequential loop, in the same order (centring if ``center``, factor, clipping): the
+    weights do not depend on how the edges are split into ranges. Afterwards ``w_signed =
+    sign * w`` on the range and ``rel[t] = sum_e |a_t E_te|`` over it (0 where ``a_t = 0``).
+
+    Parameters
+    ----------
+    w, w_signed, sign : ndarray, shape (n_edges,)
+        Weight magnitudes (updated in place), signed weights (written), edge signs.
+    E2 : ndarray, shape (batch, n_edges)
+        The batch's eligibilities (centred in place if ``center``).
+    a : ndarray, shape (batch,)
+        Update amplitudes ``alpha_t (L_t - L_bar_t) C``; 0 means no update.
+    rel : ndarray, shape (batch,)
+        Output.
+    """
     for t in range(a.shape[0]):
+        rel[t] = 0.0
         if a[t] == 0.0:
             continue
         if center:
             center_nb(E2[t], e_mean, center_beta, lo, hi)
-        acc = 0.0
-        for e in range(lo, hi):
-            acc += abs(a[t] * E2[t, e])
-        rel[t] = acc
         apply_update(w, E2[t], a[t], max_change, w_min, w_max, lo, hi)
+        rel[t] = _abs_sum(E2[t], a[t], lo, hi)
+    for e in range(lo, hi):
+        w_signed[e] = sign[e] * w[e]
+
+
+@njit(cache=True, nogil=True)
+def _forward_worker(
+    counter,
+    net,
+    w_signed,
+    inputs,
+    outputs,
+    samples,
+    counts,
+    times,
+    offsets,
+    targets,
+    labels,
+    duration,
+    c,
+    loss_code,
+    rate_scale,
+    temperature,
+    E2,
+    losses,
+    preds,
+    pop,
+    tie_code,
+    tie_u,
+):
+    """One thread's share of a batch's trials (fixed weights): takes the next trial from the
+    shared ``counter`` until none is left (every trial writes only its own slots)."""
+    no_counts = np.zeros((0, 0), np.int64)
+    n = samples.shape[0]
+    while True:
+        t = fetch_add(counter, 0)
+        if t >= n:
+            return
+        _forward_many(
+            net,
+            w_signed,
+            inputs,
+            outputs,
+            samples,
+            counts,
+            times,
+            offsets,
+            targets,
+            labels,
+            duration,
+            c,
+            loss_code,
+            rate_scale,
+            temperature,
+            t,
+            t + 1,
+            E2,
+            losses,
+            preds,
+            True,
+            no_counts,
+            pop,
+            tie_code,
+            tie_u,
+        )
 
 
 def _net_tuple(network):
@@ -404,7 +503,8 @@ class Trainer:
     batch : int
         Trials simulated in parallel with the same weights (see the module docstring).
     n_threads : int, optional
-        Threads for ``batch > 1`` (default: the number of cores).
+        Threads for ``batch > 1`` (default: Numba's ``NUMBA_NUM_THREADS``, i.e. the
+        number of cores unless that environment variable says otherwise).
     shuffle_reward : bool
         Control: every update uses the loss of a random one of the previous ``chunk``
         trials instead of its own.
@@ -530,7 +630,7 @@ class Trainer:
         self.max_change, self.w_min, self.w_max = float(max_change), float(w_min), float(w_max)
         self.loss, self.rate_scale, self.temperature = loss, float(rate_scale), float(temperature)
         self.chunk, self.batch = int(chunk), int(batch)
-        self.n_threads = n_threads or os.cpu_count() or 1
+        self.n_threads = int(n_threads or numba.config.NUMBA_NUM_THREADS)
         self.seed = int(seed)
         self.shuffle_reward = bool(shuffle_reward)
         self.center_eligibility = bool(center_eligibility)
@@ -549,6 +649,7 @@ class Trainer:
         self.ring_n = np.zeros(1, np.int64)
         self.e_mean = np.zeros(network.n_edges)
         self._perm_cache: tuple[int, np.ndarray] | None = None
+        self._e2: np.ndarray | None = None  # eligibilities of a batch (scratch)
 
     # -- state ------------------------------------------------------------------------------
     def state_dict(self) -> dict:
@@ -585,6 +686,8 @@ class Trainer:
         slot = trials // self.presentations
         pres = trials % self.presentations
         n_train = self.x.shape[0]
+        if n_train == 1:  # every epoch's permutation is [0]: no generator to build
+            return np.zeros(n, np.int64), pres.astype(np.int64)
         out = np.empty(n, np.int64)
         for epoch in np.unique(slot // n_train):
             if self._perm_cache is None or self._perm_cache[0] != epoch:
@@ -747,55 +850,58 @@ class Trainer:
         m = w.shape[0]
         offsets = np.zeros(k, np.int64)
         np.cumsum(counts.sum(axis=1)[:-1], out=offsets[1:])
-        E2 = np.empty((b, m))
+        if self._e2 is None or self._e2.shape != (b, m):
+            self._e2 = np.empty((b, m))  # kept: its pages are not faulted in every chunk
+        E2 = self._e2
         a = np.empty(b)
         loss_code, base_code, sched_code = self._codes()
+        tie_code = TIE_BREAKS.index(self.tie_break)
         nt = min(self.n_threads, b)
-        tb = np.linspace(0, b, nt + 1).astype(int)
-        eb = np.linspace(0, m, nt + 1).astype(int)
-        pool = ThreadPoolExecutor(max_workers=nt) if nt > 1 else None
-        no_counts = np.zeros((0, 0), np.int64)
+        eb = np.linspace(0, m, nt + 1).astype(np.int64)  # thread q updates edges eb[q]:eb[q+1]
+        rel_q = np.zeros((nt, b))
+        w_signed = self._sign * w
+        counter = np.zeros(1, np.int64)
+        pool = ThreadPoolExecutor(max_workers=nt - 1) if nt > 1 else None
+
+        def on_all_threads(work):
+            # ``work(q)`` for q = 0 .. nt-1, q = 0 on this thread; returns when all are done
+            counter[0] = 0
+            futures = [pool.submit(work, q) for q in range(1, nt)] if pool is not None else []
+            work(0)
+            for f in futures:
+                f.result()
+
         try:
             for b0 in range(0, k, b):
-                w_signed = self._sign * w
                 sl = slice(b0, b0 + b)
-                args = (
-                    self._net,
-                    w_signed,
-                    self._inputs,
-                    self._outputs,
-                    samples[sl],
-                    counts[sl],
-                    times,
-                    offsets[sl],
-                    self.targets,
-                    self.labels,
-                    self.duration,
-                    self.c_eff,
-                    loss_code,
-                    self.rate_scale,
-                    self.temperature,
-                )
 
-                def fwd(q, args=args, sl=sl):
-                    _forward_many(
-                        *args,
-                        tb[q],
-                        tb[q + 1],
+                def fwd(_q, sl=sl):
+                    _forward_worker(
+                        counter,
+                        self._net,
+                        w_signed,
+                        self._inputs,
+                        self._outputs,
+                        samples[sl],
+                        counts[sl],
+                        times,
+                        offsets[sl],
+                        self.targets,
+                        self.labels,
+                        self.duration,
+                        self.c_eff,
+                        loss_code,
+                        self.rate_scale,
+                        self.temperature,
                         E2,
                         losses[sl],
                         preds[sl],
-                        True,
-                        no_counts,
                         self.population,
-                        TIE_BREAKS.index(self.tie_break),
+                        tie_code,
                         tie_u[sl],
                     )
 
-                if pool is None:
-                    fwd(0)
-                else:
-                    list(pool.map(fwd, range(nt)))
+                on_all_threads(fwd)
                 bad = _batch_factors(
                     samples[sl],
                     pres[sl],
@@ -818,11 +924,11 @@ class Trainer:
                 if bad >= 0:
                     return b0 + bad
 
-                relq = np.zeros((nt, b))
-
-                def upd(q, relq=relq):
-                    _apply_batch(
+                def upd(q):
+                    _update_edges(
                         w,
+                        w_signed,
+                        self._sign,
                         E2,
                         a,
                         self.max_change,
@@ -830,17 +936,14 @@ class Trainer:
                         self.w_max,
                         eb[q],
                         eb[q + 1],
-                        relq[q],
+                        rel_q[q],
                         self.center_eligibility,
                         self.center_beta,
                         e_mean,
                     )
 
-                if pool is None:
-                    upd(0)
-                else:
-                    list(pool.map(upd, range(nt)))
-                rel[sl] = relq.sum(axis=0)
+                on_all_threads(upd)
+                rel[sl] = rel_q.sum(axis=0)
             rel /= m
         finally:
             if pool is not None:
