@@ -14,9 +14,9 @@ work it is the fairer single-core figure. ``peak_rss_mb`` is the process's peak 
 from __future__ import annotations
 
 import argparse
-import os
 import time
 
+import numba
 import numpy as np
 
 
@@ -26,7 +26,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rate", type=float, default=20.0, help="input rate in Hz")
     parser.add_argument("--duration", type=float, default=0.1, help="trial length in s")
     parser.add_argument("--batch", type=int, default=40, help="trials per parallel batch")
-    parser.add_argument("--threads", type=int, default=0, help="threads (0: all cores)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="threads (0: NUMBA_NUM_THREADS, all cores by default)",
+    )
     parser.add_argument("--seed", type=int, default=0)
 
 
@@ -58,7 +63,7 @@ def run(args: argparse.Namespace) -> dict:
 
     sizes = [int(s) for s in args.sizes.split(",")]
     net = benchmark_network(sizes, seed=args.seed)
-    threads = args.threads or os.cpu_count() or 1
+    threads = args.threads or numba.config.NUMBA_NUM_THREADS
     batch = args.batch
     chunk = max(batch, (args.trials // batch) * batch)
     # compile / warm up both paths

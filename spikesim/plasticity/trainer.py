@@ -329,17 +329,16 @@ def _batch_factors(
 def _abs_sum(x, a, lo, hi):
     """``sum_e |a x_e|`` over ``lo:hi``, in four interleaved partial sums (not one serial
     chain of additions, which would cost a floating-point latency per edge)."""
+    xs = x[lo:hi]  # indexed from 0 (see rule.apply_update)
+    n = xs.shape[0]
     s0 = s1 = s2 = s3 = 0.0
-    e = lo
-    while e + 4 <= hi:
-        s0 += abs(a * x[e])
-        s1 += abs(a * x[e + 1])
-        s2 += abs(a * x[e + 2])
-        s3 += abs(a * x[e + 3])
-        e += 4
-    while e < hi:
-        s0 += abs(a * x[e])
-        e += 1
+    for i in range(0, n - 3, 4):
+        s0 += abs(a * xs[i])
+        s1 += abs(a * xs[i + 1])
+        s2 += abs(a * xs[i + 2])
+        s3 += abs(a * xs[i + 3])
+    for i in range(n - n % 4, n):
+        s0 += abs(a * xs[i])
     return (s0 + s1) + (s2 + s3)
 
 
@@ -373,8 +372,9 @@ def _update_edges(
             center_nb(E2[t], e_mean, center_beta, lo, hi)
         apply_update(w, E2[t], a[t], max_change, w_min, w_max, lo, hi)
         rel[t] = _abs_sum(E2[t], a[t], lo, hi)
-    for e in range(lo, hi):
-        w_signed[e] = sign[e] * w[e]
+    ws, ss, wo = w[lo:hi], sign[lo:hi], w_signed[lo:hi]
+    for i in range(ws.shape[0]):
+        wo[i] = ss[i] * ws[i]
 
 
 @njit(cache=True, nogil=True)
