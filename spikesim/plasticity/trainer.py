@@ -12,7 +12,10 @@ threads with the *same* weights; their losses, baselines and eligibilities are c
 usual and their B updates are then applied one after another in trial order (each edge's
 factors multiplied in order, so the result does not depend on the number of threads).
 It differs from ``batch = 1`` only in that trials 2..B of a batch see weights that are up
-to B-1 updates old.
+to B-1 updates old. Threads take the batch's trials one at a time from a shared counter
+(a thread slowed down by other work holds up no one); edges never interact, so the
+update is split over the threads by ranges of edges, each range taking the B updates in
+trial order.
 
 Randomness. Everything random is derived from the one ``seed``: the sample order (a fresh
 permutation of the training set per epoch, ``default_rng([seed, 2, epoch])``), the input
@@ -698,7 +701,7 @@ class Trainer:
         return out, pres.astype(np.int64)
 
     def _spikes(self, x_rows: np.ndarray, rng) -> tuple[np.ndarray, np.ndarray]:
-        counts = rng.poisson(x_rows * (self.max_rate * self.duration)).astype(np.int64)
+        counts = rng.poisson(x_rows * (self.max_rate * self.duration)).astype(np.int64, copy=False)
         times = rng.uniform(0.0, self.duration, int(counts.sum()))
         return counts, times
 
