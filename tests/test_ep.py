@@ -87,6 +87,73 @@ def test_fixed_point_is_interior_and_converged():
         assert a.min() > 0.0 and a.max() < 1.0
 
 
+def _obvious_free_step(x, s, weights, biases, eps):
+    """One step of eq. 54 with beta = 0, written from the energy gradient of eq. 34 with
+    rho = clip(., 0, 1) and rho' = 1 on [0, 1] (Theano's clip gradient), layer by layer."""
+    rho = lambda v: np.clip(v, 0.0, 1.0)  # noqa: E731
+    drho = lambda v: ((v >= 0.0) & (v <= 1.0)).astype(v.dtype)  # noqa: E731
+    layers = [x, *s]
+    new = []
+    for k in range(1, len(layers)):
+        u = layers[k]
+        drive = rho(layers[k - 1]) @ weights[k - 1] + biases[k - 1]
+        if k + 1 < len(layers):
+            drive = drive + rho(layers[k + 1]) @ weights[k].T
+        grad = rho(u) * drho(u) - drho(u) * drive  # dE/ds_k
+        new.append(np.clip(u - eps * grad, 0.0, 1.0))
+    return new
+
+
+def _strong(seed: int = 5) -> R.RateLearner:
+    """A 6-8-4 network with weights large enough that 2 steps are far from the fixed point."""
+    m = R.make("ep", sizes=(6, 8, 4), seed=seed, n_free=2, eps=0.5, dtype="float64")
+    rng = np.random.default_rng(seed)
+    st = m.state_dict()
+    for k in (1, 2):
+        st[f"W{k}"] = rng.uniform(-0.8, 0.8, size=st[f"W{k}"].shape)
+        st[f"b{k}"] = rng.uniform(-0.2, 0.4, size=st[f"b{k}"].shape)
+    m.load_state_dict(st)
+    return m
+
+
+def test_settle_reaches_the_fixed_point_of_the_obvious_iteration():
+    m = _strong()
+    x = np.random.default_rng(1).uniform(0.0, 1.0, size=(5, 6))
+    states, n_steps, change = m.settle(x, tol=1e-10, max_steps=5000, chunk=7)
+    assert change < 1e-10 and n_steps % 7 == 0 and 7 <= n_steps < 5000
+    # the obvious iteration, as many steps from zero, ends at the same state ...
+    s = [np.zeros((5, 8)), np.zeros((5, 4))]
+    for _ in range(n_steps):
+        prev, s = s, _obvious_free_step(x, s, m.W, m.b, 0.5)
+    for a, b in zip(states, s, strict=True):
+        assert np.max(np.abs(a - b)) < 1e-9
+    # ... which its own next step no longer moves: a fixed point
+    assert max(np.max(np.abs(a - b)) for a, b in zip(s, prev, strict=True)) < 1e-10
+    nxt = _obvious_free_step(x, s, m.W, m.b, 0.5)
+    assert max(np.max(np.abs(a - b)) for a, b in zip(nxt, s, strict=True)) < 1e-10
+    # while the paper's short free phase (n_free = 2) is not there yet
+    short = m.fixed_point(x)
+    assert max(np.max(np.abs(a - b)) for a, b in zip(short, s, strict=True)) > 1e-2
+
+
+def test_settle_stops_at_max_steps():
+    m = _strong()
+    x = np.random.default_rng(2).uniform(0.0, 1.0, size=(3, 6))
+    states, n_steps, change = m.settle(x, tol=1e-12, max_steps=3, chunk=1)
+    s = [np.zeros((3, 8)), np.zeros((3, 4))]
+    for _ in range(3):
+        prev, s = s, _obvious_free_step(x, s, m.W, m.b, 0.5)
+    assert n_steps == 3
+    for a, b in zip(states, s, strict=True):
+        assert np.max(np.abs(a - b)) < 1e-12
+    assert change == pytest.approx(max(np.max(np.abs(a - b)) for a, b in zip(s, prev, strict=True)))
+    assert change > 1e-12
+    with pytest.raises(ValidationError, match="tol"):
+        m.settle(x, tol=0.0)
+    with pytest.raises(ValidationError, match="max_steps"):
+        m.settle(x, max_steps=0)
+
+
 def test_ep_update_approaches_backprop_gradient_as_beta_shrinks():
     """Scellier & Bengio Theorem 1: (1/beta)(dE/dtheta(s^beta) - dE/dtheta(s^0)) -> dC/dtheta."""
     m = _small()

@@ -33,6 +33,10 @@ example's free phase are stored, indexed by the example's index in the training 
 start that example's next free phase. Without ``index`` (and for prediction) the free
 phase starts from zero, as fresh particles do in the authors' code. Prediction is the
 argmax of the output at the end of a free phase of ``n_free`` steps (eq. 51).
+
+Not in the paper: :meth:`EquilibriumPropagation.settle` runs the free phase from zero until
+the state stops changing, a diagnostic of how far ``n_free`` steps are from the fixed point
+(``predict`` does not use it).
 """
 
 from __future__ import annotations
@@ -396,6 +400,63 @@ class EquilibriumPropagation(RateLearner):
         if not self._initialized:
             self.initialize()
         return self._free_phase(x, n_steps or self.n_free)
+
+    def settle(
+        self,
+        x: np.ndarray,
+        *,
+        tol: float = 1e-6,
+        max_steps: int = 10_000,
+        chunk: int = 50,
+    ) -> tuple[list[np.ndarray], int, float]:
+        """Free phase from zero run until the state stops changing (not in the paper).
+
+        A diagnostic beyond the paper, which predicts after ``n_free`` steps (eq. 51,
+        :meth:`predict`): eq. 54 with ``beta = 0`` is iterated in chunks of ``chunk`` steps
+        until one step moves no unit by ``tol`` or more, or ``max_steps`` steps are done.
+        ``predict`` is unchanged.
+
+        Parameters
+        ----------
+        x : ndarray, shape (batch, n_in)
+        tol : float
+            Largest change of any unit in the last step, > 0 (states are in ``[0, 1]``).
+        max_steps : int
+            Most steps, >= 1 (rounded up to a multiple of ``chunk``).
+        chunk : int
+            Steps between convergence checks, >= 1.
+
+        Returns
+        -------
+        states : list of ndarray, shapes (batch, n_k), k = 1..N
+        n_steps : int
+            Steps taken.
+        change : float
+            ``max |s(n_steps) - s(n_steps - 1)|`` over all units (``< tol`` if converged).
+        """
+        if not (np.isfinite(tol) and tol > 0):
+            raise ValidationError(f"ep: settle tol must be finite and > 0, got {tol}")
+        if int(max_steps) < 1 or int(chunk) < 1:
+            raise ValidationError(
+                f"ep: settle max_steps and chunk must be >= 1, got {max_steps}, {chunk}"
+            )
+        max_steps, chunk = int(max_steps), int(chunk)
+        x = np.asarray(self._check_x(x), dtype=self.dtype)
+        if not self._initialized:
+            self.initialize()
+        drive = np.clip(x, 0.0, 1.0) @ self.W[0]
+        states = self._zeros(x.shape[0])
+        if x.shape[0] == 0:
+            return states, 0, 0.0
+        n_steps, change = 0, float("inf")
+        while n_steps < max_steps and not change < tol:
+            # chunk - 1 steps, then one more: the last step's change is the criterion
+            before, states = relax_fused(
+                drive, states, self.W, self.b, n_free=chunk - 1, n_nudged=1, eps=self.eps
+            )
+            n_steps += chunk
+            change = max(float(np.max(np.abs(a - b))) for a, b in zip(states, before, strict=True))
+        return states, n_steps, change
 
     def flops_per_sample(self, batch: int = 20) -> float:
         """Floating-point operations of one training step per example (matrix products only).
