@@ -64,13 +64,22 @@ def test_mean_curves_table_and_figure(study, capsys):
         assert mean == pytest.approx(_accuracy(0.2, n, 1))
         assert std == pytest.approx(0.01)
     table = md[md.index("test accuracy at samples seen") :]
-    assert "| learner | 10 | 30 | 40 |" in table
+    assert "| learner | 10 | 30 | 40 | mean of these |" in table
     line = next(x for x in table.splitlines() if x.startswith("| fast |"))
     cols = [x.strip() for x in line.strip("|").split("|")]
     assert cols[1] == f"{_accuracy(0.2, 10, 1):.4g} ± 0.01"
     assert cols[2] == "–"  # no common point at 30
+    assert cols[4] == "–"  # no mean over a set with a missing point
     assert (out / "curves.png").stat().st_size > 10_000
     assert (out / "comparison.md").read_text() == md
+    assert main([*args, "--at", "10,20,40"]) == 0
+    table = capsys.readouterr().out.split("test accuracy at samples seen")[1]
+    line = next(x for x in table.splitlines() if x.startswith("| slow |"))
+    cols = [x.strip() for x in line.strip("|").split("|")]
+    # every seed's average over 10, 20, 40, then mean ± std over the seeds
+    avg = [np.mean([_accuracy(0.01, n, seed) for n in (10, 20, 40)]) for seed in range(3)]
+    assert cols[4] == f"{np.mean(avg):.4g} ± {np.std(avg, ddof=1):.4g}"
+    assert fast["seeds"] == [0, 1, 2] and len(fast["per_seed"]) == 3
 
 
 def test_at_needs_from_sweep_and_integers(study, capsys):

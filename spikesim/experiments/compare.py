@@ -391,7 +391,9 @@ def sweep_curves(
     -------
     list of dict
         Per combination (in the order of ``summary["rows"]``): ``{"params", "curves":
-        {label: {"samples_seen", "mean", "std", "n_seeds"}}}``, lists of equal length.
+        {label: {"samples_seen", "mean", "std", "n_seeds", "seeds", "per_seed"}}}``;
+        ``per_seed`` holds one list per seed (in the order of ``seeds``), all lists as long
+        as ``samples_seen``.
     """
     import numpy as np
 
@@ -429,6 +431,8 @@ def sweep_curves(
                 "mean": vals.mean(axis=0).tolist() if per_seed else [],
                 "std": std.tolist(),
                 "n_seeds": len(per_seed),
+                "seeds": [c["seed"] for c in cells],
+                "per_seed": vals.tolist(),
             }
         out.append({"params": params, "curves": curves})
     return out
@@ -436,9 +440,15 @@ def sweep_curves(
 
 def curve_table(curves: Mapping[str, Mapping[str, Any]], at: Sequence[int], metric: str) -> str:
     """Markdown: per learner the seed mean ± std of ``metric`` at the sample counts ``at``
-    (``–`` where the curve has no point exactly there); ``curves`` as from
-    :func:`sweep_curves`."""
+    (``–`` where the curve has no point exactly there) and, with two or more counts, the
+    column ``mean of these``: every seed's average over the counts ``at``, then the mean ±
+    std of those averages over the seeds (``–`` unless the curve has every count).
+    ``curves`` as from :func:`sweep_curves`."""
+    import numpy as np
+
     head = ["learner", *(f"{n:,}" for n in at)]
+    if len(at) > 1:
+        head.append("mean of these")
     lines = [
         f"{metric.replace('_', ' ')} at samples seen (mean ± std over seeds)",
         "",
@@ -450,9 +460,16 @@ def curve_table(curves: Mapping[str, Mapping[str, Any]], at: Sequence[int], metr
         for n in at:
             if n in c["samples_seen"]:
                 i = c["samples_seen"].index(n)
-                cells.append(
-                    _mean_std({"mean": c["mean"][i], "std": c["std"][i], "n": c["n_seeds"]})
-                )
+                stat = {"mean": c["mean"][i], "std": c["std"][i], "n": c["n_seeds"]}
+                cells.append(_mean_std(stat))
+            else:
+                cells.append("–")
+        if len(at) > 1:
+            if all(n in c["samples_seen"] for n in at) and c["n_seeds"]:
+                idx = [c["samples_seen"].index(n) for n in at]
+                avg = np.asarray(c["per_seed"], dtype=float)[:, idx].mean(axis=1)
+                std = float(avg.std(ddof=1)) if len(avg) > 1 else 0.0
+                cells.append(_mean_std({"mean": float(avg.mean()), "std": std, "n": len(avg)}))
             else:
                 cells.append("–")
         lines.append("| " + " | ".join([label, *cells]) + " |")
