@@ -3,9 +3,10 @@
 Reports ``synaptic_events_per_s`` (arrivals processed: every spike times the out-degree of
 its neuron, counting arrivals inside the trial) and ``trials_per_s`` for each engine, and
 the ratio event engine / brian2-standalone measured in the same run. Brian2 engines:
-``brian2-standalone`` compiles once into a temporary cache (``compile_s``, not part of the
-rate) and runs every trial; the runtime engines ``brian2`` / ``brian2-cython`` rebuild
-their objects per trial, so only ``--runtime-trials`` trials are timed.
+``brian2-standalone`` and ``brian2-cuda`` (GPU machines only) compile once into a temporary
+cache (``compile_s``, not part of the rate) and run every trial; the runtime engines
+``brian2`` / ``brian2-cython`` rebuild their objects per trial, so only ``--runtime-trials``
+trials are timed.
 """
 
 from __future__ import annotations
@@ -122,11 +123,12 @@ def run(args: argparse.Namespace) -> dict:
     for name in [e.strip() for e in args.engines.split(",") if e.strip()]:
         if name == "event":
             result["engines"][name] = bench_event(net, inputs, args.duration)
-        elif name in ("brian2-standalone", "brian2", "brian2-cython"):
+        elif name in ("brian2-standalone", "brian2-cuda", "brian2", "brian2-cython"):
             from spikesim.engines.brian2_standalone import bench_brian2
             from spikesim.errors import EngineError
 
-            limit = None if name == "brian2-standalone" else args.runtime_trials
+            compiled = name in ("brian2-standalone", "brian2-cuda")
+            limit = None if compiled else args.runtime_trials
             try:
                 result["engines"][name] = bench_brian2(
                     net, inputs, args.duration, args.dt, engine=name, max_trials=limit

@@ -497,7 +497,8 @@ def bench_brian2(
     """Benchmark one Brian2 engine on ``inputs`` (list of input spikes).
 
     For ``brian2-standalone`` the project is compiled into a fresh temporary cache first
-    (``compile_s``, reported apart), then every trial runs through ``run_batch``. For the
+    (``compile_s``, reported apart), then every trial runs through ``run_batch``; likewise
+    ``brian2-cuda``, whose build is its first trial (an :class:`EngineError` without a GPU). For the
     runtime engines (``brian2``, ``brian2-cython``) each trial builds its Brian2 objects,
     so at most ``max_trials`` trials are timed; the first (cython compilation) is a warm-up.
 
@@ -516,6 +517,15 @@ def bench_brian2(
             checked = [check_input_spikes(network, inp, duration) for inp in trials]
             t0 = time.perf_counter()
             eng.project(network, duration, checked)
+            compile_s = time.perf_counter() - t0
+        elif engine == "brian2-cuda":
+            from spikesim.engines.brian2_cuda import CudaEngine
+
+            eng = CudaEngine(dt=dt, cache=tmp)
+            if not eng.available_here():  # nothing to time; skip generating a project
+                raise EngineError(eng.unavailable_reason + "; nothing was measured")
+            t0 = time.perf_counter()
+            eng.run(network, trials[0], duration)  # nvcc build (raises without a GPU)
             compile_s = time.perf_counter() - t0
         else:
             eng = get_engine(engine).with_dt(dt)
