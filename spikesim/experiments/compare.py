@@ -265,8 +265,6 @@ def plot_curves(results: Mapping[str, Mapping[str, Any]], path: Path, *, chance=
     """
     import matplotlib.pyplot as plt
 
-    from spikesim.io import save_figure
-
     metric = "test_accuracy"
     if not any(metric in point for res in results.values() for point in res.get("curve", [])):
         metric = "test_loss"
@@ -293,14 +291,24 @@ def plot_curves(results: Mapping[str, Mapping[str, Any]], path: Path, *, chance=
         if line is not None:
             handles.append(line)
             names.append(name)
-    for ax, xlabel in ((axes[0], "samples seen"), (axes[1], "wall time (s)")):
-        if chance is not None and metric == "test_accuracy":
+    panels = ((axes[0], "log", "samples seen"), (axes[1], "log", "wall time (s)"))
+    return _finish_panels(fig, panels, metric, chance, handles, names, path)
+
+
+def _finish_panels(fig, panels, metric: str, chance, handles: list, names: list, path: Path):
+    """Axis scales and labels of ``panels`` (``(ax, xscale, xlabel)``), a dotted chance line
+    for accuracy, one legend under the panels; saves ``fig`` to ``path``."""
+    from spikesim.io import save_figure
+
+    show_chance = chance is not None and metric == "test_accuracy"
+    for ax, scale, xlabel in panels:
+        if show_chance:
             chance_line = ax.axhline(chance, color="0.5", ls=":", lw=1.0)
-        ax.set_xscale("log")
+        ax.set_xscale(scale)
         ax.set_xlabel(xlabel)
         ax.set_ylabel(metric.replace("_", " "))
         ax.grid(alpha=0.3)
-    if chance is not None and metric == "test_accuracy":
+    if show_chance:
         handles.append(chance_line)
         names.append("chance")
     fig.legend(handles, names, loc="outside lower center", ncol=min(4, max(1, len(names))))
@@ -488,8 +496,6 @@ def plot_mean_curves(
     import matplotlib.pyplot as plt
     import numpy as np
 
-    from spikesim.io import save_figure
-
     colours = plt.get_cmap("tab10").colors
     fig, axes = plt.subplots(1, 2, figsize=(12, 5.0), constrained_layout=True)
     handles, names = [], []
@@ -506,15 +512,5 @@ def plot_mean_curves(
         if line is not None:
             handles.append(line)
             names.append(f"{label} (mean of {c['n_seeds']} seeds ± std)")
-    for ax, scale in ((axes[0], "log"), (axes[1], "linear")):
-        if chance is not None and metric == "test_accuracy":
-            chance_line = ax.axhline(chance, color="0.5", ls=":", lw=1.0)
-        ax.set_xscale(scale)
-        ax.set_xlabel("samples seen")
-        ax.set_ylabel(metric.replace("_", " "))
-        ax.grid(alpha=0.3)
-    if chance is not None and metric == "test_accuracy":
-        handles.append(chance_line)
-        names.append("chance")
-    fig.legend(handles, names, loc="outside lower center", ncol=min(4, max(1, len(names))))
-    return save_figure(fig, path)
+    panels = ((axes[0], "log", "samples seen"), (axes[1], "linear", "samples seen"))
+    return _finish_panels(fig, panels, metric, chance, handles, names, path)
