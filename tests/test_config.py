@@ -85,3 +85,30 @@ def test_train_cli_overrides_and_run_info(toy_kind, tmp_path, capsys):
     assert info["config"]["extra"]["x"] == 5 and "numpy" in info["versions"]
     assert main(["train", str(exp), "--out", str(tmp_path / "o"), "--set", "train.bad=1"]) == 2
     assert "unknown key train.bad" in capsys.readouterr().err
+
+
+REPO = __import__("pathlib").Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize(
+    "path", sorted((REPO / "experiments").glob("*.toml")), ids=lambda p: p.name
+)
+def test_every_shipped_experiment_file_loads(path):
+    """Each file under experiments/ resolves (known keys, right types, includes found),
+    and each run of a comparison resolves with the comparison's and its own overrides."""
+    from spikesim.experiments.compare import resolve_run
+    from spikesim.experiments.config import load
+
+    config = load(path)
+    assert config["experiment"]["kind"] in {"compare", "rate", "spiking", "zeroorder", "toy"}
+    if config["experiment"]["kind"] == "compare":
+        common = config["compare"].get("set", {})
+        runs = [
+            resolve_run(run, k, path.parent, common)
+            for k, run in enumerate(config["compare"]["runs"])
+        ]
+        assert [r["label"] for r in runs] == [r["label"] for r in config["compare"]["runs"]]
+        if path.name == "online-fmnist-early.toml":  # the overrides reach every run
+            for r in runs:
+                assert r["config"]["train"]["max_iterations"] == 4000
+                assert r["config"]["train"]["eval_every"] == 100
