@@ -88,7 +88,15 @@ def test_two_neuron_hand_computed():
 
 def test_bad_rate_is_named():
     with pytest.raises(ValidationError, match="c must be a positive"):
-        stdp_extra(-1.0)
+        stdp_extra(-1.0, 0.1)
+
+
+def test_rate_times_trial_length_that_would_overflow_is_refused():
+    """The factored bookkeeping stores exp(c t) within a trial: c T = 600 passes, above
+    it the error says why and what to use instead."""
+    assert stdp_extra(6000.0, 0.1)["constants"]["c_stdp"] == 6000.0
+    with pytest.raises(ValidationError, match="overflow.*Numba kernel"):
+        stdp_extra(6001.0, 0.1)
 
 
 def test_training_loop_in_one_standalone_run_equals_python_loop():

@@ -96,7 +96,11 @@ def generate(spec_path: str, directory: str) -> None:
     n_run = spec["period"] * spec["trials_per_run"] + int(
         (opts["extra"] or {}).get("tail_steps", 0)
     )
-    objs["net"].run(n_run * spec["dt"] * b2.second, namespace={})
+    objs["net"].run(
+        n_run * spec["dt"] * b2.second,
+        namespace={},
+        profile=os.environ.get("SPIKESIM_BRIAN2_PROFILE") == "1",
+    )
     dev = b2.get_device()
     dev.build(directory=directory, compile=False, run=False, with_output=False)
     if device == "cuda_standalone":

@@ -114,7 +114,9 @@ def input_table(spec: dict, trials: list, capacity: int, copies: int):
     if idx.size > capacity:
         raise ValueError("capacity", idx.size)
     n_tab = spec["inputs"].size * copies
-    order = np.lexsort((steps, idx))
+    # steps are sorted within each (trial, idx) and trials come in order: a stable sort by
+    # idx alone sorts by (idx, step)
+    order = np.argsort(idx, kind="stable")
     idx, steps = idx[order], steps[order]
     ptr = np.searchsorted(idx, np.arange(n_tab)).astype(np.int32)
     pend = np.searchsorted(idx, np.arange(n_tab), side="right").astype(np.int32)
@@ -127,12 +129,15 @@ def split_trials(spec: dict, idx: np.ndarray, steps: np.ndarray, n_trials: int):
     """Split a run's spikes ``(neuron, step)`` into ``n_trials`` trials: list of
     ``(neurons, times in s)``, spikes in the gaps dropped."""
     trial = steps // spec["period"]
+    order = np.argsort(trial, kind="stable")  # already sorted when recorded in time order
+    trial, idx, steps = trial[order], idx[order], steps[order]
     local = steps - trial * spec["period"]
-    keep = local < spec["n_steps"]
+    bounds = np.searchsorted(trial, np.arange(n_trials + 1))
     out = []
     for b in range(n_trials):
-        m = keep & (trial == b)
-        out.append((idx[m].astype(np.int64), local[m] * spec["dt"]))
+        sl = slice(bounds[b], bounds[b + 1])
+        keep = local[sl] < spec["n_steps"]
+        out.append((idx[sl][keep].astype(np.int64), local[sl][keep] * spec["dt"]))
     return out
 
 
@@ -144,20 +149,20 @@ def generator_arrays(spec: dict, times: np.ndarray, neurons: np.ndarray):
     steps = input_steps(times, spec["dt"])
     keep = steps < spec["n_steps"]
     slot, steps = slot[keep], steps[keep]
-    order = np.lexsort((steps, slot))
+    order = np.argsort(slot * (spec["n_steps"] + 1) + steps, kind="stable")
     slot, steps = slot[order], steps[order]
-    copy = np.zeros(slot.size, np.int64)
-    if slot.size:
-        same = (np.diff(slot) == 0) & (np.diff(steps) == 0)
-        for k in np.flatnonzero(same):  # runs of equal (slot, step): 0, 1, 2, ...
-            copy[k + 1] = copy[k] + 1
+    # rank within each run of equal (slot, step): 0, 1, 2, ...
+    new = np.ones(slot.size, bool)
+    new[1:] = (np.diff(slot) != 0) | (np.diff(steps) != 0)
+    pos = np.arange(slot.size)
+    copy = pos - np.maximum.accumulate(np.where(new, pos, 0))
     copies = int(copy.max()) + 1 if copy.size else 1
     return slot + n_in * copy, steps, copies
 
 
 NEURON_EQS = """
-dv/dt = -v / tau : 1
-tau : second (constant)
+v : 1
+vdec : 1 (constant)
 thr : 1 (constant)
 tsteps : integer (constant)
 rend : integer
@@ -221,21 +226,26 @@ def build(
         threshold="spk > 0.5",
         reset="spk = 0",
         events=events,
-        method="exact",
         name="neurons",
         namespace=consts,
     )
-    G.tau = spec["tau"] * second
+    # dv/dt = -v / tau_syn integrated exactly: v <- v exp(-dt / tau_syn), with the factor
+    # computed once here (Brian2's "exact" method would evaluate the exp every step)
+    G.vdec = np.exp(-spec["dt"] / spec["tau"])
+    G.run_regularly("v = v * vdec", when="groups", name="decay")
     G.thr = spec["thr"]
     G.tsteps = np.round(spec["tref"] / spec["dt"]).astype(np.int64)
     G.lvl = depth
     G.thresholder["spike"].when = "thresholds"
     G.thresholder["spike"].order = 10 * (levels + 1)
-    objs = {"neurons": G}
+    # one clock for everything done once per trial (a clock per object would cost the
+    # network loop a clock look-up per object and step)
+    trial_clock = b2.Clock(dt=spec["period"] * dt, name="trialclock")
+    objs = {"neurons": G, "trial_clock": trial_clock}
     if spec["trials_per_run"] > 1:  # a new trial starts: reset the state
         G.run_regularly(
             "v = 0\nrend = 0\n" + extra.get("trial_start_code", ""),
-            dt=spec["period"] * dt,
+            clock=trial_clock,
             when="start",
             name="newtrial",
         )
@@ -253,14 +263,19 @@ def build(
         src = b2.SpikeGeneratorGroup(n_src, np.zeros(0, int), np.zeros(0) * second, name="inputs")
     elif input_mode == "table":
         tab_step = b2.TimedArray(np.zeros(capacity), dt=1 * second, name="in_step")
+        # ``nxt``: the step of the neuron's next spike (or never), so the per-step test is
+        # one comparison; recomputed from ``ptr`` at the first step and after each spike
+        nxt = "nxt = in_step(ptr * second) + 1e18 * int(ptr >= pend)"
         src = b2.NeuronGroup(
             n_src,
-            "ptr : integer\npend : integer",
-            threshold="ptr < pend and in_step(ptr * second) < t / dt + 0.5",
-            reset="ptr += 1",
+            "ptr : integer\npend : integer\nnxt : 1",
+            threshold="nxt < t / dt + 0.5",
+            reset="ptr += 1\n" + nxt,
             name="inputs",
             namespace={"in_step": tab_step},
         )
+        # at t = 0 (and at every trial start, where it changes nothing)
+        src.run_regularly(nxt, clock=trial_clock, when="start", name="inputs_first")
         objs["in_step"] = tab_step
     else:  # pragma: no cover - internal
         raise ValueError(input_mode)

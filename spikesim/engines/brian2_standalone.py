@@ -187,6 +187,9 @@ def project_key(spec: dict, opts: dict, structure_key: str) -> str:
     h.update(importlib.metadata.version("brian2").encode())
     if opts["device"] == "cuda_standalone":
         h.update(importlib.metadata.version("brian2cuda").encode())
+    # SPIKESIM_BRIAN2_PROFILE=1 builds with Brian2's per-code-object timers
+    # (results/profiling_info.txt of each run); such a build is a different project
+    h.update(os.environ.get("SPIKESIM_BRIAN2_PROFILE", "").encode())
     for mod in ("_brian2_model.py", "_brian2_build.py"):  # the code that generates it
         h.update((Path(__file__).parent / mod).read_bytes())
     return h.hexdigest()[:20]
@@ -456,9 +459,12 @@ class Brian2StandaloneEngine(Engine):
         )
 
 
-def table_size(network, dt, duration, checked_inputs, capacity: int) -> tuple[int, int]:
-    """Input table ``(capacity, copies)`` fitting every trial: at least the defaults,
-    grown to the next power of two (capacity) when a trial needs more (a new build)."""
+def table_size(
+    network, dt, duration, checked_inputs, capacity: int, *, min_copies: int = DEFAULT_COPIES
+) -> tuple[int, int]:
+    """Input table ``(capacity, copies)`` fitting every trial: at least ``capacity`` and
+    ``min_copies``, capacity grown to the next power of two when a trial needs more (a new
+    build)."""
     from spikesim.engines import _brian2_model as model
 
     spec = model.spec_from_network(network, dt, duration)
@@ -470,7 +476,7 @@ def table_size(network, dt, duration, checked_inputs, capacity: int) -> tuple[in
     cap = capacity
     while cap < need_cap:
         cap *= 2
-    return cap, max(DEFAULT_COPIES, need_copies)
+    return cap, max(min_copies, need_copies)
 
 
 def run_trials(proj: Project, network, weights, checked_inputs, duration):
