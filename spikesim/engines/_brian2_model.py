@@ -13,17 +13,21 @@ The contract (DESIGN.md) on a clock of step ``dt``:
   exactly at the end of the refractory period counts, as in the event engine). (Brian2's
   ``(unless refractory)`` alone would not stop ``on_pre`` from adding to ``v``.) While
   refractory ``v`` stays 0, so no threshold test can pass.
-* **Same-step propagation in DAG depth order.** Each depth ``l >= 1`` of the DAG has its
-  own threshold event ``s<l>`` (``v >= thr and lvl == l``) and its own outgoing
-  ``Synapses`` (``on_event``). Within the ``thresholds`` slot of a step the order is: the
-  input group's threshold, the input synapses, then for ``l = 1, 2, ...``: event
-  ``s<l>``, its reset (``v = 0``, ``rend``, ``spk = 1``), its outgoing synapses. Every
+* **Same-step propagation in DAG depth order.** Each depth ``1 <= l < L`` of the DAG
+  (``L`` the deepest) has its own threshold event ``s<l>`` (``v >= thr and lvl == l``)
+  and its own outgoing ``Synapses`` (``on_event``). Within the ``thresholds`` slot of a
+  step the order is: the input group's threshold, the input synapses, then for ``l = 1,
+  2, ..., L - 1``: event ``s<l>``, its reset (``v = 0``, ``rend``, ``spk = 1``), its
+  outgoing synapses; then the final ``spike`` event ``spk > 0.5 or (v >= thr and lvl ==
+  L)``, which tests depth ``L`` (it has no outgoing edges) and collects the step's spikes
+  of every depth for the ``SpikeMonitor`` and the ``on_post`` pathways. Its reset (in the
+  ``resets`` slot) repeats the spike reset, a no-op for the depths already reset, and
+  clears ``spk``. Every
   edge goes from a lower to a higher depth, so every arrival of a step (zero-delay ones
   from spikes of the same step included) is added before the target's threshold test of
   that step: arrivals of a step are summed before the test and consumed by the spike they
   cause, as in the event engine's tie rule, and zero-delay cascades happen within one
-  step as they happen at one instant in the exact model. A final ``spike`` event
-  (``spk > 0.5``) feeds the ``SpikeMonitor``.
+  step as they happen at one instant in the exact model.
 * Delays are rounded up to whole steps (``ceil(d / dt)``) and input spikes are placed at
   ``ceil(t / dt)``, so every spike time is late by ``[0, dt)`` per edge plus ``[0, dt)``
   for the input: a neuron of depth ``D`` is late by less than ``(D + 1) dt`` (the
@@ -201,12 +205,15 @@ def build(
     extra : dict, optional
         Additions by a learning rule (the model itself knows none), all strings:
         ``neuron_eqs`` (extra neuron variables, starting at 0), ``spike_code`` (run when
-        a neuron spikes), ``syn_eqs``, ``on_pre`` (added to every synapse's ``on_pre``),
-        ``on_post`` (run for every synapse of a neuron that spiked, after all of the
-        step's arrivals and threshold tests), ``trial_start_code`` (neurons, at the first
-        step of every trial when ``trials_per_run > 1``), ``constants`` (a dict name ->
-        value usable in that code) and ``setup`` (``"module:function"`` called as
-        ``f(b2, objs, spec, extra)`` to add objects before the network is assembled).
+        a neuron spikes; it may run twice in the step of a spike, so it must give the same
+        state when repeated, like ``x = f(t)``), ``step_spike_code`` (run exactly once per
+        spike, at the end of its step, e.g. a counter), ``syn_eqs``, ``on_pre`` (added to
+        every synapse's ``on_pre``), ``on_post`` (run for every synapse of a neuron that
+        spiked, after all of the step's arrivals and threshold tests),
+        ``trial_start_code`` (neurons, at the first step of every trial when
+        ``trials_per_run > 1``), ``constants`` (a dict name -> value usable in that code)
+        and ``setup`` (``"module:function"`` called as ``f(b2, objs, spec, extra)`` to add
+        objects before the network is assembled).
     """
     extra = extra or {}
     consts = dict(extra.get("constants", {}))
@@ -219,12 +226,16 @@ def build(
     n_in = spec["inputs"].size
     depth = spec["depth"]
     levels = int(depth.max()) if n else 0
-    events = {f"s{k}": f"v >= thr and lvl == {k}" for k in range(1, levels + 1)}
+    # levels 1 .. L-1 have their own events; the deepest level L (no outgoing edges) is
+    # tested by the final "spike" event itself, which also collects the spikes of the
+    # earlier levels (spk = 1): one threshold pass fewer per step
+    events = {f"s{k}": f"v >= thr and lvl == {k}" for k in range(1, levels)}
+    fired = "v = 0\nrend = int(t / dt + 0.5) + tsteps\n" + extra.get("spike_code", "")
     G = b2.NeuronGroup(
         n,
         NEURON_EQS + extra.get("neuron_eqs", ""),
-        threshold="spk > 0.5",
-        reset="spk = 0",
+        threshold=f"spk > 0.5 or (v >= thr and lvl == {levels})" if levels else "spk > 0.5",
+        reset=fired + "\nspk = 0\n" + extra.get("step_spike_code", ""),
         events=events,
         name="neurons",
         namespace=consts,
@@ -237,7 +248,7 @@ def build(
     G.tsteps = np.round(spec["tref"] / spec["dt"]).astype(np.int64)
     G.lvl = depth
     G.thresholder["spike"].when = "thresholds"
-    G.thresholder["spike"].order = 10 * (levels + 1)
+    G.thresholder["spike"].order = 10 * levels
     # one clock for everything done once per trial (a clock per object would cost the
     # network loop a clock look-up per object and step)
     trial_clock = b2.Clock(dt=spec["period"] * dt, name="trialclock")
@@ -249,15 +260,10 @@ def build(
             when="start",
             name="newtrial",
         )
-    for k in range(1, levels + 1):
+    for k in range(1, levels):
         G.thresholder[f"s{k}"].when = "thresholds"
         G.thresholder[f"s{k}"].order = 10 * k
-        G.run_on_event(
-            f"s{k}",
-            "v = 0\nrend = int(t / dt + 0.5) + tsteps\nspk = 1\n" + extra.get("spike_code", ""),
-            when="thresholds",
-            order=10 * k + 1,
-        )
+        G.run_on_event(f"s{k}", fired + "\nspk = 1", when="thresholds", order=10 * k + 1)
     n_src = max(n_in * copies, 1)
     if input_mode == "generator":
         src = b2.SpikeGeneratorGroup(n_src, np.zeros(0, int), np.zeros(0) * second, name="inputs")
@@ -300,7 +306,7 @@ def build(
         )
         if on_post:
             S.post.when = "thresholds"
-            S.post.order = 10 * (levels + 1) + 1
+            S.post.order = 10 * levels + 1
         return S
 
     in_e = spec["in_edges"]
@@ -316,7 +322,7 @@ def build(
         objs["syn_in_edges"] = np.tile(in_e, copies)
     int_e = spec["int_edges"]
     src_depth = depth[spec["pre"][int_e]]
-    for k in range(1, levels + 1):
+    for k in range(1, levels):  # the deepest level has no outgoing edges
         e = int_e[src_depth == k]
         if not e.size:
             continue

@@ -200,7 +200,8 @@ def training_extra(
     return {
         "neuron_eqs": code["neuron_eqs"] + "cnt : 1\nisout : 1 (constant)\ntgt : 1\n"
         "a_lin : 1 (linked)\na_g : 1\n",
-        "spike_code": code["spike_code"] + f"\ncnt += isout * {WIN}",
+        "spike_code": code["spike_code"],
+        "step_spike_code": f"cnt += isout * {WIN}",
         "syn_eqs": code["syn_eqs"],
         "on_pre": code["on_pre"],
         "on_post": code["on_post"],
@@ -253,6 +254,7 @@ def setup_training(b2, objs: dict, spec: dict, extra: dict) -> None:
     ctrl = b2.NeuronGroup(
         1,
         "L : 1\nLprev : 1\na : 1\nk : integer\nlsum : 1",
+        clock=once,  # it and the readout's sum run once per trial
         name="ctrl",
         namespace=dict(consts),
     )
@@ -271,6 +273,8 @@ def setup_training(b2, objs: dict, spec: dict, extra: dict) -> None:
         namespace=dict(consts),
     )
     readout.connect(i=outs, j=np.zeros(outs.size, np.int64))
+    summed = readout.summed_updaters["lsum_post"]
+    summed.when, summed.order = "start", -40  # before ctrl_loss reads lsum
     G.a_lin = b2.linked_var(ctrl, "a", index=np.zeros(n, np.int64))
     # synapses cannot read a linked variable of their target: copy it first
     G.run_regularly("a_g = a_lin", clock=once, when="start", order=-20, name="take_a")
