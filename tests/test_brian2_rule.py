@@ -99,11 +99,13 @@ def test_rate_times_trial_length_that_would_overflow_is_refused():
         stdp_extra(6001.0, 0.1)
 
 
-def test_training_loop_in_one_standalone_run_equals_python_loop():
+@pytest.mark.parametrize("threads", [0, 2], ids=["single-thread", "openmp-2"])
+def test_training_loop_in_one_standalone_run_equals_python_loop(threads):
     """Five trials trained inside one cpp_standalone run (loss, previous-trial baseline and
     SH eq. 4.1 update in generated code) end with the weights of the Python loop (exact
-    engine + Numba eligibility + sh_update); a second call with new inputs and weights
-    reuses the binary."""
+    engine + Numba eligibility + sh_update), single-threaded and with OpenMP; the spike
+    records are the event engine's; a second call with new inputs and weights reuses the
+    binary and, with ``records=False``, returns no records and the same losses."""
     from spikesim.plasticity.brian2_rule import train_standalone
     from spikesim.plasticity.loss import trial_loss
     from spikesim.plasticity.rule import sh_update
@@ -114,9 +116,10 @@ def test_training_loop_in_one_standalone_run_equals_python_loop():
     kw = dict(c=100.0, alpha=0.05, C=1.0, max_change=0.5, rate_scale=100.0)
 
     def python_loop(inputs, targets, w):
-        prev, losses = None, []
+        prev, losses, recs = None, [], []
         for k in range(n_trials):
             rec = spikesim.simulate(net, inputs[k], T, weights=w)
+            recs.append(rec)
             E = eligibility(net, rec, kw["c"])
             L = trial_loss(
                 rec.counts()[net.outputs], T, kind="mse", target=targets[k], rate_scale=100.0
@@ -125,7 +128,7 @@ def test_training_loop_in_one_standalone_run_equals_python_loop():
             if prev is not None:
                 w = sh_update(w, E, L, prev, kw["alpha"], C=1.0, max_change=0.5)
             prev = L
-        return w, np.array(losses)
+        return w, np.array(losses), recs
 
     for seed, w0 in ((0, net.weight), (1, net.weight * 1.2)):
         rng = np.random.default_rng(seed)
@@ -134,10 +137,17 @@ def test_training_loop_in_one_standalone_run_equals_python_loop():
             ks = rng.choice(n_steps * 6, 30, replace=False)
             inputs.append(((ks % n_steps) * DT, net.inputs[ks // n_steps]))
         targets = rng.uniform(50, 150, (n_trials, 2))
-        got = train_standalone(net, inputs, targets, T, dt=DT, weights=w0, **kw)
-        w_ref, losses = python_loop(inputs, targets, w0)
+        got = train_standalone(
+            net, inputs, targets, T, dt=DT, weights=w0, threads=threads, records=seed == 0, **kw
+        )
+        w_ref, losses, recs = python_loop(inputs, targets, w0)
         assert np.abs(w_ref - w0).max() > 0.05  # it did learn something
         np.testing.assert_allclose(got["weights"], w_ref, rtol=1e-9, atol=1e-12)
         np.testing.assert_allclose(got["losses"], losses, rtol=1e-12)
-        if seed == 1:
+        if seed == 0:
+            for rec, ref in zip(got["records"], recs, strict=True):
+                np.testing.assert_array_equal(rec.neurons, ref.neurons)
+                np.testing.assert_allclose(rec.times, ref.times, rtol=0, atol=1e-12)
+        else:
+            assert got["records"] is None
             assert not got["compiled"]

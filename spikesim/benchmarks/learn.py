@@ -9,6 +9,10 @@ ratio all-cores / single measured in the same run. ``trials_per_cpu_s`` (trials 
 of process CPU time) is given beside the wall-clock figures: on a machine shared with other
 work it is the fairer single-core figure. ``peak_rss_mb`` is the process's peak memory
 (e.g. ``--sizes 784,1000,300`` trains a network of 1.08e6 synapses).
+
+``brian2_standalone`` adds the same rule as generated code in one Brian2 ``cpp_standalone``
+run, single-threaded and with OpenMP on all cores, against a Python loop over the event
+engine on the same (pre-drawn) trials: :mod:`spikesim.benchmarks.brian2_training`.
 """
 
 from __future__ import annotations
@@ -31,6 +35,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=0,
         help="threads (0: NUMBA_NUM_THREADS, all cores by default)",
+    )
+    parser.add_argument(
+        "--brian2-trials",
+        type=int,
+        default=200,
+        help="trials of the Brian2 cpp_standalone training loop and of the event-engine "
+        "loop it is compared with (default 200; 0: skip Brian2, which compiles two "
+        "binaries, about 35 s)",
     )
     parser.add_argument("--seed", type=int, default=0)
 
@@ -101,6 +113,33 @@ def run(args: argparse.Namespace) -> dict:
         / out["single"]["trials_per_s"],
         "peak_rss_mb": _peak_rss_mb(),
         "details": out,
+        **_brian2(args, sizes),
+    }
+
+
+def _brian2(args: argparse.Namespace, sizes: list[int]) -> dict:
+    """The Brian2-native rule in one cpp_standalone run against the event engine (Python
+    loop) on the same trials: :func:`spikesim.benchmarks.brian2_training.compare_loops`.
+    A failed build is reported, not raised: the event-engine figures stand alone."""
+    if args.brian2_trials <= 0:
+        return {}
+    from spikesim.benchmarks.brian2_training import compare_loops
+    from spikesim.errors import EngineError
+
+    try:
+        res = compare_loops(
+            trials=args.brian2_trials,
+            duration=args.duration,
+            dt=1e-4,
+            threads=args.threads,
+            seed=args.seed,
+            sizes=sizes,
+        )
+    except EngineError as exc:
+        return {"brian2_standalone": {"error": str(exc)}}
+    return {
+        "brian2_standalone": res,
+        "ratio_brian2_loop_time_vs_event_loop": res["ratio_brian2_loop_time_vs_event_loop"],
     }
 
 

@@ -37,6 +37,7 @@ def load_spec(path: str) -> tuple[dict, dict]:
         "compute_capability": float(data.pop("compute_capability")),
         "cuda_runtime_version": float(data.pop("cuda_runtime_version")),
         "extra": json.loads(str(data.pop("extra"))),
+        "openmp_threads": int(data.pop("openmp_threads", 0)),
     }
     spec = dict(data)
     for k in ("n", "n_steps", "trials_per_run", "period"):
@@ -82,6 +83,8 @@ def generate(spec_path: str, directory: str) -> None:
         prefs["devices.cuda_standalone.cuda_backend.gpu_id"] = 0
     if opts["extra_compile_args"] is not None:
         b2.prefs["codegen.cpp.extra_compile_args_gcc"] = list(opts["extra_compile_args"])
+    if opts["openmp_threads"]:
+        b2.prefs["devices.cpp_standalone.openmp_threads"] = opts["openmp_threads"]
     b2.set_device(device, directory=directory, build_on_run=False)
     objs = model.build(
         b2,

@@ -130,6 +130,7 @@ def _spec_file(spec: dict, path: Path, opts: dict) -> None:
     arrays["compute_capability"] = np.array(opts.get("compute_capability", 0.0))
     arrays["cuda_runtime_version"] = np.array(opts.get("cuda_runtime_version", 0.0))
     arrays["extra"] = np.array(json.dumps(opts.get("extra")))
+    arrays["openmp_threads"] = np.array(int(opts.get("openmp_threads", 0)))
     np.savez(path, **arrays)
 
 
@@ -183,6 +184,8 @@ def project_key(spec: dict, opts: dict, structure_key: str) -> str:
     )
     h.update(json.dumps(opts["extra_compile_args"]).encode())
     h.update(json.dumps(opts.get("extra"), sort_keys=True).encode())
+    if opts.get("openmp_threads"):
+        h.update(f"openmp={opts['openmp_threads']}".encode())
     h.update(repr((opts.get("compute_capability"), opts.get("cuda_runtime_version"))).encode())
     h.update(importlib.metadata.version("brian2").encode())
     if opts["device"] == "cuda_standalone":
@@ -300,11 +303,14 @@ def ensure_project(
     device: str = "cpp_standalone",
     cuda: dict | None = None,
     extra: dict | None = None,
+    openmp_threads: int = 0,
 ) -> Project:
     """The compiled project for ``network``'s structure: from the cache, or built now.
 
     ``device`` is "cpp_standalone" or "cuda_standalone" (then ``cuda`` gives
-    ``compute_capability`` and ``cuda_runtime_version``).
+    ``compute_capability`` and ``cuda_runtime_version``). ``openmp_threads > 0`` builds a
+    ``cpp_standalone`` binary that runs each step's loops on that many OpenMP threads
+    (Brian2's ``devices.cpp_standalone.openmp_threads``; 0: single-threaded).
     """
     global BUILDS
     from spikesim.engines import _brian2_model as model
@@ -318,6 +324,13 @@ def ensure_project(
         "extra": extra,
         **(cuda or {}),
     }
+    if openmp_threads:  # absent when 0, so the keys of existing builds stay valid
+        if device != "cpp_standalone" or int(openmp_threads) < 0:
+            raise EngineError(
+                f"openmp_threads={openmp_threads!r}: a non-negative thread count, and only "
+                "for the cpp_standalone device"
+            )
+        opts["openmp_threads"] = int(openmp_threads)
     root = cache_dir() if root is None else Path(root)
     key = project_key(spec, opts, network.structure_key())
     final = root / key

@@ -308,6 +308,7 @@ def train_standalone(
     weights: np.ndarray | None = None,
     cache=None,
     records: bool = True,
+    threads: int = 0,
 ) -> dict:
     """Train with SH eq. (4.1) entirely in one Brian2 cpp_standalone run (no Python
     between trials): ``len(inputs)`` trials, ``previous``-trial baseline, ``mse`` loss.
@@ -336,6 +337,8 @@ def train_standalone(
     records : bool
         Return each trial's SpikeRecord (``False``: ``records`` is None; saves time when
         only the weights and losses are wanted).
+    threads : int
+        OpenMP threads of the compiled loop (0: single-threaded; a separate build).
 
     Returns
     -------
@@ -396,6 +399,7 @@ def train_standalone(
         trials_per_run=n_trials,
         root=cache,
         extra=extra,
+        openmp_threads=threads,
     )
     targ = np.zeros((n_trials + 1, network.n_neurons))
     targ[:n_trials, network.outputs] = targets
