@@ -119,6 +119,7 @@ def generate(spec_path: str, directory: str) -> None:
     args = {
         "ptr": "inputs.ptr",
         "pend": "inputs.pend",
+        "nxt": "inputs.nxt",
         "in_step": "in_step.values",
     }
     synapses = {}

@@ -44,7 +44,8 @@ Inputs come in one of two ways:
   a NeuronGroup of ``n_inputs * copies`` neurons; neuron ``q`` owns entries ``ptr[q] ..
   pend[q] - 1`` of a ``TimedArray`` lookup table ``in_step`` (read with a 1 s table step,
   so ``in_step(k * second)`` is entry ``k``), fires when its next entry's step is reached
-  and advances ``ptr``. The table has a fixed ``capacity``; ``ptr``, ``pend`` and
+  and advances ``ptr``; ``nxt`` caches the step of its next entry, so the per-step test
+  is one comparison. The table has a fixed ``capacity``; ``ptr``, ``pend``, ``nxt`` and
   ``in_step.values`` are set per run via the binary's command line (``run_args``).
 """
 
@@ -102,8 +103,9 @@ def input_table(spec: dict, trials: list, capacity: int, copies: int):
 
     ``trials`` is a list of ``(times, neurons)``; trial ``b``'s steps are offset by
     ``b * period``. Returns ``ptr (n_in * copies,) int32, pend (n_in * copies,) int32,
-    step (capacity,)``; the entries of table neuron ``q + n_in * c`` are the steps in
-    which input slot ``q`` spikes more than ``c`` times, sorted. Raises ValueError
+    step (capacity,), nxt (n_in * copies,)``; the entries of table neuron ``q + n_in * c``
+    are the steps in which input slot ``q`` spikes more than ``c`` times, sorted, and
+    ``nxt`` is the step of its first spike (:data:`NEVER` if none). Raises ValueError
     ``(kind, needed)`` if more than ``capacity`` entries or ``copies`` copies are needed.
     """
     idx_all, step_all = [], []
@@ -126,7 +128,8 @@ def input_table(spec: dict, trials: list, capacity: int, copies: int):
     pend = np.searchsorted(idx, np.arange(n_tab), side="right").astype(np.int32)
     step = np.zeros(capacity)
     step[: idx.size] = steps
-    return ptr, pend, step
+    nxt = np.where(ptr < pend, step[np.minimum(ptr, capacity - 1)], NEVER)
+    return ptr, pend, step, nxt
 
 
 def split_trials(spec: dict, idx: np.ndarray, steps: np.ndarray, n_trials: int):
@@ -163,6 +166,9 @@ def generator_arrays(spec: dict, times: np.ndarray, neurons: np.ndarray):
     copies = int(copy.max()) + 1 if copy.size else 1
     return slot + n_in * copy, steps, copies
 
+
+#: ``nxt`` of an input-table neuron with no spike left (a step no run reaches).
+NEVER = 1e18
 
 NEURON_EQS = """
 v : 1
@@ -269,19 +275,17 @@ def build(
         src = b2.SpikeGeneratorGroup(n_src, np.zeros(0, int), np.zeros(0) * second, name="inputs")
     elif input_mode == "table":
         tab_step = b2.TimedArray(np.zeros(capacity), dt=1 * second, name="in_step")
-        # ``nxt``: the step of the neuron's next spike (or never), so the per-step test is
-        # one comparison; recomputed from ``ptr`` at the first step and after each spike
-        nxt = "nxt = in_step(ptr * second) + 1e18 * int(ptr >= pend)"
+        # ``nxt``: the step of the neuron's next spike (NEVER if none), so the per-step
+        # test is one comparison; set per run (``input_table``), advanced at each spike
         src = b2.NeuronGroup(
             n_src,
             "ptr : integer\npend : integer\nnxt : 1",
             threshold="nxt < t / dt + 0.5",
-            reset="ptr += 1\n" + nxt,
+            reset=f"ptr += 1\nnxt = in_step(ptr * second) + {NEVER:g} * int(ptr >= pend)",
             name="inputs",
             namespace={"in_step": tab_step},
         )
-        # at t = 0 (and at every trial start, where it changes nothing)
-        src.run_regularly(nxt, clock=trial_clock, when="start", name="inputs_first")
+        src.nxt = NEVER  # until a run sets it
         objs["in_step"] = tab_step
     else:  # pragma: no cover - internal
         raise ValueError(input_mode)

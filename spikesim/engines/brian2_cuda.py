@@ -134,8 +134,8 @@ def generate_cuda_project(
         "cuda_runtime_version": float(cuda_runtime_version),
     }
     man = generate_project(spec, opts, directory)
-    ptr, pend, step = model.input_table(spec, [(times, neurons)], capacity, copies)
-    files = {"ptr": ptr, "pend": pend, "in_step": step}
+    ptr, pend, step, nxt = model.input_table(spec, [(times, neurons)], capacity, copies)
+    files = {"ptr": ptr, "pend": pend, "in_step": step, "nxt": nxt}
     for name, edges in man["synapses"].items():
         files[name + "_w"] = np.ascontiguousarray(w[np.asarray(edges, np.int64)], np.float64)
     run_dir = directory / "run_inputs"

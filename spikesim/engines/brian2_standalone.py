@@ -235,7 +235,7 @@ class Project:
         if len(trials) > spec["trials_per_run"]:
             raise EngineError(f"{len(trials)} trials > trials_per_run={spec['trials_per_run']}")
         try:
-            ptr, pend, step = model.input_table(spec, trials, man["capacity"], man["copies"])
+            ptr, pend, step, nxt = model.input_table(spec, trials, man["capacity"], man["copies"])
         except ValueError as exc:
             kind, need = exc.args
             raise EngineError(
@@ -246,14 +246,14 @@ class Project:
         runs.mkdir(exist_ok=True)
         rdir = Path(tempfile.mkdtemp(prefix=f"{os.getpid()}-", dir=runs))
         try:
-            files = {"ptr": ptr, "pend": pend, "in_step": step}
+            files = {"ptr": ptr, "pend": pend, "in_step": step, "nxt": nxt}
             for key, arr in (arrays or {}).items():
                 files[key] = np.ascontiguousarray(arr, np.float64)
             for name, edges in self.edges.items():
                 files[name + "_w"] = np.ascontiguousarray(weights[edges], np.float64)
             args = []
             for key, arr in files.items():
-                if key in ("ptr", "pend") and man["n_inputs"] == 0:
+                if key in ("ptr", "pend", "nxt") and man["n_inputs"] == 0:
                     continue
                 f = rdir / f"{key}.dat"
                 arr.tofile(f)
