@@ -38,3 +38,15 @@ def test_bench_learn_with_the_brian2_standalone_loop(capsys):
     assert single["first_call_with_compile_s"] > single["wall_s"]
     assert out["ratio_brian2_loop_time_vs_event_loop"] == single["wall_s"] / ev["wall_s"]
     assert multi["ratio_vs_single_thread"] == multi["trials_per_s"] / single["trials_per_s"]
+
+
+def test_bench_learn_reports_a_refused_brian2_setting_and_keeps_its_own_figures(capsys):
+    """Trials of 7 s at c = 100/s exceed what the Brian2 loop's factored bookkeeping accepts
+    (c T <= 600): the entry says so, and the event-engine figures are still reported."""
+    argv = ["bench", "learn", "--json", "--sizes", "6,3,2", "--trials", "4", "--batch", "2"]
+    argv += ["--duration", "7", "--brian2-trials", "2", "--threads", "1"]
+    assert main(argv) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert "overflow" in out["brian2_standalone"]["error"]
+    assert "ratio_brian2_loop_time_vs_event_loop" not in out
+    assert out["trials_per_s"] > 0

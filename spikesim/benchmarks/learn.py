@@ -120,11 +120,12 @@ def run(args: argparse.Namespace) -> dict:
 def _brian2(args: argparse.Namespace, sizes: list[int]) -> dict:
     """The Brian2-native rule in one cpp_standalone run against the event engine (Python
     loop) on the same trials: :func:`spikesim.benchmarks.brian2_training.compare_loops`.
-    A failed build is reported, not raised: the event-engine figures stand alone."""
+    A failed build or a setting the Brian2 loop refuses is reported, not raised: the
+    event-engine figures stand alone."""
     if args.brian2_trials <= 0:
         return {}
     from spikesim.benchmarks.brian2_training import compare_loops
-    from spikesim.errors import EngineError
+    from spikesim.errors import EngineError, ValidationError
 
     try:
         res = compare_loops(
@@ -135,7 +136,7 @@ def _brian2(args: argparse.Namespace, sizes: list[int]) -> dict:
             seed=args.seed,
             sizes=sizes,
         )
-    except EngineError as exc:
+    except (EngineError, ValidationError) as exc:  # no compiler, c * T too large, ...
         return {"brian2_standalone": {"error": str(exc)}}
     return {
         "brian2_standalone": res,
