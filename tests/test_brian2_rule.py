@@ -151,3 +151,22 @@ def test_training_loop_in_one_standalone_run_equals_python_loop(threads):
         else:
             assert got["records"] is None
             assert not got["compiled"]
+
+
+def test_profiled_build_leaves_the_timers_of_its_last_run(tmp_path, monkeypatch):
+    """SPIKESIM_BRIAN2_PROFILE=1 builds a separate project with Brian2's per-code-object
+    timers; after a run its folder holds them (name, seconds) in last_profiling_info.txt."""
+    from spikesim.plasticity.brian2_rule import train_standalone
+
+    net = spikesim.layered([4, 3, 2], weight_mean=[0.6, 0.8], seed=2)
+    inputs = [(np.array([0.001, 0.002]), net.inputs[:2]) for _ in range(2)]
+    kw = dict(c=100.0, alpha=0.01, dt=1e-4, cache=tmp_path, records=False)
+    train_standalone(net, inputs, np.full((2, 2), 50.0), 0.01, **kw)
+    assert not list(tmp_path.glob("*/last_profiling_info.txt"))  # an ordinary build
+    monkeypatch.setenv("SPIKESIM_BRIAN2_PROFILE", "1")
+    got = train_standalone(net, inputs, np.full((2, 2), 50.0), 0.01, **kw)
+    assert got["compiled"]  # a different project
+    (path,) = tmp_path.glob("*/last_profiling_info.txt")
+    timers = dict(line.split() for line in path.read_text().splitlines() if line.strip())
+    assert "syn_in_pre_codeobject" in timers
+    assert all(float(v) >= 0 for v in timers.values())

@@ -34,6 +34,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=0,
         help="OpenMP threads of the all-cores Brian2 build (0: every core; 1: skip it)",
     )
+    parser.add_argument(
+        "--cache",
+        default=None,
+        help="Brian2 project cache to build in and keep (default: a temporary folder, so "
+        "the compile time is measured from scratch)",
+    )
     parser.add_argument("--seed", type=int, default=0)
 
 
@@ -111,7 +117,14 @@ def _event_loop(net, inputs, targets, T) -> float:
 
 
 def compare_loops(
-    *, trials: int, duration: float, dt: float, threads: int, seed: int, sizes=(784, 100, 10)
+    *,
+    trials: int,
+    duration: float,
+    dt: float,
+    threads: int,
+    seed: int,
+    sizes=(784, 100, 10),
+    cache=None,
 ) -> dict:
     """Measure both loops on the same trials (see the module docstring).
 
@@ -127,6 +140,8 @@ def compare_loops(
         Network and input seed.
     sizes : sequence of int
         Layer sizes.
+    cache : path, optional
+        Brian2 project cache (default: a temporary folder, removed afterwards).
 
     Returns
     -------
@@ -143,9 +158,10 @@ def compare_loops(
     threads = threads or os.cpu_count() or 1
     out = {"trials": trials, "duration_s": duration}
     with tempfile.TemporaryDirectory(prefix="spikesim-bench-") as tmp:
-        single = _brian2_loop(net, inputs, targets, duration, dt, 0, tmp)
+        root = tmp if cache is None else cache
+        single = _brian2_loop(net, inputs, targets, duration, dt, 0, root)
         if threads > 1:
-            multi = _brian2_loop(net, inputs, targets, duration, dt, threads, tmp)
+            multi = _brian2_loop(net, inputs, targets, duration, dt, threads, root)
             multi["ratio_vs_single_thread"] = multi["trials_per_s"] / single["trials_per_s"]
     wall_ev = _event_loop(net, inputs, targets, duration)
     out["brian2_standalone_loop"] = single
@@ -164,4 +180,5 @@ def run(args: argparse.Namespace) -> dict:
         threads=args.threads,
         seed=args.seed,
         sizes=[int(v) for v in args.sizes.split(",")],
+        cache=args.cache,
     )

@@ -259,6 +259,9 @@ class Project:
                 arr.tofile(f)
                 args.append(f"{man['run_args'][key]}={f}")
             out = _run_binary(self.path, rdir, args)
+            prof = rdir / "profiling_info.txt"  # a SPIKESIM_BRIAN2_PROFILE=1 build
+            if prof.exists():
+                shutil.copyfile(prof, self.path / "last_profiling_info.txt")
             idx = np.fromfile(rdir / man["results"]["spike_i"], dtype=np.int32)
             t = np.fromfile(rdir / man["results"]["spike_t"], dtype=np.float64)
             if idx.size != t.size:
