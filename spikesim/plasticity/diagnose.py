@@ -55,6 +55,10 @@ def update_alignment(config: dict, *, samples: int = 4, trials: int = 2000, seed
         P = np.empty(trials, np.int64)
         sc = np.zeros((trials, net.n_neurons), np.int64)
         _forward_many(
+            0,
+            trials,
+            True,
+            sc,
             tr._net,
             tr._sign * tr.w,
             tr._inputs,
@@ -70,13 +74,9 @@ def update_alignment(config: dict, *, samples: int = 4, trials: int = 2000, seed
             LOSSES.index(tr.loss),
             tr.rate_scale,
             tr.temperature,
-            0,
-            trials,
             E2,
             L,
             P,
-            True,
-            sc,
             tr.population,
             0,
             np.zeros(trials),
@@ -172,6 +172,10 @@ def readout_noise(config: dict, checkpoint: str, *, repeats: int = 20, seed: int
     L = np.empty(samples.size)
     P = np.empty(samples.size, np.int64)
     _forward_many(
+        0,
+        samples.size,
+        False,
+        sc,
         tr._net,
         tr._sign * tr.w,
         tr._inputs,
@@ -187,13 +191,9 @@ def readout_noise(config: dict, checkpoint: str, *, repeats: int = 20, seed: int
         LOSSES.index(tr.loss),
         tr.rate_scale,
         tr.temperature,
-        0,
-        samples.size,
         np.zeros((0, 0)),
         L,
         P,
-        False,
-        sc,
         tr.population,
         TIE_BREAKS.index(tr.tie_break),
         rng.random(samples.size),

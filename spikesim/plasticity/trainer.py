@@ -234,6 +234,10 @@ def _shuffled(L, u, ring, ring_n):
 
 @njit(cache=True, nogil=True)
 def _forward_many(
+    lo,
+    hi,
+    want_e,
+    spike_counts,
     net,
     w_signed,
     inputs,
@@ -249,18 +253,16 @@ def _forward_many(
     loss_code,
     rate_scale,
     temperature,
-    lo,
-    hi,
     E2,
     losses,
     preds,
-    want_e,
-    spike_counts,
     pop,
     tie_code,
     tie_u,
 ):
-    """Trials ``lo:hi`` of a batch with fixed weights: losses, predictions, eligibilities."""
+    """Trials ``lo:hi`` of a batch with fixed weights: losses, predictions, eligibilities
+    (``want_e``) and spike counts (if ``spike_counts`` has rows). The arguments after
+    ``spike_counts`` describe the batch; :func:`_forward_worker` takes them as one tuple."""
     (order, blk, is_input, in_ptr, in_edges, pre, delay, tau, thr, tref) = net
     for t in range(lo, hi):
         s = samples[t]
@@ -381,65 +383,18 @@ def _update_edges(
 
 
 @njit(cache=True, nogil=True)
-def _forward_worker(
-    counter,
-    net,
-    w_signed,
-    inputs,
-    outputs,
-    samples,
-    counts,
-    times,
-    offsets,
-    targets,
-    labels,
-    duration,
-    c,
-    loss_code,
-    rate_scale,
-    temperature,
-    E2,
-    losses,
-    preds,
-    pop,
-    tie_code,
-    tie_u,
-):
-    """One thread's share of a batch's trials (fixed weights): takes the next trial from the
-    shared ``counter`` until none is left (every trial writes only its own slots)."""
+def _forward_worker(counter, batch):
+    """One thread's share of a batch's trials (fixed weights, eligibilities wanted): takes
+    the next trial from the shared ``counter`` until none is left (every trial writes only
+    its own slots). ``batch``: the arguments of :func:`_forward_many` after
+    ``spike_counts``."""
     no_counts = np.zeros((0, 0), np.int64)
-    n = samples.shape[0]
+    n = batch[4].shape[0]  # samples
     while True:
         t = fetch_add(counter, 0)
         if t >= n:
             return
-        _forward_many(
-            net,
-            w_signed,
-            inputs,
-            outputs,
-            samples,
-            counts,
-            times,
-            offsets,
-            targets,
-            labels,
-            duration,
-            c,
-            loss_code,
-            rate_scale,
-            temperature,
-            t,
-            t + 1,
-            E2,
-            losses,
-            preds,
-            True,
-            no_counts,
-            pop,
-            tie_code,
-            tie_u,
-        )
+        _forward_many(t, t + 1, True, no_counts, *batch)
 
 
 def _net_tuple(network):
@@ -881,27 +836,29 @@ class Trainer:
                 def fwd(_q, sl=sl):
                     _forward_worker(
                         counter,
-                        self._net,
-                        w_signed,
-                        self._inputs,
-                        self._outputs,
-                        samples[sl],
-                        counts[sl],
-                        times,
-                        offsets[sl],
-                        self.targets,
-                        self.labels,
-                        self.duration,
-                        self.c_eff,
-                        loss_code,
-                        self.rate_scale,
-                        self.temperature,
-                        E2,
-                        losses[sl],
-                        preds[sl],
-                        self.population,
-                        tie_code,
-                        tie_u[sl],
+                        (
+                            self._net,
+                            w_signed,
+                            self._inputs,
+                            self._outputs,
+                            samples[sl],
+                            counts[sl],
+                            times,
+                            offsets[sl],
+                            self.targets,
+                            self.labels,
+                            self.duration,
+                            self.c_eff,
+                            loss_code,
+                            self.rate_scale,
+                            self.temperature,
+                            E2,
+                            losses[sl],
+                            preds[sl],
+                            self.population,
+                            tie_code,
+                            tie_u[sl],
+                        ),
                     )
 
                 on_all_threads(fwd)
@@ -984,6 +941,10 @@ class Trainer:
         sc = np.zeros((samples.size, self.network.n_neurons), np.int64)
         loss_code = LOSSES.index(self.loss)
         _forward_many(
+            0,
+            samples.size,
+            False,
+            sc,
             self._net,
             self._sign * self.w,
             self._inputs,
@@ -999,13 +960,9 @@ class Trainer:
             loss_code,
             self.rate_scale,
             self.temperature,
-            0,
-            samples.size,
             np.zeros((0, 0)),
             losses,
             preds,
-            False,
-            sc,
             self.population,
             TIE_BREAKS.index(self.tie_break),
             tie_u,
