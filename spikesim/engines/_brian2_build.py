@@ -38,6 +38,7 @@ def load_spec(path: str) -> tuple[dict, dict]:
         "cuda_runtime_version": float(data.pop("cuda_runtime_version")),
         "extra": json.loads(str(data.pop("extra"))),
         "openmp_threads": int(data.pop("openmp_threads", 0)),
+        "profile": bool(data.pop("profile", False)),
     }
     spec = dict(data)
     for k in ("n", "n_steps", "trials_per_run", "period"):
@@ -102,7 +103,7 @@ def generate(spec_path: str, directory: str) -> None:
     objs["net"].run(
         n_run * spec["dt"] * b2.second,
         namespace={},
-        profile=os.environ.get("SPIKESIM_BRIAN2_PROFILE") == "1",
+        profile=opts["profile"],
     )
     dev = b2.get_device()
     dev.build(directory=directory, compile=False, run=False, with_output=False)

@@ -131,6 +131,7 @@ def _spec_file(spec: dict, path: Path, opts: dict) -> None:
     arrays["cuda_runtime_version"] = np.array(opts.get("cuda_runtime_version", 0.0))
     arrays["extra"] = np.array(json.dumps(opts.get("extra")))
     arrays["openmp_threads"] = np.array(int(opts.get("openmp_threads", 0)))
+    arrays["profile"] = np.array(bool(opts.get("profile", False)))
     np.savez(path, **arrays)
 
 
@@ -186,13 +187,12 @@ def project_key(spec: dict, opts: dict, structure_key: str) -> str:
     h.update(json.dumps(opts.get("extra"), sort_keys=True).encode())
     if opts.get("openmp_threads"):
         h.update(f"openmp={opts['openmp_threads']}".encode())
+    if opts.get("profile"):  # a profiled build is a different project
+        h.update(b"profile")
     h.update(repr((opts.get("compute_capability"), opts.get("cuda_runtime_version"))).encode())
     h.update(importlib.metadata.version("brian2").encode())
     if opts["device"] == "cuda_standalone":
         h.update(importlib.metadata.version("brian2cuda").encode())
-    # SPIKESIM_BRIAN2_PROFILE=1 builds with Brian2's per-code-object timers
-    # (results/profiling_info.txt of each run); such a build is a different project
-    h.update(os.environ.get("SPIKESIM_BRIAN2_PROFILE", "").encode())
     for mod in ("_brian2_model.py", "_brian2_build.py"):  # the code that generates it
         h.update((Path(__file__).parent / mod).read_bytes())
     return h.hexdigest()[:20]
@@ -259,7 +259,7 @@ class Project:
                 arr.tofile(f)
                 args.append(f"{man['run_args'][key]}={f}")
             out = _run_binary(self.path, rdir, args)
-            prof = rdir / "profiling_info.txt"  # a SPIKESIM_BRIAN2_PROFILE=1 build
+            prof = rdir / "profiling_info.txt"  # a profiled build (ensure_project)
             if prof.exists():
                 shutil.copyfile(prof, self.path / "last_profiling_info.txt")
             idx = np.fromfile(rdir / man["results"]["spike_i"], dtype=np.int32)
@@ -313,7 +313,10 @@ def ensure_project(
     ``device`` is "cpp_standalone" or "cuda_standalone" (then ``cuda`` gives
     ``compute_capability`` and ``cuda_runtime_version``). ``openmp_threads > 0`` builds a
     ``cpp_standalone`` binary that runs each step's loops on that many OpenMP threads
-    (Brian2's ``devices.cpp_standalone.openmp_threads``; 0: single-threaded).
+    (Brian2's ``devices.cpp_standalone.openmp_threads``; 0: single-threaded). With
+    ``SPIKESIM_BRIAN2_PROFILE=1`` in the environment the project (a separate cache entry)
+    records Brian2's per-code-object timers; :meth:`Project.run` keeps the last run's as
+    ``last_profiling_info.txt`` in the project folder.
     """
     global BUILDS
     from spikesim.engines import _brian2_model as model
@@ -334,6 +337,8 @@ def ensure_project(
                 "for the cpp_standalone device"
             )
         opts["openmp_threads"] = int(openmp_threads)
+    if os.environ.get("SPIKESIM_BRIAN2_PROFILE") == "1":  # Brian2's per-code-object timers
+        opts["profile"] = True
     root = cache_dir() if root is None else Path(root)
     key = project_key(spec, opts, network.structure_key())
     final = root / key

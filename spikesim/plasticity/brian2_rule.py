@@ -209,7 +209,7 @@ def training_extra(
         "on_post": code["on_post"],
         "trial_start_code": "cnt = 0\nhtl = 0\ntgt = targ(t, i)",
         "constants": {
-            "c_stdp": check_rate(c, duration),
+            "c_stdp": float(c),  # checked by train_standalone (check_rate)
             "alpha_c": float(alpha),
             "C_c": float(C),
             "max_change": float(max_change),
