@@ -18,7 +18,7 @@ def _small(beta: float = 0.1) -> R.RateLearner:
         "ep",
         sizes=SIZES,
         seed=3,
-        lrs=1.0,
+        learning_rate=1.0,
         n_free=N_RELAX,
         n_nudged=N_RELAX,
         eps=0.5,
@@ -68,7 +68,7 @@ def _fd_gradient(m, x, y, h: float = 1e-6) -> dict[str, np.ndarray]:
 
 
 def _ep_step(beta: float) -> dict[str, np.ndarray]:
-    """The EP increment per unit learning rate (lrs = 1, fixed positive beta)."""
+    """The EP increment per unit learning rate (learning_rate = 1, fixed positive beta)."""
     m = _small(beta)
     x, y = _data()
     before = m.state_dict()
@@ -239,11 +239,11 @@ def test_flops_count_matches_matrix_products():
 @pytest.mark.parametrize(
     "params, match",
     [
-        ({"lrs": (0.1, 0.1, 0.1)}, "one learning rate per weight matrix"),
+        ({"learning_rate": (0.1, 0.1, 0.1)}, "one learning rate per weight matrix"),
         ({"beta": 0.0}, "beta"),
         ({"eps": 1.5}, "eps"),
         ({"n_free": 0}, "n_free"),
-        ({"lrs": (float("nan"), 0.1)}, "learning rates"),
+        ({"learning_rate": (float("nan"), 0.1)}, "learning rates"),
     ],
 )
 def test_bad_hyperparameters(params, match):
@@ -301,11 +301,11 @@ def test_fused_kernels_match_reference(sizes, dtype, atol):
         assert np.max(np.abs(got - ref)) < atol
     inside = np.concatenate([(s > 0) & (s < 1) for s in nudged_ref], axis=1)
     assert 0.2 < np.mean(inside)  # not all clipped: the dynamics are exercised
-    lrs = tuple(0.3 + 0.1 * k for k in range(len(W)))
+    rates = tuple(0.3 + 0.1 * k for k in range(len(W)))
     dw, db = ep_increments(x, free_ref, nudged_ref, beta)
     w_new, b_new = [w.copy() for w in W], [c.copy() for c in b]
-    apply_ep_increments(x, free_ref, nudged_ref, beta, lrs, w_new, b_new)
-    for k, a in enumerate(lrs):
+    apply_ep_increments(x, free_ref, nudged_ref, beta, rates, w_new, b_new)
+    for k, a in enumerate(rates):
         assert w_new[k].dtype == dt and b_new[k].dtype == dt
         assert np.max(np.abs(w_new[k] - (W[k] + a * dw[k]))) < atol
         assert np.max(np.abs(b_new[k] - (b[k] + a * db[k]))) < atol

@@ -27,7 +27,9 @@ def _x(n: int = 1, seed: int = 5) -> np.ndarray:
 
 # -- IL-SGD: the LMS update is the gradient of the energy --------------------------------------
 def test_il_sgd_update_is_energy_gradient():
-    m = R.make("il-sgd", sizes=(3, 5, 4, 3), lr=0.1, n_iter=10, step_size=0.1, dtype="float64")
+    m = R.make(
+        "il-sgd", sizes=(3, 5, 4, 3), learning_rate=0.1, n_iter=10, step_size=0.1, dtype="float64"
+    )
     m.initialize()
     _set_weights(m)
     x = _x(4, seed=8)
@@ -50,7 +52,7 @@ def test_il_sgd_update_is_energy_gradient():
                 fd[i] = (vals[0] - vals[1]) / (2 * h)
             m.load_state_dict(base)
             assert np.allclose(g, -fd, atol=1e-7), key
-    # and fit_batch applies exactly lr times that gradient
+    # and fit_batch applies exactly learning_rate times that gradient
     m.fit_batch(x, y)
     after = m.state_dict()
     assert np.allclose(after["W1"] - base["W1"], 0.1 * gw[1])
@@ -71,7 +73,7 @@ def test_il_inference_descends_the_energy():
 
 
 def test_il_adam_first_step_is_signed_gradient():
-    m = R.make("il-adam", sizes=SIZES, lr=1e-3, n_iter=5, dtype="float64")
+    m = R.make("il-adam", sizes=SIZES, learning_rate=1e-3, n_iter=5, dtype="float64")
     m.initialize()
     _set_weights(m)
     x, y = _x(2), np.array([1, 0])
@@ -80,7 +82,7 @@ def test_il_adam_first_step_is_signed_gradient():
     before = m.state_dict()
     m.fit_batch(x, y)
     step = m.state_dict()["W0"] - before["W0"]
-    # bias-corrected first Adam step: lr * g / (|g| + 1e-8), g = -dF/dW, descending F
+    # bias-corrected first Adam step: learning_rate * g / (|g| + 1e-8), g = -dF/dW, descending F
     assert np.allclose(step, 1e-3 * gw[0] / (np.abs(gw[0]) + 1e-8))
 
 
@@ -128,7 +130,7 @@ def test_il_prox_batch1_equals_proximal_step(alpha):
     m = R.make(
         "il-prox",
         sizes=SIZES,
-        lr=alpha,
+        learning_rate=alpha,
         eps=0.0,
         loss="mse",
         inference="proximal",
@@ -160,7 +162,7 @@ def test_il_prox_inference_minimises_proximal_objective():
     m = R.make(
         "il-prox",
         sizes=(3, 5, 4, 2),
-        lr=1.0,
+        learning_rate=1.0,
         n_iter=0,
         step_size=0.05,
         inference="proximal",
@@ -240,7 +242,7 @@ def test_il_prox_energy_inference_matches_slow_reference():
     m = R.make(
         "il-prox",
         sizes=(3, 5, 4, 3),
-        lr=alpha,
+        learning_rate=alpha,
         eps=eps,
         n_iter=4,
         step_size=eta,
@@ -273,7 +275,7 @@ def test_il_prox_weight_step_is_nlms(inference):
     m = R.make(
         "il-prox",
         sizes=(3, 5, 4, 3),
-        lr=2.5,
+        learning_rate=2.5,
         eps=eps,
         n_iter=6,
         step_size=0.05,
@@ -300,7 +302,7 @@ def test_il_prox_weight_step_is_nlms(inference):
 
 def test_il_prox_minibatch_uses_per_example_norms():
     """A minibatch step is the mean of the single-example NLMS steps (per-example norms)."""
-    kw = dict(sizes=(3, 5, 2), lr=2.5, n_iter=10, dtype="float64")
+    kw = dict(sizes=(3, 5, 2), learning_rate=2.5, n_iter=10, dtype="float64")
     x = np.array([[0.1, 0.2, 0.1], [3.0, 2.0, 4.0]])  # very different norms
     y = np.array([0, 1])
     steps = []
@@ -319,7 +321,7 @@ def test_il_prox_is_stable_at_huge_learning_rate():
     rng = np.random.default_rng(0)
     x = rng.uniform(0, 1, size=(200, 6))
     y = (x[:, 0] > x[:, 1]).astype(int)
-    m = R.make("il-prox", sizes=(6, 8, 2), lr=1e6, n_iter=5, dtype="float64")
+    m = R.make("il-prox", sizes=(6, 8, 2), learning_rate=1e6, n_iter=5, dtype="float64")
     for i in range(200):
         m.fit_batch(x[i : i + 1], y[i : i + 1])
     assert np.all(np.isfinite(m.predict_scores(x)))
@@ -347,8 +349,8 @@ def test_bad_input(name):
         m.fit_batch(x, np.array([0, 1, 1]))
     with pytest.raises(ValidationError, match="loss"):
         R.make(name, sizes=SIZES, loss="hinge")
-    with pytest.raises(ValidationError, match="lr"):
-        R.make(name, sizes=SIZES, lr=-1.0)
+    with pytest.raises(ValidationError, match="learning_rate"):
+        R.make(name, sizes=SIZES, learning_rate=-1.0)
     if name == "il-prox":
         with pytest.raises(ValidationError, match="inference"):
             R.make(name, sizes=SIZES, inference="exact")
@@ -358,7 +360,7 @@ def test_il_sgd_divergence_is_reported():
     rng = np.random.default_rng(1)
     x = rng.uniform(0, 1, size=(8, 3))
     y = rng.integers(0, 2, size=8)
-    m = R.make("il-sgd", sizes=SIZES, lr=1e8, n_iter=2)
+    m = R.make("il-sgd", sizes=SIZES, learning_rate=1e8, n_iter=2)
     with pytest.raises(DivergenceError, match="diverged"):
         for _ in range(50):
             m.fit_batch(x, y)

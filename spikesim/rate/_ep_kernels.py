@@ -15,7 +15,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-__all__ = ["relax_fused", "count_not_below"]
+__all__ = ["relax_fused"]
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy", fastmath={"reassoc", "contract"})
@@ -166,17 +166,3 @@ def relax_fused(drive, states, weights, biases, *, n_free, n_nudged, eps, beta=0
         tuple(nudged),
     )
     return free, nudged
-
-
-@numba.njit(cache=True, nogil=True, error_model="numpy")
-def _count_not_below(a, limit):  # pragma: no cover - jit
-    n = 0
-    for i in range(a.size):
-        n += not (abs(a[i]) < limit)  # NaN counts
-    return n
-
-
-def count_not_below(a: np.ndarray, limit: float) -> int:
-    """Number of elements of ``a`` with ``|a| >= limit`` or NaN, in one pass (no temporaries)."""
-    a = np.ascontiguousarray(a).reshape(-1)
-    return int(_count_not_below(a, a.dtype.type(limit)))

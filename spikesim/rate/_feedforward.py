@@ -9,97 +9,63 @@ live in :mod:`spikesim.rate._mlp`.
 
 from __future__ import annotations
 
+import abc
 from typing import Any, ClassVar
 
 import numpy as np
 
-from spikesim.errors import ValidationError
 from spikesim.rate import _mlp
 from spikesim.rate.base import RateLearner
 
 
 class FeedforwardLearner(RateLearner):
-    """An MLP trained by an error signal carried down through feedback matrices.
+    """An MLP trained by an error signal carried down through feedback matrices (abstract).
 
-    Subclasses define ``__init__`` with their own defaults and call :meth:`_store`.
+    Hyperparameters common to the feedforward learners (see :class:`spikesim.rate.bp.BP`
+    for their meaning). The optimiser settings are plain class attributes here (plain SGD,
+    no decay): a subclass that lets users choose them declares them as hyperparameters.
+    Subclasses say which matrices carry the error down (:meth:`_feedback`).
     """
 
-    paper_batch_size: ClassVar[int] = 20
+    counts_flops: ClassVar[bool] = True
 
-    def _store(
-        self,
-        *,
-        sizes,
-        activation: str,
-        loss: str,
-        optimizer: str,
-        learning_rate: float,
-        momentum: float,
-        lr_decay: float = 0.0,
-        beta1: float,
-        beta2: float,
-        adam_eps: float,
-        bias: bool,
-        mu: float,
-        sparsity: float,
-        dtype: str,
-        seed: int,
-    ) -> None:
-        RateLearner.__init__(self, sizes=sizes, seed=seed)
-        self.activation = activation
-        self.loss = loss
-        self.optimizer = optimizer
-        self.learning_rate = learning_rate
-        self.lr_decay = lr_decay
-        self.momentum = momentum
-        self.beta1 = beta1
-        self.beta2 = beta2
-        self.adam_eps = adam_eps
-        self.bias = bias
-        self.mu = mu
-        self.sparsity = sparsity
-        self.dtype = dtype
+    activation: str = "relu"
+    loss: str = "cross-entropy"
+    learning_rate: float = 0.1
+    bias: bool = True
+    mu: float = 1.0
+    sparsity: float = 0.0
+
+    # fixed unless a subclass declares them as hyperparameters
+    optimizer = "sgd"
+    lr_decay = 0.0
+    momentum = 0.0
+    beta1 = 0.9
+    beta2 = 0.999
+    adam_eps = 1e-8
 
     # -- hyperparameter checks (at initialize: the constructor only stores) ---------------
     def _check_params(self) -> None:
-        def bad(key, value, why):
-            raise ValidationError(f"{self.name}: {key} = {value!r} {why}")
-
-        if len(self.sizes) < 2 or min(self.sizes) < 1:
-            bad("sizes", self.sizes, "must list at least two positive layer sizes")
-        for key, choices in (
-            ("activation", _mlp.ACTIVATIONS),
-            ("loss", _mlp.LOSSES),
-            ("optimizer", _mlp.OPTIMIZERS),
-            ("dtype", _mlp.DTYPES),
-        ):
-            if getattr(self, key) not in choices:
-                bad(key, getattr(self, key), f"is not one of {', '.join(choices)}")
-        if not (np.isfinite(self.learning_rate) and self.learning_rate > 0):
-            bad("learning_rate", self.learning_rate, "must be a positive number")
-        if not (np.isfinite(self.lr_decay) and self.lr_decay >= 0):
-            bad("lr_decay", self.lr_decay, "must be >= 0")
-        if not 0 <= self.momentum < 1:
-            bad("momentum", self.momentum, "must be in [0, 1)")
-        if not (0 <= self.beta1 < 1 and 0 <= self.beta2 < 1):
-            bad("beta1/beta2", (self.beta1, self.beta2), "must be in [0, 1)")
-        if not self.adam_eps > 0:
-            bad("adam_eps", self.adam_eps, "must be positive")
-        if not self.mu >= 0:
-            bad("mu", self.mu, "must be >= 0")
-        if not 0 <= self.sparsity < 1:
-            bad("sparsity", self.sparsity, "must be in [0, 1)")
+        self._require_choice("activation", _mlp.ACTIVATIONS)
+        self._require_choice("loss", _mlp.LOSSES)
+        self._require_choice("optimizer", _mlp.OPTIMIZERS)
+        self._require_rate("learning_rate")
+        self._require_rate("lr_decay", allow_zero=True)
+        self._require(0 <= self.momentum < 1, "momentum", "must be in [0, 1)")
+        self._require(0 <= self.beta1 < 1, "beta1", "must be in [0, 1)")
+        self._require(0 <= self.beta2 < 1, "beta2", "must be in [0, 1)")
+        self._require(self.adam_eps > 0, "adam_eps", "must be positive")
+        self._require(self.mu >= 0, "mu", "must be >= 0")
+        self._require(0 <= self.sparsity < 1, "sparsity", "must be in [0, 1)")
 
     # -- state -----------------------------------------------------------------------------
-    def initialize(self) -> FeedforwardLearner:
-        """Glorot-uniform weights, zero biases, masks and feedback drawn from ``seed``.
+    def _initialize(self, rng: np.random.Generator) -> None:
+        """Glorot-uniform weights, zero biases, masks and feedback drawn from ``rng``.
 
         Draw order (so learners sharing a seed share their forward weights): every ``W``,
         then the masks of ``W``, then what subclasses add (:meth:`_init_extra`).
         """
-        self._check_params()
         dt = np.dtype(self.dtype)
-        rng = np.random.default_rng(self.seed)
         pairs = list(zip(self.sizes[:-1], self.sizes[1:], strict=True))
         self.W = [_mlp.glorot_uniform(rng, a, b, dt) for a, b in pairs]
         self.b = [np.zeros(b, dt) for _, b in pairs] if self.bias else None
@@ -111,8 +77,6 @@ class FeedforwardLearner(RateLearner):
             self.mask_W = None
         self._init_extra(rng)
         self._init_optimizer()
-        self._initialized = True
-        return self
 
     def _init_extra(self, rng: np.random.Generator) -> None:
         """Subclasses allocate their own state here (e.g. feedback matrices)."""
@@ -155,19 +119,7 @@ class FeedforwardLearner(RateLearner):
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
         """Restore a :meth:`state_dict` (shapes and keys checked; the arrays are copied)."""
         self.initialize()  # allocates every array with the right shape and dtype
-        expected = self.state_dict()
-        missing = sorted(set(expected) - set(state))
-        extra = sorted(set(state) - set(expected))
-        if missing or extra:
-            raise ValidationError(
-                f"{self.name}: state_dict keys do not match (missing {missing}, unexpected {extra})"
-            )
-        for key, ref in expected.items():
-            arr = np.asarray(state[key])
-            if arr.shape != ref.shape:
-                raise ValidationError(
-                    f"{self.name}: state_dict[{key!r}] has shape {arr.shape}, expected {ref.shape}"
-                )
+        self._check_state(state, {k: v.shape for k, v in self.state_dict().items()})
         self._assign(state)
 
     def _assign(self, state: dict[str, np.ndarray]) -> None:
@@ -195,23 +147,20 @@ class FeedforwardLearner(RateLearner):
         return n_w + (sum(b.size for b in self.b) if self.b is not None else 0)
 
     # -- computation ----------------------------------------------------------------------
+    @abc.abstractmethod
     def _feedback(self) -> list[np.ndarray | None]:
         """The matrices carrying the error from layer k+1 down to layer k (index 0 unused)."""
-        raise NotImplementedError
 
-    def _params_finite(self) -> bool:
-        # min/max reduce without copying (the base class copies the whole state_dict,
-        # which dominates a batch-1 step); both propagate NaN.
-        limit = self.divergence_limit
-        for p in self._params() + [r for r in getattr(self, "R", []) if r is not None]:
-            lo, hi = float(p.min()), float(p.max())
-            if not (-limit < lo and hi < limit):
-                return False
-        return True
+    def _parameters(self) -> list[np.ndarray]:
+        return self._params() + self._extra_parameters()
+
+    def _extra_parameters(self) -> list[np.ndarray]:
+        """Trainable arrays beyond the weights and biases (feedback matrices)."""
+        return []
 
     def _lr(self) -> float:
         """Learning rate of the current step ``self.t`` (inverse-time decay)."""
-        return self.learning_rate / (1.0 + getattr(self, "lr_decay", 0.0) * (self.t - 1))
+        return self.learning_rate / (1.0 + self.lr_decay * (self.t - 1))
 
     def _feedback_step(self, grad_w: list[np.ndarray]) -> None:
         """Update the feedback matrices from the (unmasked) weight gradients ``grad_w``

@@ -10,15 +10,15 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar, final
 
 from spikesim.rate._feedforward import FeedforwardLearner
 from spikesim.rate.base import register
 
 
-@register("bp")
-class BP(FeedforwardLearner):
-    """Multilayer perceptron trained by backpropagation.
+class Backprop(FeedforwardLearner):
+    """Multilayer perceptron trained by backpropagation (abstract: the registered ``bp``
+    and its presets differ only in their defaults).
 
     The error is carried down by the transposed forward weights (Rumelhart et al. 1986;
     Amit 2019, eq. 6 with ``R_l = W_l^T``): ``dC/dW_l = a_{l-1}^T delta_l``,
@@ -51,179 +51,66 @@ class BP(FeedforwardLearner):
     seed : int
     """
 
-    def __init__(
-        self,
-        sizes=(784, 500, 10),
-        activation: str = "relu",
-        loss: str = "cross-entropy",
-        optimizer: str = "sgd",
-        learning_rate: float = 0.1,
-        lr_decay: float = 0.0,
-        momentum: float = 0.0,
-        beta1: float = 0.9,
-        beta2: float = 0.999,
-        adam_eps: float = 1e-8,
-        bias: bool = True,
-        mu: float = 1.0,
-        sparsity: float = 0.0,
-        dtype: str = "float32",
-        seed: int = 0,
-    ):
-        self._store(
-            sizes=sizes,
-            activation=activation,
-            loss=loss,
-            optimizer=optimizer,
-            learning_rate=learning_rate,
-            lr_decay=lr_decay,
-            momentum=momentum,
-            beta1=beta1,
-            beta2=beta2,
-            adam_eps=adam_eps,
-            bias=bias,
-            mu=mu,
-            sparsity=sparsity,
-            dtype=dtype,
-            seed=seed,
-        )
+    optimizer: str = "sgd"
+    lr_decay: float = 0.0
+    momentum: float = 0.0
+    beta1: float = 0.9
+    beta2: float = 0.999
+    adam_eps: float = 1e-8
 
     def _feedback(self):
         return [None] + [w.T for w in self.W[1:]]
 
 
+@final
+@register("bp")
+class BP(Backprop):
+    """Backpropagation with any activation, loss and optimiser; defaults: ReLU, softmax
+    cross-entropy, plain SGD with learning rate 0.1. Parameters as :class:`Backprop`."""
+
+
+@final
 @register("bp-sgd")
-class BPSGD(BP):
+class BPSGD(Backprop):
     """Alonso et al.'s BP-SGD baseline: 784-2x500-10, ReLU, softmax cross-entropy, plain
-    SGD with learning rate 0.01 (their F-MNIST setting, batch 1). Parameters as :class:`BP`."""
+    SGD with learning rate 0.01 (their F-MNIST setting, batch 1). Parameters as
+    :class:`Backprop`."""
 
     paper_batch_size: ClassVar[int] = 1
 
-    def __init__(
-        self,
-        sizes=(784, 500, 500, 10),
-        activation: str = "relu",
-        loss: str = "cross-entropy",
-        optimizer: str = "sgd",
-        learning_rate: float = 0.01,
-        lr_decay: float = 0.0,
-        momentum: float = 0.0,
-        beta1: float = 0.9,
-        beta2: float = 0.999,
-        adam_eps: float = 1e-8,
-        bias: bool = True,
-        mu: float = 1.0,
-        sparsity: float = 0.0,
-        dtype: str = "float32",
-        seed: int = 0,
-    ):
-        super().__init__(
-            sizes=sizes,
-            activation=activation,
-            loss=loss,
-            optimizer=optimizer,
-            learning_rate=learning_rate,
-            lr_decay=lr_decay,
-            momentum=momentum,
-            beta1=beta1,
-            beta2=beta2,
-            adam_eps=adam_eps,
-            bias=bias,
-            mu=mu,
-            sparsity=sparsity,
-            dtype=dtype,
-            seed=seed,
-        )
+    sizes: tuple[int, ...] = (784, 500, 500, 10)
+    learning_rate: float = 0.01
 
 
+@final
 @register("bp-adam")
-class BPAdam(BP):
+class BPAdam(Backprop):
     """Alonso et al.'s BP-Adam baseline: 784-2x500-10, ReLU, softmax cross-entropy, Adam
-    with learning rate 5e-5 (their F-MNIST setting, batch 1). Parameters as :class:`BP`."""
+    with learning rate 5e-5 (their F-MNIST setting, batch 1). Parameters as
+    :class:`Backprop`."""
 
     paper_batch_size: ClassVar[int] = 1
 
-    def __init__(
-        self,
-        sizes=(784, 500, 500, 10),
-        activation: str = "relu",
-        loss: str = "cross-entropy",
-        optimizer: str = "adam",
-        learning_rate: float = 5e-5,
-        lr_decay: float = 0.0,
-        momentum: float = 0.0,
-        beta1: float = 0.9,
-        beta2: float = 0.999,
-        adam_eps: float = 1e-8,
-        bias: bool = True,
-        mu: float = 1.0,
-        sparsity: float = 0.0,
-        dtype: str = "float32",
-        seed: int = 0,
-    ):
-        super().__init__(
-            sizes=sizes,
-            activation=activation,
-            loss=loss,
-            optimizer=optimizer,
-            learning_rate=learning_rate,
-            lr_decay=lr_decay,
-            momentum=momentum,
-            beta1=beta1,
-            beta2=beta2,
-            adam_eps=adam_eps,
-            bias=bias,
-            mu=mu,
-            sparsity=sparsity,
-            dtype=dtype,
-            seed=seed,
-        )
+    sizes: tuple[int, ...] = (784, 500, 500, 10)
+    optimizer: str = "adam"
+    learning_rate: float = 5e-5
 
     @classmethod
-    def conformance_params(cls):
+    def conformance_params(cls) -> dict[str, Any]:
         return {"learning_rate": 0.01}
 
 
+@final
 @register("bp-hinge")
-class BPHinge(BP):
+class BPHinge(Backprop):
     """Backprop in Amit (2019)'s setting: hinge loss (eq. 3), saturated linearity
     ``clip(0.5 h, -1, 1)``, no biases, plain SGD with step 0.07 and batch 500 (the authors'
     code). The exact-gradient (``R = W^T``) special case of ``urfb`` / ``frfb``.
-    Parameters as :class:`BP`."""
+    Parameters as :class:`Backprop`."""
 
     paper_batch_size: ClassVar[int] = 500
 
-    def __init__(
-        self,
-        sizes=(784, 500, 10),
-        activation: str = "saturated",
-        loss: str = "hinge",
-        optimizer: str = "sgd",
-        learning_rate: float = 0.07,
-        lr_decay: float = 0.0,
-        momentum: float = 0.0,
-        beta1: float = 0.9,
-        beta2: float = 0.999,
-        adam_eps: float = 1e-8,
-        bias: bool = False,
-        mu: float = 1.0,
-        sparsity: float = 0.0,
-        dtype: str = "float32",
-        seed: int = 0,
-    ):
-        super().__init__(
-            sizes=sizes,
-            activation=activation,
-            loss=loss,
-            optimizer=optimizer,
-            learning_rate=learning_rate,
-            lr_decay=lr_decay,
-            momentum=momentum,
-            beta1=beta1,
-            beta2=beta2,
-            adam_eps=adam_eps,
-            bias=bias,
-            mu=mu,
-            sparsity=sparsity,
-            dtype=dtype,
-            seed=seed,
-        )
+    activation: str = "saturated"
+    loss: str = "hinge"
+    learning_rate: float = 0.07
+    bias: bool = False

@@ -41,14 +41,21 @@ the state stops changing, a diagnostic of how far ``n_free`` steps are from the 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar, final
 
 import numpy as np
 from scipy.linalg.blas import get_blas_funcs
 
 from spikesim.errors import ValidationError
-from spikesim.rate._ep_kernels import count_not_below, relax_fused
-from spikesim.rate.base import RateLearner, register
+from spikesim.rate._ep_kernels import relax_fused
+from spikesim.rate._mlp import glorot_uniform
+from spikesim.rate.base import (
+    RateLearner,
+    layer_parameter_count,
+    layer_state,
+    load_layers,
+    register,
+)
 
 __all__ = [
     "EquilibriumPropagation",
@@ -57,15 +64,6 @@ __all__ = [
     "apply_ep_increments",
     "glorot_uniform",
 ]
-
-
-def glorot_uniform(rng: np.random.Generator, n_in: int, n_out: int, dtype) -> np.ndarray:
-    """Glorot-Bengio uniform weights, shape ``(n_in, n_out)``.
-
-    ``U(-a, a)`` with ``a = sqrt(6 / (n_in + n_out))``.
-    """
-    a = np.sqrt(6.0 / (n_in + n_out))
-    return rng.uniform(-a, a, size=(n_in, n_out)).astype(dtype)
 
 
 def relax(
@@ -142,7 +140,7 @@ def apply_ep_increments(
     free: list[np.ndarray],
     nudged: list[np.ndarray],
     beta: float,
-    lrs: tuple[float, ...],
+    rates: tuple[float, ...],
     weights: list[np.ndarray],
     biases: list[np.ndarray],
 ) -> None:
@@ -159,7 +157,7 @@ def apply_ep_increments(
     batch = x.shape[0]
     scale = 1.0 / (beta * batch)
     gemm = get_blas_funcs("gemm", (weights[0],))
-    for k, a in enumerate(lrs):
+    for k, a in enumerate(rates):
         w = weights[k]
         wt = w.T  # column-major view: BLAS updates it in place
         c = a * scale
@@ -176,6 +174,7 @@ def apply_ep_increments(
         biases[k] += (a * db).astype(biases[k].dtype, copy=False)
 
 
+@final
 @register("ep")
 class EquilibriumPropagation(RateLearner):
     """Equilibrium propagation, exactly as Scellier & Bengio (2017), sec. 3 and 5.
@@ -186,9 +185,9 @@ class EquilibriumPropagation(RateLearner):
         Layer sizes ``[n_in, n_hidden..., n_out]``.
     seed : int
         Seeds the Glorot-uniform weights and the random signs of beta.
-    lrs : float or sequence of float
-        Per-layer learning rates ``alpha_k`` (one per weight matrix; one float: the same for
-        all); config ``net1``: ``(0.1, 0.05)``.
+    learning_rate : float or sequence of float
+        Per-layer learning rates ``alpha_k`` of eq. 50, one per weight matrix (one float:
+        the same for all); config ``net1``: ``(0.1, 0.05)``.
     n_free : int
         Free-phase steps (``net1``: 20).
     n_nudged : int
@@ -203,56 +202,44 @@ class EquilibriumPropagation(RateLearner):
         Floating-point type of weights and states.
     """
 
-    def __init__(
-        self,
-        sizes: tuple[int, ...] | list[int] = (784, 500, 10),
-        seed: int = 0,
-        lrs: float | tuple[float, ...] | list[float] = (0.1, 0.05),
-        n_free: int = 20,
-        n_nudged: int = 4,
-        eps: float = 0.5,
-        beta: float = 0.5,
-        random_sign: bool = True,
-        dtype: str = "float32",
-    ):
-        super().__init__(sizes=sizes, seed=seed)
-        self.lrs = (
-            (float(lrs),) * (len(self.sizes) - 1)
-            if np.ndim(lrs) == 0
-            else tuple(float(a) for a in lrs)
-        )
-        self.n_free = int(n_free)
-        self.n_nudged = int(n_nudged)
-        self.eps = float(eps)
-        self.beta = float(beta)
-        self.random_sign = bool(random_sign)
-        self.dtype = str(dtype)
-        self._validate()
+    uses_example_index: ClassVar[bool] = True
+    counts_flops: ClassVar[bool] = True
 
-    def _validate(self) -> None:
-        if len(self.sizes) < 2 or min(self.sizes) < 1:
-            raise ValidationError(f"ep: sizes must be >= 2 positive integers, got {self.sizes}")
-        if len(self.lrs) != len(self.sizes) - 1:
-            raise ValidationError(
-                f"ep: lrs needs one learning rate per weight matrix ({len(self.sizes) - 1}), "
-                f"got {self.lrs}"
-            )
-        if not all(np.isfinite(a) and a >= 0 for a in self.lrs):
-            raise ValidationError(f"ep: learning rates must be finite and >= 0, got {self.lrs}")
-        if self.n_free < 1 or self.n_nudged < 1:
-            raise ValidationError(
-                f"ep: n_free and n_nudged must be >= 1, got {self.n_free}, {self.n_nudged}"
-            )
-        if not 0.0 < self.eps <= 1.0:
-            raise ValidationError(f"ep: eps must be in (0, 1], got {self.eps}")
-        if not (np.isfinite(self.beta) and self.beta > 0):
-            raise ValidationError(f"ep: beta must be finite and > 0, got {self.beta}")
-        if self.dtype not in ("float32", "float64"):
-            raise ValidationError(f"ep: dtype must be 'float32' or 'float64', got {self.dtype!r}")
+    learning_rate: float | tuple[float, ...] = (0.1, 0.05)
+    n_free: int = 20
+    n_nudged: int = 4
+    eps: float = 0.5
+    beta: float = 0.5
+    random_sign: bool = True
+
+    @property
+    def layer_rates(self) -> tuple[float, ...]:
+        """``learning_rate`` as one ``alpha_k`` per weight matrix."""
+        if np.ndim(self.learning_rate) == 0:
+            return (float(self.learning_rate),) * (len(self.sizes) - 1)
+        return tuple(float(a) for a in self.learning_rate)
+
+    def _check_params(self) -> None:
+        rates = self.learning_rate
+        ok = np.ndim(rates) == 0 or len(rates) == len(self.sizes) - 1
+        self._require(
+            ok,
+            "learning_rate",
+            f"needs one learning rate per weight matrix ({len(self.sizes) - 1})",
+        )
+        ok = all(
+            isinstance(a, int | float | np.number) and np.isfinite(a) and a >= 0
+            for a in np.ravel(rates)
+        )
+        self._require(ok, "learning_rate", "must hold finite learning rates >= 0")
+        self._require(isinstance(self.n_free, int) and self.n_free >= 1, "n_free", "must be >= 1")
+        ok = isinstance(self.n_nudged, int) and self.n_nudged >= 1
+        self._require(ok, "n_nudged", "must be >= 1")
+        self._require(0.0 < self.eps <= 1.0, "eps", "must be in (0, 1]")
+        self._require_rate("beta")
 
     # -- parameters -----------------------------------------------------------------------
-    def initialize(self) -> EquilibriumPropagation:
-        rng = np.random.default_rng(self.seed)
+    def _initialize(self, rng: np.random.Generator) -> None:
         dt = np.dtype(self.dtype)
         self.W = [
             glorot_uniform(rng, a, b, dt)
@@ -262,54 +249,45 @@ class EquilibriumPropagation(RateLearner):
         self._step = 0  # minibatches seen: with the seed, fixes the sign of beta
         # persistent particles, grown on demand: (capacity, n_k) for k = 1..N
         self.particles = [np.zeros((0, n), dtype=dt) for n in self.sizes[1:]]
-        self._initialized = True
-        return self
+
+    def _parameters(self) -> list[np.ndarray]:
+        return [*self.W, *self.b]
 
     def n_parameters(self) -> int:
-        return sum(a * b + b for a, b in zip(self.sizes[:-1], self.sizes[1:], strict=True))
+        return layer_parameter_count(self.sizes)
 
     def state_dict(self) -> dict[str, np.ndarray]:
+        """Weights ``W{k}`` and biases ``b{k}`` (k = 1..N), the persistent particles
+        ``particles{k}`` (capacity, n_k) and the minibatch count ``step``."""
         if not self._initialized:
             self.initialize()
-        out = {}
-        for k, (w, b) in enumerate(zip(self.W, self.b, strict=True), start=1):
-            out[f"W{k}"] = w.copy()
-            out[f"b{k}"] = b.copy()
+        out = layer_state(self.W, self.b, start=1)
         for k, p in enumerate(self.particles, start=1):
             out[f"particles{k}"] = p.copy()
         out["step"] = np.array(self._step, dtype=np.int64)
         return out
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
-        if not self._initialized:
-            self.initialize()
+        self.initialize()
+        expected = {k: v.shape for k, v in self.state_dict().items()}
+        for k, n in enumerate(self.sizes[1:], start=1):
+            expected[f"particles{k}"] = None  # any capacity
+            shape = np.shape(state.get(f"particles{k}", np.zeros((0, n))))
+            if len(shape) != 2 or shape[1] != n:
+                raise ValidationError(
+                    f"ep: state_dict['particles{k}'] has shape {shape}, expected (capacity, {n})"
+                )
+        self._check_state(state, expected)
+        load_layers(state, self.W, self.b, start=1)
         dt = np.dtype(self.dtype)
-        n = len(self.sizes) - 1
-        for k in range(1, n + 1):
-            for key, shape in ((f"W{k}", self.W[k - 1].shape), (f"b{k}", self.b[k - 1].shape)):
-                if key not in state:
-                    raise ValidationError(f"ep: state dict lacks {key!r}")
-                if np.shape(state[key]) != shape:
-                    raise ValidationError(
-                        f"ep: {key} must have shape {shape}, got {np.shape(state[key])}"
-                    )
-            self.W[k - 1] = np.array(state[f"W{k}"], dtype=dt)
-            self.b[k - 1] = np.array(state[f"b{k}"], dtype=dt)
-            p = state.get(f"particles{k}")
-            self.particles[k - 1] = (
-                np.zeros((0, self.sizes[k]), dtype=dt) if p is None else np.array(p, dtype=dt)
-            )
-        self._step = int(state.get("step", 0))
-
-    def _params_finite(self) -> bool:
-        # weights and biases only, one pass each (cheaper than the base class's walk over
-        # state_dict, which copies the particles and builds temporaries)
-        lim = getattr(self, "divergence_limit", 1e12)  # base-class limit on |parameters|
-        return all(count_not_below(a, lim) == 0 for a in (*self.W, *self.b))
+        self.particles = [
+            np.array(state[f"particles{k}"], dtype=dt) for k in range(1, len(self.W) + 1)
+        ]
+        self._step = int(state["step"])
 
     @classmethod
     def conformance_params(cls) -> dict[str, Any]:
-        return {"lrs": 0.1, "n_free": 20, "n_nudged": 4, "dtype": "float64"}
+        return {"learning_rate": 0.1, "n_free": 20, "n_nudged": 4, "dtype": "float64"}
 
     @classmethod
     def divergent_params(cls) -> dict[str, Any] | None:
@@ -355,8 +333,7 @@ class EquilibriumPropagation(RateLearner):
                 raise ValidationError("ep: example indices within a minibatch must be distinct")
         if batch == 0:
             return 0.0
-        target = np.zeros((batch, self.sizes[-1]), dtype=self.dtype)
-        target[np.arange(batch), y] = 1.0
+        target = self._one_hot(y)
         start = self._zeros(batch) if index is None else self._gather(index)
         beta = self.beta
         if self.random_sign and np.random.default_rng([self.seed, 1, self._step]).integers(2):
@@ -380,7 +357,7 @@ class EquilibriumPropagation(RateLearner):
                 p[index] = s
         loss = float(np.mean(np.sum((target - free[-1]) ** 2, axis=1)))
         self._contiguous()
-        apply_ep_increments(xc, free, nudged, beta, self.lrs, self.W, self.b)
+        apply_ep_increments(xc, free, nudged, beta, self.layer_rates, self.W, self.b)
         return loss
 
     def _contiguous(self) -> None:

@@ -14,7 +14,7 @@ random half of every ``W`` and, independently, of every ``R`` is held at zero. W
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar, final
 
 import numpy as np
 
@@ -24,7 +24,7 @@ from spikesim.rate.base import register
 
 
 class RandomFeedback(FeedforwardLearner):
-    """Shared implementation of URFB and FRFB; ``update_feedback`` picks one.
+    """Shared implementation of URFB and FRFB (abstract); ``update_feedback`` picks one.
 
     Parameters
     ----------
@@ -49,34 +49,10 @@ class RandomFeedback(FeedforwardLearner):
     update_feedback: ClassVar[bool] = True
     paper_batch_size: ClassVar[int] = 500
 
-    def __init__(
-        self,
-        sizes=(784, 500, 10),
-        activation: str = "saturated",
-        loss: str = "hinge",
-        learning_rate: float = 0.07,
-        bias: bool = False,
-        mu: float = 1.0,
-        sparsity: float = 0.0,
-        dtype: str = "float32",
-        seed: int = 0,
-    ):
-        self._store(
-            sizes=sizes,
-            activation=activation,
-            loss=loss,
-            optimizer="sgd",
-            learning_rate=learning_rate,
-            momentum=0.0,
-            beta1=0.9,
-            beta2=0.999,
-            adam_eps=1e-8,
-            bias=bias,
-            mu=mu,
-            sparsity=sparsity,
-            dtype=dtype,
-            seed=seed,
-        )
+    activation: str = "saturated"
+    loss: str = "hinge"
+    learning_rate: float = 0.07
+    bias: bool = False
 
     def _init_extra(self, rng: np.random.Generator) -> None:
         dt = np.dtype(self.dtype)
@@ -96,6 +72,9 @@ class RandomFeedback(FeedforwardLearner):
         if self.mask_R is not None:
             out.update({f"mask.R{k}": self.mask_R[k].copy() for k in range(1, len(self.R))})
         return out
+
+    def _extra_parameters(self) -> list[np.ndarray]:
+        return self.R[1:]
 
     def _assign_extra(self, state: dict[str, np.ndarray]) -> None:
         for k in range(1, len(self.R)):
@@ -118,11 +97,8 @@ class RandomFeedback(FeedforwardLearner):
                 inc *= self.mask_R[k]
             self.R[k] -= inc
 
-    @classmethod
-    def conformance_params(cls) -> dict[str, Any]:
-        return {"learning_rate": 0.05}
 
-
+@final
 @register("urfb")
 class URFB(RandomFeedback):
     """Updated random feedback (Amit 2019, eq. 7): ``R`` gets the same increment as ``W``.
@@ -131,6 +107,7 @@ class URFB(RandomFeedback):
     update_feedback: ClassVar[bool] = True
 
 
+@final
 @register("frfb")
 class FRFB(RandomFeedback):
     """Fixed random feedback (Lillicrap et al. 2016; Amit 2019's FRFB): ``R`` never

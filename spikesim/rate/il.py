@@ -24,8 +24,8 @@ activities. ``dF/dh_n = e_n - f'(h_n) * (e_{n+1} W_n^T)`` exactly, for both loss
 
 IL-SGD / IL-Adam: ``t = y`` (output clamped to the one-hot label, ``n = 1`` in the
 reference code); steps ``h_n -= step_size * dF/dh_n``; weight rule eq. 5 (LMS),
-``dW_n = lr * f(h_n)^T e_{n+1}`` and ``db_n = lr * e_{n+1}``, averaged over the minibatch:
-exactly ``-lr dF/dW_n`` at the inferred activities.
+``dW_n = learning_rate * f(h_n)^T e_{n+1}`` and ``db_n = learning_rate * e_{n+1}``, averaged
+over the minibatch: exactly ``-learning_rate dF/dW_n`` at the inferred activities.
 
 IL-prox (Sec. 5 and Def. 4.1): the NLMS weight rule (eq. 6) ``dW_n = e_{n+1} f~(h_n)^T /
 s_n``, ``f~ = [f; 1]`` (bias), ``s_n = |f(h_n)|^2 + 1 + eps``, without a learning rate; the
@@ -70,16 +70,24 @@ weights with zero biases (``init="glorot"``, the initialisation of ``bp``).
 
 from __future__ import annotations
 
-from typing import Any
+import abc
+from typing import Any, ClassVar, final
 
 import numpy as np
 
-from spikesim.errors import ValidationError
-from spikesim.rate.base import RateLearner, register
+from spikesim.rate._mlp import glorot_uniform
+from spikesim.rate.base import (
+    RateLearner,
+    layer_parameter_count,
+    layer_state,
+    load_layers,
+    register,
+)
 
 __all__ = ["InferenceLearning", "ILSGD", "ILAdam", "ILProx", "softmax"]
 
 _LOSSES = ("softmax-ce", "mse")
+_INITS = ("torch", "glorot")
 
 
 def softmax(z: np.ndarray) -> np.ndarray:
@@ -98,7 +106,7 @@ def _drelu(h: np.ndarray) -> np.ndarray:
 
 
 class InferenceLearning(RateLearner):
-    """Base of the inference-learning variants (see the module docstring).
+    """Base of the inference-learning variants (abstract; see the module docstring).
 
     Parameters
     ----------
@@ -106,9 +114,9 @@ class InferenceLearning(RateLearner):
         Layer sizes ``[n_in, n_hidden..., n_out]``.
     seed : int
         Seeds the initial weights.
-    lr : float
-        Learning rate: of the LMS rule (il-sgd), of Adam (il-adam), or ``alpha``, how far
-        the output target moves towards the label (il-prox).
+    learning_rate : float
+        Of the LMS rule (il-sgd), of Adam (il-adam), or ``alpha``, how far the output target
+        moves towards the label (il-prox).
     n_iter : int
         Inference steps on the hidden activities.
     step_size : float
@@ -121,48 +129,24 @@ class InferenceLearning(RateLearner):
     dtype : {"float32", "float64"}
     """
 
-    def __init__(
-        self,
-        sizes: tuple[int, ...] | list[int] = (784, 500, 500, 10),
-        seed: int = 0,
-        lr: float = 0.03,
-        n_iter: int = 25,
-        step_size: float = 0.02,
-        loss: str = "softmax-ce",
-        init: str = "torch",
-        dtype: str = "float32",
-    ):
-        super().__init__(sizes=sizes, seed=seed)
-        self.init = str(init)
-        self.lr = float(lr)
-        self.n_iter = int(n_iter)
-        self.step_size = float(step_size)
-        self.loss = str(loss)
-        self.dtype = str(dtype)
-        self._validate()
+    counts_flops: ClassVar[bool] = True
 
-    def _validate(self) -> None:
-        name = self.name
-        if len(self.sizes) < 2 or min(self.sizes) < 1:
-            raise ValidationError(f"{name}: sizes must be >= 2 positive integers, got {self.sizes}")
-        if not (np.isfinite(self.lr) and self.lr > 0):
-            raise ValidationError(f"{name}: lr must be finite and > 0, got {self.lr}")
-        if self.n_iter < 0:
-            raise ValidationError(f"{name}: n_iter must be >= 0, got {self.n_iter}")
-        if not (np.isfinite(self.step_size) and self.step_size >= 0):
-            raise ValidationError(
-                f"{name}: step_size must be finite and >= 0, got {self.step_size}"
-            )
-        if self.loss not in _LOSSES:
-            raise ValidationError(f"{name}: loss must be one of {_LOSSES}, got {self.loss!r}")
-        if self.dtype not in ("float32", "float64"):
-            raise ValidationError(
-                f"{name}: dtype must be 'float32' or 'float64', got {self.dtype!r}"
-            )
+    sizes: tuple[int, ...] = (784, 500, 500, 10)
+    learning_rate: float = 0.03
+    n_iter: int = 25
+    step_size: float = 0.02
+    loss: str = "softmax-ce"
+    init: str = "torch"
+
+    def _check_params(self) -> None:
+        self._require_rate("learning_rate")
+        self._require(isinstance(self.n_iter, int) and self.n_iter >= 0, "n_iter", "must be >= 0")
+        self._require_rate("step_size", allow_zero=True)
+        self._require_choice("loss", _LOSSES)
+        self._require_choice("init", _INITS)
 
     # -- parameters -----------------------------------------------------------------------
-    def initialize(self) -> InferenceLearning:
-        rng = np.random.default_rng(self.seed)
+    def _initialize(self, rng: np.random.Generator) -> None:
         dt = np.dtype(self.dtype)
         self.W, self.b = [], []
         for a, c in zip(self.sizes[:-1], self.sizes[1:], strict=True):
@@ -171,48 +155,35 @@ class InferenceLearning(RateLearner):
                 self.W.append(rng.uniform(-bound, bound, size=(a, c)).astype(dt))
                 self.b.append(rng.uniform(-bound, bound, size=c).astype(dt))
             else:
-                bound = np.sqrt(6.0 / (a + c))
-                self.W.append(rng.uniform(-bound, bound, size=(a, c)).astype(dt))
+                self.W.append(glorot_uniform(rng, a, c, dt))
                 self.b.append(np.zeros(c, dtype=dt))
         self._init_optimizer()
-        self._initialized = True
-        return self
 
     def _init_optimizer(self) -> None:
         pass
 
+    def _parameters(self) -> list[np.ndarray]:
+        return [*self.W, *self.b]
+
     def n_parameters(self) -> int:
-        return sum(a * c + c for a, c in zip(self.sizes[:-1], self.sizes[1:], strict=True))
+        return layer_parameter_count(self.sizes)
 
     def state_dict(self) -> dict[str, np.ndarray]:
         if not self._initialized:
             self.initialize()
-        out = {}
-        for k, (w, b) in enumerate(zip(self.W, self.b, strict=True)):
-            out[f"W{k}"] = w.copy()
-            out[f"b{k}"] = b.copy()
-        return out
+        return layer_state(self.W, self.b, start=0) | self._optimizer_state()
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
-        if not self._initialized:
-            self.initialize()
-        dt = np.dtype(self.dtype)
-        for k in range(len(self.W)):
-            for key, ref in ((f"W{k}", self.W[k]), (f"b{k}", self.b[k])):
-                if key not in state:
-                    raise ValidationError(f"{self.name}: state dict lacks {key!r}")
-                if np.shape(state[key]) != ref.shape:
-                    raise ValidationError(
-                        f"{self.name}: {key} must have shape {ref.shape}, "
-                        f"got {np.shape(state[key])}"
-                    )
-            self.W[k] = np.array(state[f"W{k}"], dtype=dt)
-            self.b[k] = np.array(state[f"b{k}"], dtype=dt)
+        self.initialize()
+        self._check_state(state, {k: v.shape for k, v in self.state_dict().items()})
+        load_layers(state, self.W, self.b, start=0)
+        self._load_optimizer_state(state)
 
-    def _params_finite(self) -> bool:
-        # weights and biases only (cheaper than the base class's walk over state_dict)
-        lim = getattr(self, "divergence_limit", 1e12)  # base-class limit on |parameters|
-        return all(np.all(np.abs(a) < lim) for a in (*self.W, *self.b))
+    def _optimizer_state(self) -> dict[str, np.ndarray]:
+        return {}
+
+    def _load_optimizer_state(self, state: dict[str, np.ndarray]) -> None:
+        pass
 
     @classmethod
     def conformance_params(cls) -> dict[str, Any]:
@@ -238,11 +209,6 @@ class InferenceLearning(RateLearner):
             ps.append(_relu(hidden[k - 1]) @ self.W[k] + self.b[k])
         return ps
 
-    def _onehot(self, y: np.ndarray) -> np.ndarray:
-        t = np.zeros((y.shape[0], self.sizes[-1]), dtype=self.dtype)
-        t[np.arange(y.shape[0]), y] = 1.0
-        return t
-
     def _loss_value(self, yoh: np.ndarray, z: np.ndarray) -> float:
         if self.loss == "softmax-ce":
             zs = z - z.max(axis=1, keepdims=True)
@@ -257,7 +223,7 @@ class InferenceLearning(RateLearner):
         x = np.asarray(x, dtype=self.dtype)
         if x.shape[0] == 0:
             return 0.0
-        yoh = self._onehot(y)
+        yoh = self._one_hot(y)
         ff = self.forward(x)
         loss = self._loss_value(yoh, ff[-1])
         hidden, target, errors = self.infer(x, yoh, ff)
@@ -276,6 +242,7 @@ class InferenceLearning(RateLearner):
             for n, h in enumerate(hidden)
         ]
 
+    @abc.abstractmethod
     def infer(self, x: np.ndarray, yoh: np.ndarray, ff: list[np.ndarray] | None = None):
         """Inference phase from the feedforward pass.
 
@@ -283,10 +250,10 @@ class InferenceLearning(RateLearner):
         the output target ``t`` (batch, n_out), and the local errors ``[e_1..e_N]`` at the
         end (``e_n = h_n - p_n``, ``e_N = t - q``).
         """
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def _update(self, x, hidden, errors) -> None:
-        raise NotImplementedError
+        """Apply the weight rule at the inferred activities (in place)."""
 
     def flops_per_sample(self, batch: int = 1) -> float:
         """Floating-point operations of one training step per example (matrix products only).
@@ -336,83 +303,65 @@ class _EnergyIL(InferenceLearning):
         return gw, gb
 
 
+@final
 @register("il-sgd")
 class ILSGD(_EnergyIL):
-    """IL-SGD: inference on eq. 4, LMS weight rule (eq. 5). F-MNIST setting: ``lr=0.03``.
+    """IL-SGD: inference on eq. 4, LMS weight rule (eq. 5). F-MNIST setting:
+    ``learning_rate=0.03``.
 
     See :class:`InferenceLearning` for the parameters.
     """
 
     @classmethod
     def divergent_params(cls) -> dict[str, Any] | None:
-        return {"lr": 1e8}
+        return {"learning_rate": 1e8}
 
     def _update(self, x, hidden, errors) -> None:
         gw, gb = self.local_gradients(x, hidden, errors)
         for k in range(len(self.W)):
-            self.W[k] += self.lr * gw[k]
-            self.b[k] += self.lr * gb[k]
+            self.W[k] += self.learning_rate * gw[k]
+            self.b[k] += self.learning_rate * gb[k]
 
 
+@final
 @register("il-adam")
 class ILAdam(_EnergyIL):
     """IL-Adam: the IL-SGD local gradients applied with Adam (beta1 0.9, beta2 0.999, eps 1e-8).
 
-    See :class:`InferenceLearning` for the parameters (``lr`` is Adam's step size).
+    See :class:`InferenceLearning` for the parameters (``learning_rate`` is Adam's step
+    size, default 5e-5).
     """
 
-    def __init__(
-        self,
-        sizes: tuple[int, ...] | list[int] = (784, 500, 500, 10),
-        seed: int = 0,
-        lr: float = 5e-5,
-        n_iter: int = 25,
-        step_size: float = 0.02,
-        loss: str = "softmax-ce",
-        init: str = "torch",
-        dtype: str = "float32",
-    ):
-        super().__init__(
-            sizes=sizes,
-            seed=seed,
-            lr=lr,
-            n_iter=n_iter,
-            step_size=step_size,
-            loss=loss,
-            init=init,
-            dtype=dtype,
-        )
+    learning_rate: float = 5e-5
 
     @classmethod
     def conformance_params(cls) -> dict[str, Any]:
-        return {"n_iter": 5, "lr": 1e-2, "dtype": "float64"}
+        return {"n_iter": 5, "learning_rate": 1e-2, "dtype": "float64"}
 
     @classmethod
     def divergent_params(cls) -> dict[str, Any] | None:
-        # an Adam step moves each parameter by about lr: 1e13 passes the divergence limit
-        return {"lr": 1e13}
+        # an Adam step moves each parameter by about learning_rate: 1e13 passes the
+        # divergence limit
+        return {"learning_rate": 1e13}
 
     def _init_optimizer(self) -> None:
         self._m = [np.zeros_like(a) for a in (*self.W, *self.b)]
         self._v = [np.zeros_like(a) for a in (*self.W, *self.b)]
         self._t = 0
 
-    def state_dict(self) -> dict[str, np.ndarray]:
-        out = super().state_dict()
+    def _optimizer_state(self) -> dict[str, np.ndarray]:
+        out = {}
         for i, (m, v) in enumerate(zip(self._m, self._v, strict=True)):
             out[f"adam_m{i}"] = m.copy()
             out[f"adam_v{i}"] = v.copy()
         out["adam_t"] = np.array(self._t)
         return out
 
-    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
-        super().load_state_dict(state)
-        self._init_optimizer()
-        if "adam_t" in state:
-            dt = np.dtype(self.dtype)
-            self._m = [np.array(state[f"adam_m{i}"], dtype=dt) for i in range(len(self._m))]
-            self._v = [np.array(state[f"adam_v{i}"], dtype=dt) for i in range(len(self._v))]
-            self._t = int(state["adam_t"])
+    def _load_optimizer_state(self, state: dict[str, np.ndarray]) -> None:
+        for i, (m, v) in enumerate(zip(self._m, self._v, strict=True)):
+            m[...] = state[f"adam_m{i}"]
+            v[...] = state[f"adam_v{i}"]
+        self._t = int(state["adam_t"])
 
     def _update(self, x, hidden, errors) -> None:
         gw, gb = self.local_gradients(x, hidden, errors)
@@ -420,11 +369,12 @@ class ILAdam(_EnergyIL):
         self._t += 1
         b1, b2, eps = 0.9, 0.999, 1e-8
         c1, c2 = 1.0 - b1**self._t, 1.0 - b2**self._t
+        lr = self.learning_rate
         for i, g in enumerate([*gw, *gb]):
             g = -g  # descend F
             self._m[i] = b1 * self._m[i] + (1 - b1) * g
             self._v[i] = b2 * self._v[i] + (1 - b2) * g * g
-            params[i] -= (self.lr * (self._m[i] / c1) / (np.sqrt(self._v[i] / c2) + eps)).astype(
+            params[i] -= (lr * (self._m[i] / c1) / (np.sqrt(self._v[i] / c2) + eps)).astype(
                 self.dtype, copy=False
             )
 
@@ -432,6 +382,7 @@ class ILAdam(_EnergyIL):
 _INFERENCE = ("energy", "proximal")
 
 
+@final
 @register("il-prox")
 class ILProx(InferenceLearning):
     """IL-prox: proximal output target, NLMS weight rule (eq. 6), no weight learning rate.
@@ -439,8 +390,8 @@ class ILProx(InferenceLearning):
     Parameters
     ----------
     sizes, seed, n_iter, step_size, loss, init, dtype
-        See :class:`InferenceLearning`.
-    lr : float
+        See :class:`InferenceLearning` (default ``step_size`` 0.015).
+    learning_rate : float
         ``alpha`` of eq. 9: moves the output target towards the label (F-MNIST: 2.5).
     eps : float
         Regulariser of the NLMS norm, ``s = |f(h)|^2 + 1 + eps`` (F-MNIST: 0.25).
@@ -450,37 +401,15 @@ class ILProx(InferenceLearning):
         proximal objective P of Def. 4.1 itself (see the module docstring).
     """
 
-    def __init__(
-        self,
-        sizes: tuple[int, ...] | list[int] = (784, 500, 500, 10),
-        seed: int = 0,
-        lr: float = 2.5,
-        n_iter: int = 25,
-        step_size: float = 0.015,
-        loss: str = "softmax-ce",
-        eps: float = 0.25,
-        inference: str = "energy",
-        init: str = "torch",
-        dtype: str = "float32",
-    ):
-        self.eps = float(eps)
-        self.inference = str(inference)
-        super().__init__(
-            sizes=sizes,
-            seed=seed,
-            lr=lr,
-            n_iter=n_iter,
-            step_size=step_size,
-            loss=loss,
-            init=init,
-            dtype=dtype,
-        )
-        if not (np.isfinite(self.eps) and self.eps >= 0):
-            raise ValidationError(f"il-prox: eps must be finite and >= 0, got {self.eps}")
-        if self.inference not in _INFERENCE:
-            raise ValidationError(
-                f"il-prox: inference must be one of {_INFERENCE}, got {self.inference!r}"
-            )
+    learning_rate: float = 2.5
+    step_size: float = 0.015
+    eps: float = 0.25
+    inference: str = "energy"
+
+    def _check_params(self) -> None:
+        super()._check_params()
+        self._require_rate("eps", allow_zero=True)
+        self._require_choice("inference", _INFERENCE)
 
     @classmethod
     def divergent_params(cls) -> dict[str, Any] | None:
@@ -520,7 +449,7 @@ class ILProx(InferenceLearning):
         terms of P, Def. 4.1 / eq. 9), ``s_top`` of shape ``(batch, 1)`` the NLMS norm of the
         last hidden layer (of the input without hidden layers).
         """
-        a_s = self.lr * s_top
+        a_s = self.learning_rate * s_top
         return (q + a_s * yoh) / (1.0 + a_s)
 
     def _proximal_step(self, hidden, errors, s) -> list[np.ndarray]:
@@ -545,7 +474,7 @@ class ILProx(InferenceLearning):
         t = self.output_target(q, yoh, s[-1])
         errs = [h - p for h, p in zip(hidden, ps[:-1], strict=True)] + [t - q]
         upd = sum(np.sum(e * e, axis=1, keepdims=True) / sn for e, sn in zip(errs, s, strict=True))
-        val = 0.5 * np.sum((yoh - t) ** 2, axis=1, keepdims=True) + upd / (2.0 * self.lr)
+        val = 0.5 * np.sum((yoh - t) ** 2, axis=1, keepdims=True) + upd / (2.0 * self.learning_rate)
         return float(np.mean(val))
 
     def _update(self, x, hidden, errors) -> None:
