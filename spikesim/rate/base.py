@@ -132,6 +132,8 @@ class _Hyperparameters(abc.ABCMeta):
 
     def __new__(mcs, name, bases, namespace, **kwargs):
         cls = super().__new__(mcs, name, bases, namespace, **kwargs)
+        if "name" not in namespace:
+            cls.name = name  # until registered: messages name the class
         return dataclasses.dataclass(cls, eq=False, kw_only=True)
 
 
@@ -153,8 +155,8 @@ class RateLearner(metaclass=_Hyperparameters):
         Floating-point type of the parameters and of the computation.
     """
 
-    #: the registry name (set by :func:`register`)
-    name: ClassVar[str] = "base"
+    #: the registry name (set by :func:`register`; the class name until then)
+    name: ClassVar[str] = "RateLearner"
     #: minibatch size of the learner's paper (``spikesim bench rate`` measures at it)
     paper_batch_size: ClassVar[int] = 20
     #: capability: ``fit_batch`` uses ``index`` (persistent per-example state); a learner

@@ -28,8 +28,8 @@ class RandomFeedback(FeedforwardLearner):
 
     Parameters
     ----------
-    sizes : sequence of int
-        Layer sizes ``[n_in, n_hidden..., n_out]``.
+    sizes, seed, dtype
+        As :class:`~spikesim.rate.base.RateLearner` (``seed`` draws ``W``, ``R`` and masks).
     activation : str
         Hidden non-linearity (default Amit's saturated linearity ``clip(0.5 h, -1, 1)``).
     loss : {"hinge", "cross-entropy", "squared"}
@@ -42,8 +42,6 @@ class RandomFeedback(FeedforwardLearner):
         The hinge loss's weight of the wrong classes.
     sparsity : float
         Fraction of every ``W`` and every ``R`` fixed at zero (independent masks).
-    dtype : {"float32", "float64"}
-    seed : int
     """
 
     update_feedback: ClassVar[bool] = True

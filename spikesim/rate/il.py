@@ -110,10 +110,8 @@ class InferenceLearning(RateLearner):
 
     Parameters
     ----------
-    sizes : sequence of int
-        Layer sizes ``[n_in, n_hidden..., n_out]``.
-    seed : int
-        Seeds the initial weights.
+    sizes, seed, dtype
+        As :class:`~spikesim.rate.base.RateLearner` (``seed`` draws the initial weights).
     learning_rate : float
         Of the LMS rule (il-sgd), of Adam (il-adam), or ``alpha``, how far the output target
         moves towards the label (il-prox).
@@ -126,7 +124,6 @@ class InferenceLearning(RateLearner):
     init : {"torch", "glorot"}
         Initial weights: ``torch.nn.Linear``'s ``U(+-1/sqrt(fan_in))`` for weights and biases
         (the reference code), or Glorot-uniform weights and zero biases (as ``bp``).
-    dtype : {"float32", "float64"}
     """
 
     counts_flops: ClassVar[bool] = True
