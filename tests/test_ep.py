@@ -236,6 +236,26 @@ def test_flops_count_matches_matrix_products():
     assert m.flops_per_sample(20) == expected
 
 
+def test_learning_rate_one_float_is_every_layer():
+    """``learning_rate`` takes one float (every weight matrix) or one rate per matrix; a
+    layer with rate 0 does not move."""
+    x, y = _data()
+    kw = dict(sizes=SIZES, seed=4, n_free=5, n_nudged=2, dtype="float64")
+    one = R.make("ep", learning_rate=0.2, **kw)
+    per_layer = R.make("ep", learning_rate=[0.2, 0.2], **kw)
+    frozen = R.make("ep", learning_rate=(0.2, 0.0), **kw)
+    assert one.layer_rates == per_layer.layer_rates == (0.2, 0.2)
+    start = frozen.state_dict()
+    for m in (one, per_layer, frozen):
+        for _ in range(3):
+            m.fit_batch(x, y, np.arange(3))
+    a, b, f = one.state_dict(), per_layer.state_dict(), frozen.state_dict()
+    for key in a:
+        assert np.array_equal(a[key], b[key]), key
+    assert np.array_equal(f["W2"], start["W2"]) and np.array_equal(f["b2"], start["b2"])
+    assert not np.array_equal(f["W1"], start["W1"])
+
+
 @pytest.mark.parametrize(
     "params, match",
     [
@@ -243,6 +263,8 @@ def test_flops_count_matches_matrix_products():
         ({"beta": 0.0}, "beta"),
         ({"eps": 1.5}, "eps"),
         ({"n_free": 0}, "n_free"),
+        ({"n_nudged": 1.5}, "n_nudged"),
+        ({"learning_rate": -0.1}, "learning_rate = -0.1 must hold finite learning rates"),
         ({"learning_rate": (float("nan"), 0.1)}, "learning rates"),
     ],
 )

@@ -93,6 +93,10 @@ def make(name: str, **params: Any) -> RateLearner:
     return learner
 
 
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int | np.integer) and not isinstance(value, bool)
+
+
 def layer_parameter_count(sizes: tuple[int, ...]) -> int:
     """Weights and biases of a dense layered network: ``sum_k n_k n_{k+1} + n_{k+1}``."""
     return sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:], strict=True))
@@ -176,9 +180,11 @@ class RateLearner(metaclass=_Hyperparameters):
     dtype: str = "float32"
 
     def __post_init__(self) -> None:
-        if not isinstance(self.sizes, str) and np.ndim(self.sizes) == 1:
+        # store integral sequences as tuples of int (anything else is kept as given and
+        # reported by check_params)
+        if isinstance(self.sizes, list | tuple) and all(map(_is_int, self.sizes)):
             self.sizes = tuple(int(s) for s in self.sizes)
-        if isinstance(self.seed, int | np.integer) and not isinstance(self.seed, bool):
+        if _is_int(self.seed):
             self.seed = int(self.seed)
 
     # -- public API ---------------------------------------------------------------------
@@ -198,7 +204,7 @@ class RateLearner(metaclass=_Hyperparameters):
         sizes = self.sizes
         ok = isinstance(sizes, tuple) and len(sizes) >= 2 and min(sizes) >= 1
         self._require(ok, "sizes", "must list at least two positive layer sizes")
-        self._require(isinstance(self.seed, int), "seed", "must be an integer")
+        self._require(_is_int(self.seed), "seed", "must be an integer")
         self._require(self.dtype in DTYPES, "dtype", f"is not one of {', '.join(DTYPES)}")
         self._check_params()
 
@@ -331,6 +337,11 @@ class RateLearner(metaclass=_Hyperparameters):
         ok = isinstance(value, int | float | np.number) and not isinstance(value, bool)
         ok = ok and bool(np.isfinite(value)) and (value >= 0 if allow_zero else value > 0)
         self._require(ok, key, f"must be a finite number {'>=' if allow_zero else '>'} 0")
+
+    def _require_count(self, key: str, minimum: int) -> None:
+        """``key`` must be an integer >= ``minimum``."""
+        value = getattr(self, key)
+        self._require(_is_int(value) and value >= minimum, key, f"must be an integer >= {minimum}")
 
     def _require_choice(self, key: str, choices: Iterable[str]) -> None:
         choices = tuple(choices)

@@ -232,9 +232,8 @@ class EquilibriumPropagation(RateLearner):
             for a in np.ravel(rates)
         )
         self._require(ok, "learning_rate", "must hold finite learning rates >= 0")
-        self._require(isinstance(self.n_free, int) and self.n_free >= 1, "n_free", "must be >= 1")
-        ok = isinstance(self.n_nudged, int) and self.n_nudged >= 1
-        self._require(ok, "n_nudged", "must be >= 1")
+        self._require_count("n_free", 1)
+        self._require_count("n_nudged", 1)
         self._require(0.0 < self.eps <= 1.0, "eps", "must be in (0, 1]")
         self._require_rate("beta")
 

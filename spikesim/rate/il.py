@@ -137,7 +137,7 @@ class InferenceLearning(RateLearner):
 
     def _check_params(self) -> None:
         self._require_rate("learning_rate")
-        self._require(isinstance(self.n_iter, int) and self.n_iter >= 0, "n_iter", "must be >= 0")
+        self._require_count("n_iter", 0)
         self._require_rate("step_size", allow_zero=True)
         self._require_choice("loss", _LOSSES)
         self._require_choice("init", _INITS)
