@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+import inspect
 from collections.abc import Callable, Iterable
 from typing import Any, ClassVar, dataclass_transform
 
@@ -46,7 +47,7 @@ def register(name: str) -> Callable[[type[RateLearner]], type[RateLearner]]:
     def deco(cls: type[RateLearner]) -> type[RateLearner]:
         if name in REGISTRY:
             raise TypeError(f"rate learner {name!r} registered twice")
-        if getattr(cls, "__abstractmethods__", None):
+        if inspect.isabstract(cls):
             missing = ", ".join(sorted(cls.__abstractmethods__))
             raise TypeError(f"rate learner {name!r} is abstract (does not define {missing})")
         for other in REGISTRY.values():

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import abc
 from typing import Any, ClassVar, final
 
 from spikesim.rate._feedforward import FeedforwardLearner
@@ -51,6 +52,11 @@ class Backprop(FeedforwardLearner):
     seed : int
     """
 
+    @property
+    @abc.abstractmethod
+    def paper_batch_size(self) -> int:
+        """Each preset names its paper's minibatch size (a class attribute)."""
+
     optimizer: str = "sgd"
     lr_decay: float = 0.0
     momentum: float = 0.0
@@ -67,6 +73,8 @@ class Backprop(FeedforwardLearner):
 class BP(Backprop):
     """Backpropagation with any activation, loss and optimiser; defaults: ReLU, softmax
     cross-entropy, plain SGD with learning rate 0.1. Parameters as :class:`Backprop`."""
+
+    paper_batch_size: ClassVar[int] = 20
 
 
 @final

@@ -14,6 +14,7 @@ random half of every ``W`` and, independently, of every ``R`` is held at zero. W
 
 from __future__ import annotations
 
+import abc
 from typing import ClassVar, final
 
 import numpy as np
@@ -44,8 +45,13 @@ class RandomFeedback(FeedforwardLearner):
         Fraction of every ``W`` and every ``R`` fixed at zero (independent masks).
     """
 
-    update_feedback: ClassVar[bool] = True
     paper_batch_size: ClassVar[int] = 500
+
+    @property
+    @abc.abstractmethod
+    def update_feedback(self) -> bool:
+        """URFB (True: ``R`` gets the increments of ``W``) or FRFB (False: ``R`` fixed);
+        a class attribute of the final classes."""
 
     activation: str = "saturated"
     loss: str = "hinge"
