@@ -1,7 +1,8 @@
 """Rate-based learners behind one interface (see :mod:`spikesim.rate.base`).
 
-Every module of this package is imported here, so defining a class decorated with
-:func:`spikesim.rate.base.register` in a new module is all it takes to add a learner.
+Every module of this package is imported here, so defining a final class decorated with
+:func:`spikesim.rate.base.register` in a new module is all it takes to add a learner;
+:func:`spikesim.testing.rate.check_rate_learner` checks it against the interface.
 """
 
 import importlib
