@@ -377,8 +377,9 @@ def _include(table: dict, where: str, base_dir: Path | None) -> dict:
 # -- renamed keys and values ---------------------------------------------------------------
 
 #: Keys that were renamed, per kind (``"*"``: every kind): ``{"table.old": "table.new"}``.
-#: A file that still uses the old key is refused with a message naming the new one (only
-#: while the table's schema does not accept the old key itself).
+#: A file that still uses the old key is refused with a message naming the new one, only
+#: while the table's schema does not accept the old key itself (for a table whose keys
+#: depend on a value, ``[learner]``: when the schema calls it an unknown key).
 RENAMED_KEYS: dict[str, dict[str, str]] = {
     "spiking": {
         "task.data_path": "task.path",
@@ -390,6 +391,7 @@ RENAMED_KEYS: dict[str, dict[str, str]] = {
     },
     "rate": {
         "learner.lr": "learner.learning_rate",
+        "learner.lrs": "learner.learning_rate",
     },
 }
 
@@ -459,9 +461,9 @@ def resolve(raw: Mapping[str, Any], base_dir: Path | None = None) -> dict:
             if callable(schema):  # a table whose keys depend on another value
                 try:
                     out[name] = schema(table, name)
-                except ConfigError:
-                    if renamed:  # the old spelling is why the table is refused
-                        raise ConfigError(renamed) from None
+                except ConfigError as exc:
+                    if renamed and f"unknown key {renamed.split(' ')[0]}" in str(exc):
+                        raise ConfigError(renamed) from None  # refused for its old name
                     raise
             else:
                 if renamed:

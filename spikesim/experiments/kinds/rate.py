@@ -178,6 +178,10 @@ def _check_hyperparameters(cls, table: dict, where: str) -> None:
         if m and m.group(1) in table:
             raise ConfigError(f"{where}.{m.group(1)}{m.group(2)}") from None
         raise ConfigError(f"{where} ({table['name']!r}): {msg}") from None
+    except (TypeError, ValueError, OverflowError) as exc:  # e.g. sizes = ["a"]
+        raise ConfigError(
+            f"{where} ({table['name']!r}): the learner refuses these hyperparameters: {exc}"
+        ) from None
 
 
 def build(config: dict):
