@@ -128,7 +128,7 @@ def test_overrides_from_the_command_line_and_from_a_table():
     assert raw["train"]["n"] == 4 and raw["extra"]["l"] == [5]
     assert parse_override(" train.rate = 0.5") == ("train.rate", 0.5)
     assert parse_value("true") is True and parse_value("1e-3") == 1e-3
-    for bad in ("train.n", "n=3", ".n=3", "train.=3", "a.b.c=1"):
+    for bad in ("train.n", "n=3", ".n=3", "train.=3", "=1"):
         with pytest.raises(ConfigError, match="--set expects TABLE.KEY=VALUE"):
             apply_overrides({}, [bad])
     with pytest.raises(ConfigError, match=r"compare.set key 'n' must be TABLE.KEY"):

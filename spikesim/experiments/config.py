@@ -268,7 +268,7 @@ def parse_value(text: str) -> Any:
 def _split_key(dotted: Any, source: str) -> tuple[str, str]:
     table, dot, key = dotted.partition(".") if isinstance(dotted, str) else ("", "", "")
     table, key = table.strip(), key.strip()
-    if not dot or not table or not key or "." in key:
+    if not dot or not table or not key:
         raise ConfigError(f"{source} key {dotted!r} must be TABLE.KEY")
     return table, key
 
@@ -463,7 +463,7 @@ def resolve(raw: Mapping[str, Any], base_dir: Path | None = None) -> dict:
                     out[name] = schema(table, name)
                 except ConfigError as exc:
                     if renamed and f"unknown key {renamed.split(' ')[0]}" in str(exc):
-                        raise ConfigError(renamed) from None  # refused for its old name
+                        raise ConfigError(f"{exc}: {renamed}") from None  # its old name
                     raise
             else:
                 if renamed:
