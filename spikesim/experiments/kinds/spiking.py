@@ -19,6 +19,7 @@ import numpy as np
 
 from spikesim.errors import ConfigError
 from spikesim.experiments.config import Field, Kind, register_kind
+from spikesim.experiments.task import task_table
 
 __all__ = ["TABLES", "run", "build", "validate"]
 
@@ -46,6 +47,7 @@ def _sizes(v):
 
 TABLES = {
     "task": {
+        **task_table("spike-pattern"),  # dataset, n_train, n_test, path, test_fraction
         "dataset": Field(
             str,
             "spike-pattern",
@@ -59,15 +61,6 @@ TABLES = {
             ),
             doc="the task",
         ),
-        "n_train": Field(int, 0, check=_nonneg, doc="training examples (0: all)"),
-        "n_test": Field(int, 0, check=_nonneg, doc="held-out examples (0: all)"),
-        "test_fraction": Field(
-            float,
-            0.2,
-            check=lambda v: None if 0 < v < 1 else "must be in (0, 1)",
-            doc="held-out fraction (datasets without a split)",
-        ),
-        "path": Field(str, "", doc="directory of the dataset's files (default: standard places)"),
         "n_inputs": Field(int, 20, check=_pos, doc="spike-pattern / teacher-student inputs"),
         "flip": Field(
             float,
