@@ -331,3 +331,21 @@ def test_shipped_files_use_no_old_name():
 def test_messages_name_the_full_key(raw, message):
     with pytest.raises(ConfigError, match=message):
         resolve(raw)
+
+
+def test_a_renamed_value_in_a_value_dependent_table(monkeypatch):
+    """[learner] (keys depend on the learner): the old value is named once the learner
+    refuses it, and inert while the learner still accepts it."""
+    from spikesim.experiments import config
+
+    monkeypatch.setitem(config.RENAMED_VALUES, "rate", {"learner.optimizer": {"adamw": "adam"}})
+    raw = {
+        "experiment": {"kind": "rate"},
+        "task": {"dataset": "digits"},
+        "learner": {"name": "bp", "sizes": [64, 10], "optimizer": "adamw"},
+    }
+    with pytest.raises(ConfigError, match="is not one of sgd, adam: .* was renamed 'adam'"):
+        resolve(raw)
+    monkeypatch.setitem(config.RENAMED_VALUES, "rate", {"learner.optimizer": {"sgd": "x"}})
+    raw["learner"]["optimizer"] = "sgd"
+    assert resolve(raw)["learner"]["optimizer"] == "sgd"

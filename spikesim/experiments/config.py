@@ -396,15 +396,19 @@ RENAMED_KEYS: dict[str, dict[str, str]] = {
 }
 
 #: Values that were renamed, per kind: ``{"table.key": {"old": "new"}}``; refused with a
-#: message naming the new value (only while the key's choices do not include the old one).
+#: message naming the new value, only while the key's choices do not include the old one
+#: (for a table whose keys depend on a value: when the schema refuses that key).
 RENAMED_VALUES: dict[str, dict[str, dict[Any, Any]]] = {
     "zeroorder": {"rule.baseline": {"per_sample": "per-sample"}},
     "rate": {"learner.loss": {"softmax-ce": "cross-entropy"}},
 }
 
 
-def _renamed(kind: str, table_name: str, table: Mapping[str, Any], schema: Any) -> str | None:
-    """The message for the first old key or value of ``table``, or None."""
+def _renamed(
+    kind: str, table_name: str, table: Mapping[str, Any], schema: Any
+) -> tuple[str, str] | None:
+    """``(what a refusal names, message)`` for the first old key or value of ``table``:
+    ``("unknown key table.old", ...)`` or ``("table.key", ...)``; None if there is none."""
     for scope in ("*", kind):
         for old, new in RENAMED_KEYS.get(scope, {}).items():
             t, _, key = old.partition(".")
@@ -412,7 +416,7 @@ def _renamed(kind: str, table_name: str, table: Mapping[str, Any], schema: Any) 
                 continue
             if isinstance(schema, Mapping) and key in schema:
                 continue  # still a key of this schema
-            return f"{old} was renamed {new}"
+            return f"unknown key {old}", f"{old} was renamed {new}"
     for scope in ("*", kind):
         for dotted, values in RENAMED_VALUES.get(scope, {}).items():
             t, _, key = dotted.partition(".")
@@ -424,7 +428,7 @@ def _renamed(kind: str, table_name: str, table: Mapping[str, Any], schema: Any) 
             f = schema.get(key) if isinstance(schema, Mapping) else None
             if f is not None and f.choices is not None and value in f.choices:
                 continue
-            return f"{dotted} = {value!r} was renamed {values[value]!r}"
+            return dotted, f"{dotted} = {value!r} was renamed {values[value]!r}"
     return None
 
 
@@ -462,12 +466,12 @@ def resolve(raw: Mapping[str, Any], base_dir: Path | None = None) -> dict:
                 try:
                     out[name] = schema(table, name)
                 except ConfigError as exc:
-                    if renamed and f"unknown key {renamed.split(' ')[0]}" in str(exc):
-                        raise ConfigError(f"{exc}: {renamed}") from None  # its old name
+                    if renamed and renamed[0] in str(exc):  # refused for the old name
+                        raise ConfigError(f"{exc}: {renamed[1]}") from None
                     raise
             else:
                 if renamed:
-                    raise ConfigError(renamed)
+                    raise ConfigError(renamed[1])
                 out[name] = validate_table(table, schema, name)
     if kind.validate is not None:
         kind.validate(out)
