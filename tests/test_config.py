@@ -25,8 +25,8 @@ def test_defaults_filled_and_int_promoted_to_float():
     [
         ({"n": 1, "bogus": 2}, "unknown key t.bogus"),
         ({}, "missing required key t.n"),
-        ({"n": "3"}, "t.n must be a integer"),
-        ({"n": True}, "t.n must be a integer"),
+        ({"n": "3"}, "t.n must be an integer"),
+        ({"n": True}, "t.n must be an integer"),
         ({"n": 1, "mode": "c"}, "t.mode = 'c' is not one of"),
         ({"n": 1, "rate": -1.0}, "t.rate = -1.0: must be positive"),
         ({"n": 1, "sizes": "x"}, "t.sizes must be a list"),
@@ -112,3 +112,240 @@ def test_every_shipped_experiment_file_loads(path):
             for r in runs:
                 assert r["config"]["train"]["max_iterations"] == 4000
                 assert r["config"]["train"]["eval_every"] == 100
+
+
+# -- the one reader: read, include, override -------------------------------------------
+
+
+def test_overrides_from_the_command_line_and_from_a_table():
+    from spikesim.experiments.config import apply_overrides, parse_override, parse_value
+
+    raw = {"train": {"n": 1}, "experiment": {"kind": "toy"}}
+    apply_overrides(raw, ["train.n=3", "train.mode=b", 'extra.s="x y"', "extra.l=[1, 2]"])
+    assert raw["train"] == {"n": 3, "mode": "b"}  # a bare word is a string
+    assert raw["extra"] == {"s": "x y", "l": [1, 2]}
+    apply_overrides(raw, {"train.n": 4, "extra.l": [5]}, source="compare.set")
+    assert raw["train"]["n"] == 4 and raw["extra"]["l"] == [5]
+    assert parse_override(" train.rate = 0.5") == ("train.rate", 0.5)
+    assert parse_value("true") is True and parse_value("1e-3") == 1e-3
+    for bad in ("train.n", "n=3", ".n=3", "train.=3", "=1"):
+        with pytest.raises(ConfigError, match="--set expects TABLE.KEY=VALUE"):
+            apply_overrides({}, [bad])
+    with pytest.raises(ConfigError, match=r"compare.set key 'n' must be TABLE.KEY"):
+        apply_overrides({}, {"n": 1}, source="compare.set")
+    with pytest.raises(ConfigError, match=r"--set train.n: \[train\] is not a table"):
+        apply_overrides({"train": 3}, ["train.n=1"])
+
+
+def test_an_override_wins_over_an_included_file(toy_kind, tmp_path):
+    from spikesim.experiments.config import load, read_experiment
+
+    (tmp_path / "m.toml").write_text("n = 7\nmode = 'b'\n")
+    exp = tmp_path / "e.toml"
+    exp.write_text('[experiment]\nkind = "toy-test"\n[train]\nfile = "m.toml"\n')
+    assert read_experiment(exp, ["train.n=2"])["train"] == {"file": "m.toml", "n": 2}
+    cfg = load(exp, overrides=["train.n=2"])
+    assert cfg["train"]["n"] == 2 and cfg["train"]["mode"] == "b"
+    assert load(exp)["train"]["n"] == 7
+
+
+def test_read_errors_name_the_file(tmp_path):
+    from spikesim.experiments.config import locate, read_experiment
+
+    with pytest.raises(ConfigError, match="experiment file .*nope.toml does not exist"):
+        read_experiment(tmp_path / "nope.toml")
+    (tmp_path / "bad.toml").write_text("[experiment\n")
+    with pytest.raises(ConfigError, match="bad.toml: not valid TOML"):
+        read_experiment(tmp_path / "bad.toml")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "m.toml").write_text("")
+    assert locate("m.toml", tmp_path / "sub", "x.file") == tmp_path / "m.toml"  # parent
+    with pytest.raises(ConfigError, match="x.file = 'q.toml' not found"):
+        locate("q.toml", tmp_path, "x.file")
+    with pytest.raises(ConfigError, match="x.file must be a string path"):
+        locate(3, tmp_path, "x.file")
+
+
+def test_sweep_and_train_share_the_reader():
+    """sweep parses values exactly as train's --set, with no import of the cli."""
+    import subprocess
+    import sys
+
+    from spikesim.experiments import config, sweep
+
+    assert sweep.read_experiment is config.read_experiment
+    assert sweep.parse_param("train.x=1,b,[1, 2],true") == ("train.x", [1, "b", [1, 2], True])
+    code = (
+        "import sys, spikesim.experiments.sweep, spikesim.experiments.diagnose;"
+        "print(any(m.startswith('spikesim.cli') for m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.stdout.strip() == "False", out.stderr
+
+
+def test_imports_go_one_way():
+    """Outside the cli no module imports the cli, and outside experiments and the cli none
+    imports experiments (checked on the source: a lazy import in a function counts)."""
+    import ast
+
+    pkg = REPO / "spikesim"
+    for path in pkg.rglob("*.py"):
+        layer = path.relative_to(pkg).parts[0]
+        if layer in ("cli", "__init__.py", "__main__.py"):
+            continue
+        banned = ("spikesim.cli",)
+        if layer != "experiments":
+            banned += ("spikesim.experiments",)
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            for name in names:
+                assert not name.startswith(banned), f"{path.relative_to(REPO)} imports {name}"
+
+
+# -- renamed keys and values -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "raw, message",
+    [
+        (
+            {"experiment": {"kind": "spiking"}, "task": {"data_path": "/data"}},
+            "task.data_path was renamed task.path",
+        ),
+        (
+            {"experiment": {"kind": "zeroorder"}, "rule": {"alpha": 0.1}},
+            "rule.alpha was renamed rule.learning_rate",
+        ),
+        (
+            {"experiment": {"kind": "zeroorder"}, "rule": {"shuffle": False}},
+            "rule.shuffle was renamed train.shuffle",
+        ),
+        (
+            {"experiment": {"kind": "zeroorder"}, "rule": {"baseline": "per_sample"}},
+            "rule.baseline = 'per_sample' was renamed 'per-sample'",
+        ),
+        (
+            {
+                "experiment": {"kind": "rate"},
+                "task": {"dataset": "digits"},
+                "learner": {"name": "bp", "sizes": [64, 10], "lr": 0.1},
+            },
+            "learner.lr was renamed learner.learning_rate",
+        ),
+    ],
+)
+def test_an_old_key_names_the_new_one(raw, message):
+    with pytest.raises(ConfigError, match=message):
+        resolve(raw)
+
+
+def test_new_names_resolve():
+    cfg = resolve(
+        {
+            "experiment": {"kind": "zeroorder"},
+            "rule": {"learning_rate": 0.1, "baseline": "per-sample"},
+            "train": {"shuffle": False},
+        }
+    )
+    assert cfg["rule"]["learning_rate"] == 0.1 and cfg["train"]["shuffle"] is False
+    assert resolve({"experiment": {"kind": "spiking"}, "task": {"path": "/d"}})["task"]["path"]
+
+
+def test_renames_are_generic_and_inert_while_the_old_key_is_valid(toy_kind, monkeypatch):
+    from spikesim.experiments import config
+
+    monkeypatch.setitem(config.RENAMED_KEYS, "toy-test", {"train.count": "train.n"})
+    monkeypatch.setitem(config.RENAMED_VALUES, "toy-test", {"train.mode": {"old": "b"}})
+    base = {"experiment": {"kind": "toy-test"}}
+    with pytest.raises(ConfigError, match="train.count was renamed train.n"):
+        resolve({**base, "train": {"count": 3}})
+    with pytest.raises(ConfigError, match="train.mode = 'old' was renamed 'b'"):
+        resolve({**base, "train": {"n": 1, "mode": "old"}})
+    # an entry for a key the schema still has changes nothing
+    monkeypatch.setitem(config.RENAMED_KEYS, "toy-test", {"train.rate": "train.step"})
+    assert resolve({**base, "train": {"n": 1, "rate": 2}})["train"]["rate"] == 2.0
+
+
+def test_shipped_files_use_no_old_name():
+    """The loader refuses old names (test_every_shipped_experiment_file_loads); this also
+    catches them in included model files and in the zero-order files' values."""
+    import tomllib
+
+    for path in [*(REPO / "experiments").glob("*.toml"), *(REPO / "models").glob("*.toml")]:
+        raw = tomllib.loads(path.read_text())
+        assert "data_path" not in raw.get("task", {}), path
+        if raw.get("experiment", {}).get("kind") == "zeroorder":
+            assert {"alpha", "shuffle"}.isdisjoint(raw.get("rule", {})), path
+        for table in raw.values():
+            if isinstance(table, dict):
+                assert table.get("baseline") != "per_sample", path
+
+
+# -- messages name the full key ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "raw, message",
+    [
+        (
+            {
+                "experiment": {"kind": "rate"},
+                "task": {"dataset": "digits"},
+                "learner": {"name": "bp", "sizes": [64, 10], "optimizer": "adamw"},
+            },
+            r"^learner.optimizer = 'adamw' is not one of sgd, adam",
+        ),
+        (
+            {
+                "experiment": {"kind": "rate"},
+                "task": {"dataset": "digits"},
+                "learner": {"name": "bp", "sizes": [64, 10], "optimizer": 3},
+            },
+            r"^learner.optimizer must be a str",
+        ),
+        (
+            {"experiment": {"kind": "spiking"}, "task": {"flip": 1.5}},
+            r"^task.flip = 1.5: must be a probability",
+        ),
+        ({"experiment": {"kind": "spiking"}, "task": {"flip": "x"}}, r"^task.flip must be a"),
+        ({"experiment": {"kind": "spiking", "seed": -1}}, r"^experiment.seed = -1: must be >= 0"),
+        ({"experiment": {"kind": "spiking", "seed": 0.5}}, r"^experiment.seed must be an integer"),
+        (
+            {
+                "experiment": {"kind": "rate"},
+                "task": {"dataset": "nope"},
+                "learner": {"name": "bp"},
+            },
+            r"^task.dataset = 'nope': is not one of",
+        ),
+        (
+            {"experiment": {"kind": "zeroorder"}, "task": {"test_fraction": 1.0}},
+            r"^task.test_fraction = 1.0: must be in \(0, 1\)",
+        ),
+    ],
+)
+def test_messages_name_the_full_key(raw, message):
+    with pytest.raises(ConfigError, match=message):
+        resolve(raw)
+
+
+def test_a_renamed_value_in_a_value_dependent_table(monkeypatch):
+    """[learner] (keys depend on the learner): the old value is named once the learner
+    refuses it, and inert while the learner still accepts it."""
+    from spikesim.experiments import config
+
+    monkeypatch.setitem(config.RENAMED_VALUES, "rate", {"learner.optimizer": {"adamw": "adam"}})
+    raw = {
+        "experiment": {"kind": "rate"},
+        "task": {"dataset": "digits"},
+        "learner": {"name": "bp", "sizes": [64, 10], "optimizer": "adamw"},
+    }
+    with pytest.raises(ConfigError, match="is not one of sgd, adam: .* was renamed 'adam'"):
+        resolve(raw)
+    monkeypatch.setitem(config.RENAMED_VALUES, "rate", {"learner.optimizer": {"sgd": "x"}})
+    raw["learner"]["optimizer"] = "sgd"
+    assert resolve(raw)["learner"]["optimizer"] == "sgd"

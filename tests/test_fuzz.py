@@ -680,3 +680,38 @@ def test_fuzz_load_experiment_file(n, tmp_path_factory):
     (d / "ok.toml").write_bytes(valid)
     assert load(d / "ok.toml")["experiment"]["seed"] == 1
     assert tomllib.loads(valid.decode())["experiment"]["kind"] == "toy"
+
+
+@pytest.mark.parametrize("n", sizes())
+def test_fuzz_overrides(n):
+    """Arbitrary ``--set`` strings and ``compare.set`` tables on a raw experiment dict: the
+    override lands at its table and key, or a ConfigError naming the option."""
+    from spikesim.experiments.config import apply_overrides, parse_value
+
+    name = "apply_overrides"
+    before = COUNTS[name]
+    words = st.text(alphabet="abc._= [],\"'1", max_size=10)
+    valid = st.tuples(
+        st.sampled_from(["train", "task", "new"]),
+        st.sampled_from(["n", "x_y", "rate"]),
+        st.sampled_from(["1", "0.5", "true", '"s"', "[1, 2]", "word", "{a = 1}"]),
+    ).map(lambda t: f"{t[0]}.{t[1]}={t[2]}")
+
+    @fuzz_settings(n)
+    @given(
+        items=st.one_of(
+            st.lists(mostly(valid, words, st.text(max_size=12)), max_size=3),
+            st.dictionaries(mostly(st.sampled_from(["train.n", "new.k"]), words), toml_values),
+        )
+    )
+    def run(items):
+        raw = {"train": {"n": 0}, "task": 5, "experiment": {"kind": "toy"}}
+        source = "--set" if isinstance(items, list) else "compare.set"
+        out = attempt(name, apply_overrides, raw, items, source=source, names=[source])
+        if isinstance(out, dict) and isinstance(items, list) and items:
+            table_key, _, text = items[-1].partition("=")
+            table, _, key = table_key.strip().partition(".")
+            assert out[table][key.strip()] == parse_value(text.strip())
+
+    run()
+    check_count(name, before, n)

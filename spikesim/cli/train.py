@@ -31,38 +31,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def apply_overrides(raw: dict, overrides: list[str]) -> dict:
-    """Apply ``TABLE.KEY=VALUE`` overrides (VALUE parsed as TOML) to a raw config dict."""
-    import tomllib
-
-    from spikesim.errors import ConfigError
-
-    for item in overrides:
-        key, sep, value = item.partition("=")
-        table, dot, name = key.partition(".")
-        if not sep or not dot or not table or not name:
-            raise ConfigError(f"--set expects TABLE.KEY=VALUE, got {item!r}")
-        try:
-            parsed = tomllib.loads(f"v = {value}")["v"]
-        except tomllib.TOMLDecodeError:
-            parsed = value  # a bare string
-        target = raw.setdefault(table, {})
-        if not isinstance(target, dict):
-            raise ConfigError(f"--set {item!r}: {table} is not a table in the experiment file")
-        target[name] = parsed
-    return raw
-
-
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from spikesim.experiments import resolve, run_experiment
-    from spikesim.experiments.config import read_toml
+    from spikesim.experiments import load, run_experiment
     from spikesim.experiments.runinfo import write_run_info
 
-    path = Path(args.experiment)
-    raw = read_toml(path)
-    config = resolve(apply_overrides(raw, args.set), base_dir=path.parent)
+    config = load(Path(args.experiment), overrides=args.set)
     write_run_info(args.out, config)
     results = run_experiment(config, args.out, resume=args.resume)
     final = results.get("final", {}) if isinstance(results, dict) else {}

@@ -13,14 +13,22 @@ File layout (TOML)::
 
 A table may name a file holding its keys (``file = "models/digits.toml"``, path relative to
 the experiment file, then the repository root); keys given inline override the file's.
+
+This module is the one reader of experiment files: :func:`read_experiment` (parse, then
+apply ``TABLE.KEY=VALUE`` overrides), :func:`locate` (find a referenced file),
+:func:`apply_overrides` and :func:`resolve` (includes, schemas, defaults) serve
+``spikesim train``, ``sweep``, ``compare`` and ``diagnose`` alike. Keys and values that were
+renamed (:data:`RENAMED_KEYS`, :data:`RENAMED_VALUES`) are refused with a message naming
+the new spelling.
 """
 
 from __future__ import annotations
 
+import copy
 import importlib
 import pkgutil
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,12 +38,21 @@ from spikesim.errors import ConfigError
 __all__ = [
     "Field",
     "Kind",
-    "register_kind",
+    "RENAMED_KEYS",
+    "RENAMED_VALUES",
+    "apply_overrides",
     "available_kinds",
     "load",
+    "locate",
+    "parse_override",
+    "parse_value",
+    "read_experiment",
+    "read_toml",
+    "register_kind",
     "resolve",
-    "validate_table",
     "run_experiment",
+    "set_key",
+    "validate_table",
 ]
 
 _MISSING = object()
@@ -78,6 +95,10 @@ def _type_name(t) -> str:
     )
 
 
+def _article(noun: str) -> str:
+    return f"an {noun}" if noun[:1] in "aeiou" else f"a {noun}"
+
+
 def _type_ok(value, t) -> bool:
     types = t if isinstance(t, tuple) else (t,)
     for tt in types:
@@ -115,7 +136,7 @@ def validate_table(table: Mapping[str, Any], schema: Mapping[str, Field], where:
         value = table[key]
         if not _type_ok(value, f.type):
             raise ConfigError(
-                f"{where}.{key} must be a {_type_name(f.type)}, got {value!r} "
+                f"{where}.{key} must be {_article(_type_name(f.type))}, got {value!r} "
                 f"({type(value).__name__})"
             )
         if isinstance(value, int) and not isinstance(value, bool) and f.type is float:
@@ -159,7 +180,7 @@ _KINDS: dict[str, Kind] = {}
 EXPERIMENT_TABLE = {
     "name": Field(str, "experiment", doc="name used in outputs"),
     "kind": Field(str, doc="kind of run"),
-    "seed": Field(int, 0, doc="the run's seed"),
+    "seed": Field(int, 0, check=lambda v: None if v >= 0 else "must be >= 0", doc="the run's seed"),
     "description": Field(str, "", doc="free text"),
     "base_dir": Field(
         str, "", doc="directory relative file paths are resolved against (default: the file's)"
@@ -207,21 +228,133 @@ def read_toml(path: str | Path, what: str = "experiment file") -> dict:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
 
 
-def load(path: str | Path) -> dict:
-    """Parse and resolve an experiment file (see :func:`resolve`)."""
+def read_experiment(path: str | Path, overrides: Sequence[str] | Mapping[str, Any] = ()) -> dict:
+    """Parse an experiment file into its raw (unresolved) dict, overrides applied.
+
+    Parameters
+    ----------
+    path : path
+        The TOML file.
+    overrides : sequence of str or mapping
+        ``"TABLE.KEY=VALUE"`` strings (``--set``) or a ``{"table.key": value}`` mapping;
+        see :func:`apply_overrides`.
+
+    Raises
+    ------
+    ConfigError
+        The file is missing, unreadable or not valid TOML; an override is malformed.
+    """
+    return apply_overrides(read_toml(path), overrides)
+
+
+def load(path: str | Path, overrides: Sequence[str] | Mapping[str, Any] = ()) -> dict:
+    """Parse, override and resolve an experiment file (see :func:`resolve`)."""
     path = Path(path)
-    return resolve(read_toml(path), base_dir=path.parent)
+    return resolve(read_experiment(path, overrides), base_dir=path.parent)
 
 
-def _include(table: dict, where: str, base_dir: Path | None) -> dict:
-    if "file" not in table:
-        return table
-    ref = table["file"]
+# -- overrides ---------------------------------------------------------------------------
+
+
+def parse_value(text: str) -> Any:
+    """A value given on the command line: TOML (``0.1``, ``true``, ``"bp"``, ``[64, 10]``),
+    else the text itself as a bare string."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def _split_key(dotted: Any, source: str) -> tuple[str, str]:
+    table, dot, key = dotted.partition(".") if isinstance(dotted, str) else ("", "", "")
+    table, key = table.strip(), key.strip()
+    if not dot or not table or not key:
+        raise ConfigError(f"{source} key {dotted!r} must be TABLE.KEY")
+    return table, key
+
+
+def parse_override(item: str, source: str = "--set") -> tuple[str, Any]:
+    """Parse ``"TABLE.KEY=VALUE"`` into ``("table.key", value)`` (:func:`parse_value`).
+
+    Raises
+    ------
+    ConfigError
+        If ``item`` is not of that form.
+    """
+    dotted, sep, text = item.partition("=")
+    if not sep:
+        raise ConfigError(f"{source} expects TABLE.KEY=VALUE, got {item!r}")
+    try:
+        table, key = _split_key(dotted, source)
+    except ConfigError:
+        raise ConfigError(f"{source} expects TABLE.KEY=VALUE, got {item!r}") from None
+    return f"{table}.{key}", parse_value(text.strip())
+
+
+def set_key(raw: dict, dotted: str, value: Any, source: str = "--set") -> dict:
+    """Set ``raw[table][key] = value`` for ``dotted = "table.key"``; return ``raw``.
+
+    The table is created when the file has none; a table that includes a file
+    (``file = ...``) keeps it, and the override wins over the included file's key.
+
+    Raises
+    ------
+    ConfigError
+        If ``dotted`` is not ``TABLE.KEY`` or ``raw[table]`` is not a table.
+    """
+    table, key = _split_key(dotted, source)
+    target = raw.setdefault(table, {})
+    if not isinstance(target, dict):
+        raise ConfigError(f"{source} {dotted}: [{table}] is not a table in the experiment file")
+    target[key] = copy.deepcopy(value)
+    return raw
+
+
+def apply_overrides(
+    raw: dict, overrides: Sequence[str] | Mapping[str, Any], source: str = "--set"
+) -> dict:
+    """Apply overrides to a raw experiment dict in place; return it.
+
+    Parameters
+    ----------
+    raw : dict
+        A parsed, unresolved experiment file.
+    overrides : sequence of str or mapping
+        ``"TABLE.KEY=VALUE"`` strings, each VALUE parsed as TOML or else taken as a bare
+        string (``spikesim train --set``), or a ``{"table.key": value}`` mapping of parsed
+        values (``compare.set``), applied in order.
+    source : str
+        How the overrides were given, for error messages.
+    """
+    if isinstance(overrides, Mapping):
+        items = list(overrides.items())
+    else:
+        items = [parse_override(item, source) for item in overrides]
+    for dotted, value in items:
+        set_key(raw, dotted, value, source)
+    return raw
+
+
+# -- includes ----------------------------------------------------------------------------
+
+
+def locate(ref: Any, base_dir: Path | None, where: str) -> Path:
+    """Find a file referenced by an experiment file.
+
+    Tried in order: ``ref`` itself when absolute, then relative to ``base_dir`` (the
+    experiment file's folder), to its parent (the repository root for files in
+    ``experiments/``) and to the working directory.
+
+    Raises
+    ------
+    ConfigError
+        Naming ``where`` if ``ref`` is not a string or no candidate is a file.
+    """
     if not isinstance(ref, str):
-        raise ConfigError(f"{where}.file must be a string path, got {ref!r}")
+        raise ConfigError(f"{where} must be a string path, got {ref!r}")
     candidates = [Path(ref)] if Path(ref).is_absolute() else []
     if base_dir is not None:
-        candidates += [base_dir / ref, base_dir.parent / ref]
+        candidates += [Path(base_dir) / ref, Path(base_dir).parent / ref]
     candidates.append(Path.cwd() / ref)
     for c in candidates:
         try:
@@ -229,10 +362,74 @@ def _include(table: dict, where: str, base_dir: Path | None) -> dict:
         except (OSError, ValueError):  # a name too long, a NUL byte
             found = False
         if found:
-            inc = read_toml(c, what=f"{where}.file")
-            merged = {**inc, **{k: v for k, v in table.items() if k != "file"}}
-            return merged
-    raise ConfigError(f"{where}.file = {ref!r} not found (relative to the experiment file)")
+            return c
+    raise ConfigError(f"{where} = {ref!r} not found (relative to the experiment file)")
+
+
+def _include(table: dict, where: str, base_dir: Path | None) -> dict:
+    if "file" not in table:
+        return table
+    path = locate(table["file"], base_dir, f"{where}.file")
+    inc = read_toml(path, what=f"{where}.file")
+    return {**inc, **{k: v for k, v in table.items() if k != "file"}}
+
+
+# -- renamed keys and values ---------------------------------------------------------------
+
+#: Keys that were renamed, per kind (``"*"``: every kind): ``{"table.old": "table.new"}``.
+#: A file that still uses the old key is refused with a message naming the new one, only
+#: while the table's schema does not accept the old key itself (for a table whose keys
+#: depend on a value, ``[learner]``: when the schema calls it an unknown key).
+RENAMED_KEYS: dict[str, dict[str, str]] = {
+    "spiking": {
+        "task.data_path": "task.path",
+        "rule.alpha": "rule.learning_rate",
+    },
+    "zeroorder": {
+        "rule.alpha": "rule.learning_rate",
+        "rule.shuffle": "train.shuffle",
+    },
+    "rate": {
+        "learner.lr": "learner.learning_rate",
+        "learner.lrs": "learner.learning_rate",
+    },
+}
+
+#: Values that were renamed, per kind: ``{"table.key": {"old": "new"}}``; refused with a
+#: message naming the new value, only while the key's choices do not include the old one
+#: (for a table whose keys depend on a value: when the schema refuses that key).
+RENAMED_VALUES: dict[str, dict[str, dict[Any, Any]]] = {
+    "zeroorder": {"rule.baseline": {"per_sample": "per-sample"}},
+    "rate": {"learner.loss": {"softmax-ce": "cross-entropy"}},
+}
+
+
+def _renamed(
+    kind: str, table_name: str, table: Mapping[str, Any], schema: Any
+) -> tuple[str, str] | None:
+    """``(what a refusal names, message)`` for the first old key or value of ``table``:
+    ``("unknown key table.old", ...)`` or ``("table.key", ...)``; None if there is none."""
+    for scope in ("*", kind):
+        for old, new in RENAMED_KEYS.get(scope, {}).items():
+            t, _, key = old.partition(".")
+            if t != table_name or key not in table:
+                continue
+            if isinstance(schema, Mapping) and key in schema:
+                continue  # still a key of this schema
+            return f"unknown key {old}", f"{old} was renamed {new}"
+    for scope in ("*", kind):
+        for dotted, values in RENAMED_VALUES.get(scope, {}).items():
+            t, _, key = dotted.partition(".")
+            if t != table_name or key not in table:
+                continue
+            value = table[key]
+            if not isinstance(value, str) or value not in values:
+                continue
+            f = schema.get(key) if isinstance(schema, Mapping) else None
+            if f is not None and f.choices is not None and value in f.choices:
+                continue
+            return dotted, f"{dotted} = {value!r} was renamed {values[value]!r}"
+    return None
 
 
 def resolve(raw: Mapping[str, Any], base_dir: Path | None = None) -> dict:
@@ -240,7 +437,7 @@ def resolve(raw: Mapping[str, Any], base_dir: Path | None = None) -> dict:
 
     Every table of the kind's schema is validated with defaults filled in (tables the file
     omits get all defaults, or an error if they have required keys); unknown tables are
-    rejected by name.
+    rejected by name, renamed keys and values with their new name.
     """
     if not isinstance(raw, Mapping):
         raise ConfigError(f"an experiment must be a table of tables, got {type(raw).__name__}")
@@ -264,9 +461,17 @@ def resolve(raw: Mapping[str, Any], base_dir: Path | None = None) -> dict:
         table = raw.get(name, {})
         if name in raw or name not in kind.optional_tables:
             table = _include(dict(table), name, base_dir) if isinstance(table, dict) else table
+            renamed = _renamed(kind.name, name, table, schema) if isinstance(table, dict) else None
             if callable(schema):  # a table whose keys depend on another value
-                out[name] = schema(table, name)
+                try:
+                    out[name] = schema(table, name)
+                except ConfigError as exc:
+                    if renamed and renamed[0] in str(exc):  # refused for the old name
+                        raise ConfigError(f"{exc}: {renamed[1]}") from None
+                    raise
             else:
+                if renamed:
+                    raise ConfigError(renamed[1])
                 out[name] = validate_table(table, schema, name)
     if kind.validate is not None:
         kind.validate(out)

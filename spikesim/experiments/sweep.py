@@ -32,7 +32,6 @@ import os
 import re
 import sys
 import time
-import tomllib
 import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -42,6 +41,7 @@ from typing import Any
 import numpy as np
 
 from spikesim.errors import ConfigError
+from spikesim.experiments.config import parse_value, read_experiment, resolve, set_key
 
 __all__ = [
     "Cell",
@@ -139,8 +139,6 @@ def parse_param(spec: str) -> tuple[str, list]:
         If ``spec`` is not ``TABLE.KEY=VALUES``, a value is empty or repeated, or the key
         is ``experiment.seed`` (use the seeds of the sweep).
     """
-    from spikesim.cli.train import apply_overrides
-
     key, sep, text = spec.partition("=")
     key = key.strip()
     table, dot, name = key.partition(".")
@@ -152,28 +150,11 @@ def parse_param(spec: str) -> tuple[str, list]:
     for item in _split_top_level(text):
         if not item:
             raise ConfigError(f"--param {spec!r}: empty value")
-        values.append(apply_overrides({}, [f"{key}={item}"])[table][name])
+        values.append(parse_value(item))
     canon = [_canonical(v) for v in values]
     if len(set(canon)) != len(canon):
         raise ConfigError(f"--param {spec!r}: a value is repeated")
     return key, values
-
-
-def read_experiment(path: str | Path) -> dict:
-    """Parse an experiment file into its raw (unresolved) dict.
-
-    Raises
-    ------
-    ConfigError
-        If the file does not exist or is not valid TOML.
-    """
-    path = Path(path)
-    try:
-        return tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"experiment file {path} does not exist") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
 
 
 def _canonical(value: Any) -> str:
@@ -259,11 +240,7 @@ def build_grid(
         for seed in seeds:
             cell_raw = copy.deepcopy(dict(raw))
             for key, value in values.items():
-                table, _, name = key.partition(".")
-                tab = cell_raw.setdefault(table, {})
-                if not isinstance(tab, dict):
-                    raise ConfigError(f"--param {key}: [{table}] is not a table")
-                tab[name] = copy.deepcopy(value)
+                set_key(cell_raw, key, value, source="--param")
             exp = cell_raw.setdefault("experiment", {})
             if not isinstance(exp, dict):
                 raise ConfigError("[experiment] must be a table")
@@ -272,8 +249,6 @@ def build_grid(
             if cid in ids:  # pragma: no cover - distinct values give distinct ids
                 raise ConfigError(f"two cells share the id {cid!r}: {ids[cid]} and {values}")
             ids[cid] = values
-            from spikesim.experiments.config import resolve
-
             try:
                 config = resolve(cell_raw, base_dir=base)
             except ConfigError as exc:

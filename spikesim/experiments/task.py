@@ -14,12 +14,24 @@ def _non_negative(v) -> str | None:
     return None if v >= 0 else "must be >= 0"
 
 
+def _known_dataset(v: str) -> str | None:
+    from spikesim import data
+
+    names = data.available()
+    return None if v in names else f"is not one of {', '.join(map(repr, names))}"
+
+
 def task_table(default_dataset: str | None = None) -> dict[str, Field]:
     """Schema of ``[task]``; ``dataset`` is required unless a default is given."""
     dataset = (
-        Field(str, doc="dataset name (spikesim.data.available())")
+        Field(str, check=_known_dataset, doc="dataset name (spikesim.data.available())")
         if default_dataset is None
-        else Field(str, default_dataset, doc="dataset name (spikesim.data.available())")
+        else Field(
+            str,
+            default_dataset,
+            check=_known_dataset,
+            doc="dataset name (spikesim.data.available())",
+        )
     )
     return {
         "dataset": dataset,

@@ -81,7 +81,7 @@ class PerSample:
             self.table[sample] = loss
 
 
-BASELINES = ("previous", "ema", "per_sample", "zero")
+BASELINES = ("previous", "ema", "per-sample", "zero")
 
 
 def make_baseline(name: str, first: np.ndarray, *, ema_rate: float, n_samples: int):
@@ -92,6 +92,6 @@ def make_baseline(name: str, first: np.ndarray, *, ema_rate: float, n_samples: i
         return Zero(first)
     if name == "ema":
         return EMA(first, ema_rate)
-    if name == "per_sample":
+    if name == "per-sample":
         return PerSample(first, n_samples)
     raise ValidationError(f"unknown baseline {name!r}; choose one of {', '.join(BASELINES)}")

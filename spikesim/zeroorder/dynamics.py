@@ -157,7 +157,7 @@ class ZeroOrder:
 
     * ``"previous"``: ``L(theta_{k-1} + U_{k-1}, X_{k-1}, Y_{k-1})`` (SH eq. 4.5);
     * ``"ema"``: a moving average of past perturbed losses (rate ``ema_rate``);
-    * ``"per_sample"``: the perturbed loss at the last visit of the same sample;
+    * ``"per-sample"``: the perturbed loss at the last visit of the same sample;
     * ``"zero"``: none (the 1-point estimator).
 
     With ``presentations = n > 1`` it is the Christensen-Kallsen variant (CK eq. 3.1):
@@ -176,7 +176,7 @@ class ZeroOrder:
         Perturbation amplitude (half the inter-spike interval, in STDP time constants).
     alpha : float
         Learning rate.
-    baseline : {"previous", "ema", "per_sample", "zero"}
+    baseline : {"previous", "ema", "per-sample", "zero"}
     presentations : int
         Updates per data sample, ``n`` (1 = SH).
     ema_rate : float

@@ -158,7 +158,30 @@ def learner_table(table: Any, where: str = "learner") -> dict:
             if default is inspect.Parameter.empty:
                 raise ConfigError(f"missing required key {where}.{key}")
             out[key] = _json_default(default)
+    _check_hyperparameters(cls, out, where)
     return out
+
+
+def _check_hyperparameters(cls, table: dict, where: str) -> None:
+    """Let the learner check its hyperparameter values now (its ``initialize``), so a bad
+    value is a ConfigError at load time that names the key (``learner.optimizer``)."""
+    import re
+
+    from spikesim.errors import ValidationError
+
+    params = {k: v for k, v in table.items() if k != "name"}
+    try:
+        cls(seed=0, **params).initialize()
+    except ValidationError as exc:
+        msg = str(exc)
+        m = re.match(rf"{re.escape(cls.name)}: (\w+)\b(.*)", msg, re.S)
+        if m and m.group(1) in table:
+            raise ConfigError(f"{where}.{m.group(1)}{m.group(2)}") from None
+        raise ConfigError(f"{where} ({table['name']!r}): {msg}") from None
+    except (TypeError, ValueError, OverflowError) as exc:  # e.g. sizes = ["a"]
+        raise ConfigError(
+            f"{where} ({table['name']!r}): the learner refuses these hyperparameters: {exc}"
+        ) from None
 
 
 def build(config: dict):

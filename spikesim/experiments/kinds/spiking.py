@@ -19,6 +19,7 @@ import numpy as np
 
 from spikesim.errors import ConfigError
 from spikesim.experiments.config import Field, Kind, register_kind
+from spikesim.experiments.task import task_table
 
 __all__ = ["TABLES", "run", "build", "validate"]
 
@@ -46,6 +47,7 @@ def _sizes(v):
 
 TABLES = {
     "task": {
+        **task_table("spike-pattern"),  # dataset, n_train, n_test, path, test_fraction
         "dataset": Field(
             str,
             "spike-pattern",
@@ -59,13 +61,19 @@ TABLES = {
             ),
             doc="the task",
         ),
-        "n_train": Field(int, 0, check=_nonneg, doc="training examples (0: all)"),
-        "n_test": Field(int, 0, check=_nonneg, doc="held-out examples (0: all)"),
-        "test_fraction": Field(float, 0.2, doc="held-out fraction (datasets without a split)"),
-        "data_path": Field(str, "", doc="directory of IDX files (default: standard places)"),
         "n_inputs": Field(int, 20, check=_pos, doc="spike-pattern / teacher-student inputs"),
-        "flip": Field(float, 0.1, doc="spike-pattern: bit-flip probability per example"),
-        "low": Field(float, 0.1, doc="spike-pattern: intensity of inactive inputs"),
+        "flip": Field(
+            float,
+            0.1,
+            check=lambda v: None if 0 <= v <= 1 else "must be a probability, in [0, 1]",
+            doc="spike-pattern: bit-flip probability per example",
+        ),
+        "low": Field(
+            float,
+            0.1,
+            check=lambda v: None if 0 <= v <= 1 else "must be in [0, 1]",
+            doc="spike-pattern: intensity of inactive inputs",
+        ),
         "n_samples": Field(int, 600, check=_pos, doc="teacher-student: examples in all"),
         "teacher_repeats": Field(int, 20, check=_pos, doc="teacher-student: trials per target"),
         "teacher_w_scale": Field(float, 1.0, check=_pos, doc="teacher weights x this factor"),
@@ -233,7 +241,7 @@ def build(config: dict):
         else:
             ds = data.load(
                 name,
-                path=task["data_path"] or None,
+                path=task["path"] or None,
                 seed=seed,
                 test_fraction=task["test_fraction"],
                 n_train=task["n_train"] or None,

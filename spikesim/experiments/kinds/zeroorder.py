@@ -22,13 +22,14 @@ Example::
     [rule]
     method = "zero-order"    # or "sgd": backprop SGD with the rule's mean step
     A = 0.3                  # perturbation amplitude
-    alpha = 0.02
-    baseline = "previous"    # SH eq. 4.5; "ema", "per_sample", "zero"
+    learning_rate = 0.02     # alpha of SH eq. 4.5
+    baseline = "previous"    # SH eq. 4.5; "ema", "per-sample", "zero"
     presentations = 1        # > 1: Christensen-Kallsen (baseline "previous" only)
 
     [train]
     steps = 200000           # parameter updates
     eval_every = 20000
+    shuffle = true           # a fresh random sample order every epoch
 
 ``samples_seen`` counts parameter updates: one loss evaluation on one training sample
 each, like one trial of the spiking network (with CK presentations ``n``, every sample is
@@ -85,14 +86,16 @@ TABLES = {
             str,
             "zero-order",
             choices=("zero-order", "sgd"),
-            doc="zero-order dynamics, or backprop SGD with lr = alpha * drift_constant(A)",
+            doc="zero-order dynamics, or backprop SGD with step learning_rate * drift_constant(A)",
         ),
         "A": Field(float, 0.3, check=_positive, doc="perturbation amplitude (STDP time units)"),
-        "alpha": Field(float, 0.02, check=_positive, doc="learning rate"),
+        "learning_rate": Field(
+            float, 0.02, check=_positive, doc="learning rate (alpha of SH eq. 4.5)"
+        ),
         "baseline": Field(
             str,
             "previous",
-            choices=("previous", "ema", "per_sample", "zero"),
+            choices=("previous", "ema", "per-sample", "zero"),
             doc="b_k: previous perturbed loss (SH eq. 4.5), moving average, per sample, none",
         ),
         "presentations": Field(int, 1, check=_positive, doc="updates per sample (> 1: CK)"),
@@ -103,11 +106,11 @@ TABLES = {
             doc="rate of the ema baseline",
         ),
         "theta_limit": Field(float, 1e6, check=_positive, doc="max |theta| before divergence"),
-        "shuffle": Field(bool, True, doc="a fresh random sample order every epoch (seeded)"),
     },
     "train": {
         "steps": Field(int, 100_000, check=_positive, doc="parameter updates"),
         "eval_every": Field(int, 10_000, check=_positive, doc="updates between evaluations"),
+        "shuffle": Field(bool, True, doc="a fresh random sample order every epoch (seeded)"),
         "eval_n_test": Field(
             int, 0, check=_non_negative, doc="test examples for intermediate evaluations (0: all)"
         ),
@@ -132,20 +135,20 @@ def build(config: dict):
         theta0 = model.init(seed, spread=mc["init_spread"])
         if rc["method"] == "sgd":
             opt = SGD(
-                lr=rc["alpha"] * drift_constant(rc["A"]),
-                shuffle=rc["shuffle"],
+                lr=rc["learning_rate"] * drift_constant(rc["A"]),
+                shuffle=config["train"]["shuffle"],
                 seed=seed,
                 theta_limit=rc["theta_limit"],
             )
         else:
             opt = ZeroOrder(
                 A=rc["A"],
-                alpha=rc["alpha"],
+                alpha=rc["learning_rate"],
                 baseline=rc["baseline"],
                 presentations=rc["presentations"],
                 ema_rate=rc["ema_rate"],
                 theta_limit=rc["theta_limit"],
-                shuffle=rc["shuffle"],
+                shuffle=config["train"]["shuffle"],
                 seed=seed,
             )
     except ValidationError as exc:

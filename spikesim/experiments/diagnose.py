@@ -1,36 +1,51 @@
 """What limits reward-modulated STDP on a spiking experiment (numbers of the plasticity guide).
 
-``python -m spikesim.plasticity.diagnose EXPERIMENT.toml`` prints, at the experiment's
-initial weights:
+``spikesim diagnose EXPERIMENT.toml`` (:mod:`spikesim.cli.diagnose`) prints, at the
+experiment's initial weights:
 
 - the expected update direction ``g_e = E[(L - mean L) E_e]`` on a few training samples,
   estimated from ``--trials`` trials per sample, its cosine with the delta-rule direction
   ``-(dL/dr_o) x_i s_e w_e`` (the gradient of a rate model in log-weight space; positive:
   the rule moves the right way), and ``|g_e| / se(g_e)`` (the update's signal-to-noise
-  over that many trials; divide by ``sqrt(trials)`` for one trial);
+  over that many trials; divide by ``sqrt(trials)`` for one trial)
+  (:func:`update_alignment`);
 - the mean eligibility of excitatory and inhibitory edges;
 - the single-trial accuracy ceiling of the targets (Poisson counts of ``rate_on`` vs
-  ``rate_off`` over one trial, the true class against the largest of the others);
+  ``rate_off`` over one trial, the true class against the largest of the others)
+  (:func:`accuracy_ceiling`);
 - ``--capacity``: the test accuracy of a noise-free rate model with the network's sign
   pattern (``relu`` of ``sum_i s_e w_e x_i``, weights trained by gradient descent in
-  log-weight space on the same mse targets), i.e. what the sign pattern allows at all.
+  log-weight space on the same mse targets), i.e. what the sign pattern allows at all
+  (:func:`sign_capacity`).
 
 ``--checkpoint DIR/checkpoint.npz`` (any network): with the checkpoint's weights, the
 single-trial test accuracy against the accuracy of the class with the highest *mean*
 count over ``--repeats`` trials (the readout's Poisson noise averaged out), and the mean
-counts of the true class and of the largest other class.
+counts of the true class and of the largest other class (:func:`readout_noise`).
 
-``--set TABLE.KEY=VALUE`` overrides keys as in ``spikesim train`` (e.g. ``--set
-network.file="models/digits-64-10.toml"``). The update alignment and ``--capacity`` need a
-single-layer network (no hidden layer, no output population); for other networks only the
-ceiling is printed.
+The update alignment and the capacity need a single-layer network (no hidden layer, no
+output population, :func:`single_layer`); for other networks only the ceiling applies.
 """
 
 from __future__ import annotations
 
-import argparse
-
 import numpy as np
+
+from spikesim.errors import ConfigError
+
+__all__ = [
+    "accuracy_ceiling",
+    "readout_noise",
+    "sign_capacity",
+    "single_layer",
+    "update_alignment",
+]
+
+
+def single_layer(config: dict) -> bool:
+    """Whether the resolved spiking ``config`` has no hidden layer and one output per class
+    (what :func:`update_alignment` and :func:`sign_capacity` need)."""
+    return len(config["network"]["sizes"]) == 2 and config["network"]["population"] == 1
 
 
 def update_alignment(config: dict, *, samples: int = 4, trials: int = 2000, seed: int = 0):
@@ -114,9 +129,17 @@ def accuracy_ceiling(rate_on: float, rate_off: float, duration: float, n_classes
     return float(np.mean(x > top) + np.mean(np.where(x == top, 1.0 / (ties + 1), 0.0)))
 
 
-def sign_capacity(config: dict, *, steps: int = 4000, lr: float = 0.4) -> tuple[float, float]:
+def sign_capacity(
+    config: dict, *, steps: int = 4000, learning_rate: float = 0.4
+) -> tuple[float, float]:
     """(train, test) accuracy of the noise-free rate model with the network's effective
-    signs (``sign(w_plus - w_minus)`` per pair), trained in log-weight space on the mse."""
+    signs (``sign(w_plus - w_minus)`` per pair), trained in log-weight space on the mse.
+
+    Raises
+    ------
+    ConfigError
+        If the network is not a single layer of E/I pairs.
+    """
     from spikesim.experiments.kinds.spiking import build
 
     b = build(config)
@@ -125,7 +148,10 @@ def sign_capacity(config: dict, *, steps: int = 4000, lr: float = 0.4) -> tuple[
     X, Xt = b["x_train"], b["x_test"]
     n_in, n_out = net.inputs.size, net.outputs.size
     if net.n_edges != 2 * n_in * n_out:
-        raise SystemExit("--capacity needs a single-layer network with E/I pairs")
+        raise ConfigError(
+            "the sign capacity needs a single-layer network with E/I pairs "
+            "(network.sizes of length 2, network.ei_pairs = true)"
+        )
     w_eff = (net.sign * net.weight).reshape(n_out, n_in, 2).sum(-1)
     sign = np.where(w_eff >= 0, 1.0, -1.0)
     mag = np.abs(w_eff) + 1e-3
@@ -135,7 +161,7 @@ def sign_capacity(config: dict, *, steps: int = 4000, lr: float = 0.4) -> tuple[
         z = X @ (sign * mag).T * gain
         g = 2 * (np.maximum(z, 0) - T) * (z > 0) * gain / n_out
         grad_theta = (g.T @ X / len(X)) * sign * mag  # d loss / d log|w|
-        mag = mag * np.exp(-lr * grad_theta / (np.abs(grad_theta).max() + 1e-300) * 0.05)
+        mag = mag * np.exp(-learning_rate * grad_theta / (np.abs(grad_theta).max() + 1e-300) * 0.05)
 
     def acc(A, y):
         return float(np.mean(np.argmax(A @ (sign * mag).T, 1) == y))
@@ -210,51 +236,3 @@ def readout_noise(config: dict, checkpoint: str, *, repeats: int = 20, seed: int
         "true_count": float(true.mean()),
         "max_other_count": float(other.max(1).mean()),
     }
-
-
-def main(argv=None) -> int:
-    from pathlib import Path
-
-    from spikesim.cli.train import apply_overrides
-    from spikesim.experiments.config import read_toml, resolve
-
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("experiment")
-    p.add_argument("--samples", type=int, default=4)
-    p.add_argument("--trials", type=int, default=2000)
-    p.add_argument("--capacity", action="store_true")
-    p.add_argument("--set", action="append", default=[], metavar="TABLE.KEY=VALUE")
-    p.add_argument("--checkpoint", default="")
-    p.add_argument("--repeats", type=int, default=20)
-    args = p.parse_args(argv)
-    path = Path(args.experiment)
-    cfg = resolve(apply_overrides(read_toml(path), args.set), base_dir=path.parent)
-    lossc, enc = cfg["loss"], cfg["encoding"]
-    n_cls = cfg["network"]["sizes"][-1]
-    ceil = accuracy_ceiling(lossc["rate_on"], lossc["rate_off"], enc["duration"], n_cls)
-    print(f"single-trial Poisson accuracy ceiling of the targets: {ceil:.3f}")
-    if args.checkpoint:
-        r = readout_noise(cfg, args.checkpoint, repeats=args.repeats)
-        print(
-            f"step {r['step']}: single-trial accuracy {r['single_trial']:.3f}, accuracy of the "
-            f"mean counts over {args.repeats} trials {r['mean_count']:.3f}; mean spikes per "
-            f"trial: true class {r['true_count']:.2f}, largest other {r['max_other_count']:.2f}"
-        )
-    if len(cfg["network"]["sizes"]) > 2 or cfg["network"]["population"] > 1:
-        print("hidden layer or output population: no single-layer diagnostics")
-        return 0
-    if args.capacity:
-        tr_acc, te_acc = sign_capacity(cfg)
-        print(f"rate model with the network's signs: train {tr_acc:.3f} test {te_acc:.3f}")
-    for s, (cos, snr, ee, ei) in enumerate(
-        update_alignment(cfg, samples=args.samples, trials=args.trials)
-    ):
-        print(
-            f"sample {s}: cos(expected update, delta rule) {cos:.3f}, median |g|/se over "
-            f"{args.trials} trials {snr:.2f}, mean E exc {ee:.3f} inh {ei:.3f}"
-        )
-    return 0
-
-
-if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())
