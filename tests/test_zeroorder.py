@@ -189,7 +189,7 @@ def test_ck_presentations_amplitude_and_baseline():
         k += 1
 
 
-@pytest.mark.parametrize("baseline", ["previous", "ema", "per_sample", "zero"])
+@pytest.mark.parametrize("baseline", ["previous", "ema", "per-sample", "zero"])
 def test_same_seed_same_path(baseline):
     loss = LeastSquares(np.eye(4), np.ones(4))
     X, Y = np.arange(10.0)[:, None], np.arange(10.0)
@@ -207,7 +207,7 @@ def test_ema_and_per_sample_baselines():
     # constant loss: EMA and per-sample baselines converge to it and the update vanishes
     const = pointwise(lambda t, x, y: 2.0 + 0 * t.sum(), dim=2)
     X, Y = np.zeros((3, 1)), np.zeros(3)
-    for baseline in ("ema", "per_sample", "previous"):
+    for baseline in ("ema", "per-sample", "previous"):
         tr = ZeroOrder(baseline=baseline, ema_rate=0.5, seed=0).run(
             const, np.ones(2), (X, Y), 30, record_every=1
         )
