@@ -137,7 +137,6 @@ def _find_cycle(n: int, pre: np.ndarray, post: np.ndarray) -> list[int]:
     return []
 
 
-@dataclass(frozen=True, eq=False)
 class NetworkArrays(NamedTuple):
     """A network's arrays as one read-only record, for numerical kernels.
 
@@ -180,6 +179,7 @@ class NetworkArrays(NamedTuple):
     t_ref: np.ndarray
 
 
+@dataclass(frozen=True, eq=False)
 class Network:
     """A spiking DAG: structure, weights and neuron parameters.
 
