@@ -6,8 +6,11 @@ subclasses :class:`Rule`) plus two Numba kernels:
 - ``trace``: one trial's spikes -> a per-edge trace (for SH the eligibility ``E`` of
   eq. 2.4), written into ``out`` of shape (n_edges,);
 - ``update``: ``w`` on the edges ``lo:hi`` <- the rule's update from the trace and the
-  trial's learning signal (for SH eq. 4.1, ``w <- w * clip(1 + a E)``), returning
-  ``sum_e |change factor - 1|`` over the range (the trainer reports its mean).
+  trial's learning signal (for SH eq. 4.1, ``w <- w * clip(1 + a E)``), returning the
+  summed size of the relative changes over the range (SH: ``sum_e |a E_e|``, before
+  clipping; the trainer reports its mean as ``rel_change``). Edges must not interact: an
+  update of ``lo:hi`` then ``hi:m`` equals one of ``0:m`` (the trainer splits it over
+  threads).
 
 The trainer (:mod:`spikesim.plasticity.trainer`) owns everything that is not the rule: the
 forward pass, the losses and their decoding, baselines, learning-rate schedules,
@@ -98,6 +101,10 @@ class Rule:
         """A slow, obvious pure-Python per-trial trace (the conformance reference)."""
         raise NotImplementedError
 
+    def weight_bounds(self) -> tuple[float, float]:
+        """``(low, high)``: every update leaves the weights in this closed range."""
+        return 0.0, np.inf
+
     # -- provided -------------------------------------------------------------------------
     @classmethod
     def keys(cls) -> tuple[str, ...]:
@@ -156,7 +163,7 @@ class Rule:
         Returns
         -------
         (ndarray, State, float)
-            New weights, new state, ``sum_e |change factor - 1|``.
+            New weights, new state, the summed size of the relative changes.
         """
         w = np.array(w, dtype=np.float64)
         E = np.array(trace, dtype=np.float64)
@@ -204,8 +211,9 @@ def rule_trace(kp, net, start, count, buf, duration, out):
 
 
 def rule_update(kp, ks, w, E, signal, lo, hi):
-    """Compiled code only: the rule of ``kp`` updates ``w[lo:hi]`` (and its state ``ks``);
-    returns ``sum |change factor - 1|`` over the range."""
+    """Compiled code only: the rule of ``kp`` updates ``w[lo:hi]`` (and its state ``ks``)
+    with the trace ``E`` and the learning signal; returns the summed size of the relative
+    changes over the range."""
     raise NotImplementedError("rule_update is called from Numba code only")
 
 
@@ -241,3 +249,22 @@ def _trace_one(kp, net, start, count, buf, duration, out):
 @njit(cache=True, nogil=True)
 def _update_one(kp, ks, w, E, signal):
     return rule_update(kp, ks, w, E, signal, 0, w.shape[0])
+
+
+@njit(cache=True, nogil=True)
+def _update_ranges(kp, ks, w, E, signal, bounds):
+    total = 0.0
+    for i in range(bounds.shape[0] - 1):
+        total += rule_update(kp, ks, w, E, signal, bounds[i], bounds[i + 1])
+    return total
+
+
+def _update_range_once(rule: Rule, w, trace, signal: float, state, bounds):
+    """:meth:`Rule.update` done range by range (``bounds``: edge boundaries); for tests."""
+    w = np.array(w, dtype=np.float64)
+    E = np.array(trace, dtype=np.float64)
+    st = rule.State(*(np.array(a) for a in state))
+    rel = _update_ranges(
+        rule.kernel_params(), st, w, E, float(signal), np.asarray(bounds, np.int64)
+    )
+    return w, st, float(rel)

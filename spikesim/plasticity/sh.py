@@ -123,6 +123,9 @@ class SH(Rule):
             float(self.center_beta),
         )
 
+    def weight_bounds(self) -> tuple[float, float]:
+        return float(self.w_min), float(self.w_max)
+
     def init_state(self, n_edges: int) -> SHState:
         return SHState(np.zeros(int(n_edges)))
 
