@@ -615,7 +615,7 @@ class Trainer:
         eb = np.linspace(0, w.shape[0], nt + 1).astype(np.int64)  # thread q: edges eb[q]:eb[q+1]
         rel_q = np.zeros((nt, b))
         counter = np.zeros(1, np.int64)
-        with ThreadPoolExecutor(max_workers=nt - 1) as pool:
+        with ThreadPoolExecutor(max_workers=max(nt - 1, 1)) as pool:
 
             def on_all_threads(work):
                 # ``work(q)`` for q = 0 .. nt-1, q = 0 on this thread; returns when all are done
@@ -641,6 +641,36 @@ class Trainer:
                 )
                 rel[b0 : b0 + b] = rel_q.sum(axis=0)
         return -1
+
+    def _train_batched(
+        self, samples, pres, counts, times, w, bstate, losses, preds, rel, shuf, ring, ring_n
+    ) -> int:
+        """One chunk through the phase-by-phase (threaded) loop even with one thread, on the
+        given arrays (updated in place; ``rel`` as in :meth:`train_chunk`); returns the index
+        of a trial with a non-finite loss or -1. For tests: it must equal
+        :func:`_train_serial`."""
+        k, b, m = self.chunk, self.batch, w.shape[0]
+        if self._e2 is None or self._e2.shape != (b, m):
+            self._e2 = np.empty((b, m))
+        trials = Trials(samples, pres, counts, times, spike_offsets(counts), shuf, np.zeros(k))
+        ks = self.rule.State(*(a.copy() for a in self.rule_state))
+        args = (self._kp, ks, self._net, self._task(self.targets, self.labels), self._signal())
+        nt = max(1, min(self.n_threads, b))
+        bad = self._train_threaded(
+            nt,
+            *args,
+            trials,
+            Progress(bstate, ring, ring_n),
+            w,
+            self._sign * w,
+            self._sign,
+            np.zeros(k),
+            losses,
+            preds,
+            rel,
+        )
+        rel /= m
+        return bad
 
     # -- evaluation -------------------------------------------------------------------------------
     def _trials(self, x, rng, samples) -> Trials:
