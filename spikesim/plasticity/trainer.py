@@ -88,6 +88,25 @@ class Progress(NamedTuple):
     ring_n: np.ndarray
 
 
+class Weights(NamedTuple):
+    """Weights as the kernels read and write them: magnitudes ``w``, ``signed = sign * w``
+    (what the engine uses) and the edge signs, each shape (n_edges,)."""
+
+    w: np.ndarray
+    signed: np.ndarray
+    sign: np.ndarray
+
+
+class Outcome(NamedTuple):
+    """Per-trial outputs of a chunk, each shape (n_trials,): ``losses``, ``preds``, the
+    learning signals ``signal`` and the rule's summed changes ``rel``."""
+
+    losses: np.ndarray
+    preds: np.ndarray
+    signal: np.ndarray
+    rel: np.ndarray
+
+
 @njit(cache=True, nogil=True)
 def _shuffled(L, u, ring, ring_n):
     """Shuffled-reward control: return the loss of a random one of the last ``len(ring)``
@@ -101,12 +120,13 @@ def _shuffled(L, u, ring, ring_n):
 
 
 @njit(cache=True, nogil=True)
-def _signals(sig, trials, lo, hi, losses, prog, out):
-    """Baselines and learning signals ``out[t] = alpha_t (L_t - L_bar_t)`` of trials
-    ``lo:hi`` in trial order (0 where there is no baseline); returns the index of the
-    first non-finite loss or -1."""
+def _signals(sig, trials, lo, hi, prog, out):
+    """Baselines and learning signals ``out.signal[t] = alpha_t (L_t - L_bar_t)`` of trials
+    ``lo:hi`` in trial order (0 where there is no baseline; SH eq. 4.1 without its ``C``,
+    CK eq. 3.1 for presentations after the first); returns the index of the first
+    non-finite loss or -1."""
     for t in range(lo, hi):
-        L = losses[t]
+        L = out.losses[t]
         if not np.isfinite(L):
             return t
         s = trials.samples[t]
@@ -116,10 +136,10 @@ def _signals(sig, trials, lo, hi, losses, prog, out):
             Lbar = prog.bstate[0]  # CK eq. 3.1: the previous presentation's loss
         else:
             Lbar = baseline_value_nb(sig.base_code, prog.bstate, s)
-        out[t] = 0.0
+        out.signal[t] = 0.0
         if not np.isnan(L) and not np.isnan(Lbar):
             f = schedule_factor(sig.sched_code, sig.step0 + t, sig.k0, sig.gamma)
-            out[t] = sig.learning_rate * f * (L - Lbar)
+            out.signal[t] = sig.learning_rate * f * (L - Lbar)
         if not np.isnan(L):
             baseline_observe_nb(prog.bstate, s, L, sig.beta)
     return -1
@@ -133,71 +153,67 @@ def _may_update(sig, trials, t):
 
 
 @njit(cache=True, nogil=True)
-def _signed(w, sign, w_signed, lo, hi):
-    ws, ss, wo = w[lo:hi], sign[lo:hi], w_signed[lo:hi]
+def _forward(net, wt, task, trials, t, out):
+    """Trial ``t`` with the current weights; records its loss and prediction in ``out``."""
+    start, count, buf, loss, pred = forward_trial(net, wt.signed, task, trials, t)
+    out.losses[t] = loss
+    out.preds[t] = pred
+    return start, count, buf
+
+
+@njit(cache=True, nogil=True)
+def _update_range(kp, ks, wt, E2, signal, lo, hi, rel):
+    """A batch's updates on edges ``lo:hi``, trial after trial: trial ``i`` of the batch
+    with trace ``E2[i]`` and signal ``signal[i]`` (none if 0); ``rel[i]``: the rule's summed
+    change over the range. Afterwards ``wt.signed = sign * w`` on the range."""
+    for i in range(rel.shape[0]):
+        rel[i] = 0.0
+        if signal[i] != 0.0:
+            rel[i] = rule_update(kp, ks, wt.w, E2[i], signal[i], lo, hi)
+    ws, ss, wo = wt.w[lo:hi], wt.sign[lo:hi], wt.signed[lo:hi]  # 0-based: see apply_update
     for i in range(ws.shape[0]):
         wo[i] = ss[i] * ws[i]
 
 
 @njit(cache=True, nogil=True)
-def _update_range(kp, ks, w, w_signed, sign, E2, s, b0, lo, hi, rel):
-    """The batch's updates on edges ``lo:hi``, trial after trial: trial ``b0 + i`` with
-    trace ``E2[i]`` and signal ``s[b0 + i]``; ``rel[i]`` gets the rule's summed change over
-    the range. Afterwards ``w_signed = sign * w`` on the range."""
-    for i in range(rel.shape[0]):
-        rel[i] = 0.0
-        if s[b0 + i] != 0.0:
-            rel[i] = rule_update(kp, ks, w, E2[i], s[b0 + i], lo, hi)
-    _signed(w, sign, w_signed, lo, hi)
-
-
-@njit(cache=True, nogil=True)
-def _train_serial(
-    kp, ks, net, task, sig, trials, prog, w, w_signed, sign, E2, s, losses, preds, rel
-):
-    """A chunk of training on one thread, in batches of ``E2.shape[0]`` trials.
-
-    Returns the index of the first trial with a non-finite loss, or -1. With batch 1 the
-    trace is computed after the signal, and only if the trial updates.
-    """
+def _train_serial(kp, ks, net, task, sig, trials, prog, wt, out, E2):
+    """A chunk of training on one thread, in batches of ``E2.shape[0]`` trials: forward
+    passes (and traces) with the batch's weights, the signals in trial order, the updates in
+    trial order. Returns the index of the first trial with a non-finite loss, or -1. With
+    batch 1 the trace is computed after the signal, and only if the trial updates."""
     n = trials.samples.shape[0]
     b = E2.shape[0]
-    m = w.shape[0]
+    m = wt.w.shape[0]
     for b0 in range(0, n, b):
         if b == 1:
-            start, count, buf, loss, pred = forward_trial(net, w_signed, task, trials, b0)
-            losses[b0] = loss
-            preds[b0] = pred
-            if _signals(sig, trials, b0, b0 + 1, losses, prog, s) >= 0:
+            start, count, buf = _forward(net, wt, task, trials, b0, out)
+            if _signals(sig, trials, b0, b0 + 1, prog, out) >= 0:
                 return b0
-            if s[b0] != 0.0:
+            if out.signal[b0] != 0.0:
                 rule_trace(kp, net, start, count, buf, task.duration, E2[0])
         else:
             for t in range(b0, b0 + b):
-                start, count, buf, loss, pred = forward_trial(net, w_signed, task, trials, t)
-                losses[t] = loss
-                preds[t] = pred
+                start, count, buf = _forward(net, wt, task, trials, t, out)
                 if _may_update(sig, trials, t):
                     rule_trace(kp, net, start, count, buf, task.duration, E2[t - b0])
-            bad = _signals(sig, trials, b0, b0 + b, losses, prog, s)
+            bad = _signals(sig, trials, b0, b0 + b, prog, out)
             if bad >= 0:
                 return bad
-        _update_range(kp, ks, w, w_signed, sign, E2, s, b0, 0, m, rel[b0 : b0 + b])
+        sl = slice(b0, b0 + b)
+        _update_range(kp, ks, wt, E2, out.signal[sl], 0, m, out.rel[sl])
     return -1
 
 
 @njit(cache=True, nogil=True)
-def _forward_worker(counter, kp, net, w_signed, task, sig, trials, b0, b1, losses, preds, E2):
+def _forward_worker(counter, kp, net, task, sig, trials, b0, b1, wt, out, E2):
     """One thread's share of a batch's trials ``b0:b1`` (fixed weights): takes the next
     trial from the shared ``counter`` until none is left; every trial writes only its own
-    slots (``losses[t]``, ``preds[t]``, ``E2[t - b0]``)."""
+    slots (``out.*[t]``, ``E2[t - b0]``)."""
     while True:
         t = b0 + fetch_add(counter, 0)
         if t >= b1:
             return
-        start, count, buf, loss, pred = forward_trial(net, w_signed, task, trials, t)
-        losses[t] = loss
-        preds[t] = pred
+        start, count, buf = _forward(net, wt, task, trials, t, out)
         if _may_update(sig, trials, t):
             rule_trace(kp, net, start, count, buf, task.duration, E2[t - b0])
 
@@ -560,31 +576,17 @@ class Trainer:
         samples, pres = self._samples(self.step, self.chunk)
         rng = np.random.default_rng([self.seed, 1, ci])
         counts, times = self._spikes(self.x[samples], rng)
-        k, b = self.chunk, self.batch
+        k = self.chunk
         shuf = rng.integers(0, 2**62, k) if self.shuffle_reward else np.zeros(k, np.int64)
         trials = Trials(
             samples, pres, counts, times, spike_offsets(counts), shuf, self._tie_draws(rng, k)
         )
         prog = Progress(self.bstate.copy(), self.ring.copy(), self.ring_n.copy())
         ks = self.rule.State(*(a.copy() for a in self.rule_state))
-        losses = np.full(k, np.nan)
-        preds = np.full(k, -1, np.int64)
-        rel = np.zeros(k)
-        s = np.zeros(k)
+        out = Outcome(np.full(k, np.nan), np.full(k, -1, np.int64), np.zeros(k), np.zeros(k))
         w = self.w.copy()
-        w_signed = self._sign * w
-        m = w.shape[0]
-        if self._e2 is None or self._e2.shape != (b, m):
-            self._e2 = np.empty((b, m))  # kept: its pages are not faulted in every chunk
-        task = self._task(self.targets, self.labels)
-        sig = self._signal()
-        nt = min(self.n_threads, b)
-        args = (self._kp, ks, self._net, task, sig, trials, prog, w, w_signed, self._sign)
-        if nt == 1:
-            bad = int(_train_serial(*args, self._e2, s, losses, preds, rel))
-        else:
-            bad = self._train_threaded(nt, *args, s, losses, preds, rel)
-        rel /= m
+        bad = self._run_chunk(trials, prog, ks, Weights(w, self._sign * w, self._sign), out)
+        losses, rel = out.losses, out.rel
         if bad >= 0:
             raise DivergenceError(
                 f"the loss became {losses[bad]!r} at step {self.step + bad} "
@@ -601,18 +603,28 @@ class Trainer:
         self.step += k
         return {
             "losses": losses,
-            "preds": preds,
+            "preds": out.preds,
             "labels": self.labels[samples],
             "rel_change": rel,
         }
 
-    def _train_threaded(
-        self, nt, kp, ks, net, task, sig, trials, prog, w, w_signed, sign, s, losses, preds, rel
-    ) -> int:
-        """:func:`_train_serial`'s loop with each phase of a batch split over ``nt`` threads."""
-        k, b = self.chunk, self.batch
-        E2 = self._e2
-        eb = np.linspace(0, w.shape[0], nt + 1).astype(np.int64)  # thread q: edges eb[q]:eb[q+1]
+    def _run_chunk(self, trials, prog, ks, wt, out, *, force_threads: bool = False) -> int:
+        """Train on ``trials`` (state records updated in place; ``out.rel`` becomes the mean
+        over edges); returns the index of a trial with a non-finite loss or -1. One thread:
+        :func:`_train_serial`; several (or ``force_threads``): its phases split over threads,
+        with the same result."""
+        b, m = self.batch, wt.w.shape[0]
+        if self._e2 is None or self._e2.shape != (b, m):
+            self._e2 = np.empty((b, m))  # kept: its pages are not faulted in every chunk
+        kp, net, E2 = self._kp, self._net, self._e2
+        task = self._task(self.targets, self.labels)
+        sig = self._signal()
+        nt = max(1, min(self.n_threads, b))
+        if nt == 1 and not force_threads:
+            bad = int(_train_serial(kp, ks, net, task, sig, trials, prog, wt, out, E2))
+            out.rel[:] /= m
+            return bad
+        eb = np.linspace(0, m, nt + 1).astype(np.int64)  # thread q: edges eb[q]:eb[q+1]
         rel_q = np.zeros((nt, b))
         counter = np.zeros(1, np.int64)
         with ThreadPoolExecutor(max_workers=max(nt - 1, 1)) as pool:
@@ -625,21 +637,23 @@ class Trainer:
                 for f in futures:
                     f.result()
 
-            for b0 in range(0, k, b):
+            for b0 in range(0, trials.samples.shape[0], b):
+                b1 = b0 + b
                 on_all_threads(
-                    lambda _q, b0=b0: _forward_worker(
-                        counter, kp, net, w_signed, task, sig, trials, b0, b0 + b, losses, preds, E2
+                    lambda _q, b0=b0, b1=b1: _forward_worker(
+                        counter, kp, net, task, sig, trials, b0, b1, wt, out, E2
                     )
                 )
-                bad = _signals(sig, trials, b0, b0 + b, losses, prog, s)
+                bad = _signals(sig, trials, b0, b1, prog, out)
                 if bad >= 0:
                     return bad
                 on_all_threads(
-                    lambda q, b0=b0: _update_range(
-                        kp, ks, w, w_signed, sign, E2, s, b0, eb[q], eb[q + 1], rel_q[q]
+                    lambda q, b0=b0, b1=b1: _update_range(
+                        kp, ks, wt, E2, out.signal[b0:b1], eb[q], eb[q + 1], rel_q[q]
                     )
                 )
-                rel[b0 : b0 + b] = rel_q.sum(axis=0)
+                out.rel[b0:b1] = rel_q.sum(axis=0)
+        out.rel[:] /= m
         return -1
 
     def _train_batched(
@@ -649,28 +663,14 @@ class Trainer:
         given arrays (updated in place; ``rel`` as in :meth:`train_chunk`); returns the index
         of a trial with a non-finite loss or -1. For tests: it must equal
         :func:`_train_serial`."""
-        k, b, m = self.chunk, self.batch, w.shape[0]
-        if self._e2 is None or self._e2.shape != (b, m):
-            self._e2 = np.empty((b, m))
+        k = self.chunk
         trials = Trials(samples, pres, counts, times, spike_offsets(counts), shuf, np.zeros(k))
         ks = self.rule.State(*(a.copy() for a in self.rule_state))
-        args = (self._kp, ks, self._net, self._task(self.targets, self.labels), self._signal())
-        nt = max(1, min(self.n_threads, b))
-        bad = self._train_threaded(
-            nt,
-            *args,
-            trials,
-            Progress(bstate, ring, ring_n),
-            w,
-            self._sign * w,
-            self._sign,
-            np.zeros(k),
-            losses,
-            preds,
-            rel,
+        wt = Weights(w, self._sign * w, self._sign)
+        out = Outcome(losses, preds, np.zeros(k), rel)
+        return self._run_chunk(
+            trials, Progress(bstate, ring, ring_n), ks, wt, out, force_threads=True
         )
-        rel /= m
-        return bad
 
     # -- evaluation -------------------------------------------------------------------------------
     def _trials(self, x, rng, samples) -> Trials:
