@@ -18,6 +18,7 @@ MAX_SPIKES = 10**8
 
 __all__ = [
     "poisson",
+    "poisson_draw",
     "latency",
     "regular",
     "spike_counts",
@@ -79,6 +80,33 @@ def _check_expected_spikes(expected: np.ndarray, what: str) -> None:
         )
 
 
+def poisson_draw(expected, duration: float, rng: np.random.Generator):
+    """The one Poisson draw behind every Poisson input in spikesim (pure, unchecked).
+
+    First the spike counts ``counts ~ Poisson(expected)`` of every entry, then the spike
+    times, uniform on ``[0, duration)``, of all of them at once: ``counts.ravel()[k]``
+    consecutive times (unsorted) belong to entry ``k``. Callers check the inputs; keeping the
+    draws in this order keeps every seeded result the same.
+
+    Parameters
+    ----------
+    expected : ndarray of float, any shape
+        Expected spike counts (rate in hertz times ``duration``); >= 0, finite.
+    duration : float
+        Trial length, seconds.
+    rng : numpy.random.Generator
+
+    Returns
+    -------
+    counts : ndarray of int64, the shape of ``expected``
+    times : ndarray of float64, shape (counts.sum(),)
+        Seconds, grouped by entry in row-major order, unsorted within an entry.
+    """
+    counts = rng.poisson(expected).astype(np.int64, copy=False)
+    times = rng.uniform(0.0, duration, int(counts.sum()))
+    return counts, times
+
+
 def poisson(x, *, duration: float, max_rate: float = 100.0, neurons=None, seed: int = 0):
     """Poisson rate code: input ``k`` fires as a Poisson process of rate ``x[k] * max_rate``.
 
@@ -106,10 +134,8 @@ def poisson(x, *, duration: float, max_rate: float = 100.0, neurons=None, seed: 
     with np.errstate(over="ignore"):
         lam = _expected(x * max_rate, duration)
     _check_expected_spikes(lam, f"poisson(max_rate={max_rate!r}, duration={duration!r})")
-    rng = _rng(seed)
-    counts = rng.poisson(lam)
+    counts, t = poisson_draw(lam, duration, _rng(seed))
     nrn = np.repeat(neurons, counts)
-    t = rng.uniform(0.0, duration, nrn.size)
     order = np.lexsort((t, nrn))
     return t[order], nrn[order]
 

@@ -16,12 +16,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
 from spikesim.errors import ValidationError
 
-__all__ = ["Network", "layered", "random_dag"]
+__all__ = ["Network", "NetworkArrays", "layer_edges", "layered", "random_dag"]
 
 
 # Largest network the builders accept (memory guard; a clear error instead of an OOM kill).
@@ -134,6 +135,48 @@ def _find_cycle(n: int, pre: np.ndarray, post: np.ndarray) -> list[int]:
                 color[v] = 2
                 stack.pop()
     return []
+
+
+class NetworkArrays(NamedTuple):
+    """A network's arrays as one read-only record, for numerical kernels.
+
+    Every array is read-only and C-contiguous; ``n = n_neurons``, ``m = n_edges``.
+
+    Attributes
+    ----------
+    order : ndarray of int64, shape (n,)
+        A topological order (inputs first).
+    is_input : ndarray of bool, shape (n,)
+    in_ptr, in_edges : ndarray of int64, shapes (n + 1,), (m,)
+        Incoming CSR: neuron ``j``'s incoming edges are ``in_edges[in_ptr[j]:in_ptr[j+1]]``
+        (grouped by target, in edge order within a target).
+    out_ptr, out_edges : ndarray of int64, shapes (n + 1,), (m,)
+        Outgoing CSR, the same for sources.
+    pre, post : ndarray of int64, shape (m,)
+    weight : ndarray of float64, shape (m,)
+        Weight magnitudes (threshold units).
+    delay : ndarray of float64, shape (m,)
+        Seconds.
+    sign : ndarray of int, shape (m,)
+        +1 or -1.
+    tau_syn, threshold, t_ref : ndarray of float64, shape (n,)
+        Seconds, threshold units, seconds.
+    """
+
+    order: np.ndarray
+    is_input: np.ndarray
+    in_ptr: np.ndarray
+    in_edges: np.ndarray
+    out_ptr: np.ndarray
+    out_edges: np.ndarray
+    pre: np.ndarray
+    post: np.ndarray
+    weight: np.ndarray
+    delay: np.ndarray
+    sign: np.ndarray
+    tau_syn: np.ndarray
+    threshold: np.ndarray
+    t_ref: np.ndarray
 
 
 @dataclass(frozen=True, eq=False)
@@ -323,6 +366,29 @@ class Network:
         set_(self, "_is_input", is_input)
 
     # -- derived structure ----------------------------------------------------------------
+    def arrays(self) -> NetworkArrays:
+        """All of the network's arrays, the derived CSR structure included, as one record.
+
+        The public way for kernels (engines, plasticity) to read the structure; the arrays
+        are the network's own read-only arrays (no copies).
+        """
+        return NetworkArrays(
+            order=self._order,
+            is_input=self._is_input,
+            in_ptr=self._in_ptr,
+            in_edges=self._in_edges,
+            out_ptr=self._out_ptr,
+            out_edges=self._out_edges,
+            pre=self.pre,
+            post=self.post,
+            weight=self.weight,
+            delay=self.delay,
+            sign=self.sign,
+            tau_syn=self.tau_syn,
+            threshold=self.threshold,
+            t_ref=self.t_ref,
+        )
+
     @property
     def n_edges(self) -> int:
         """Number of edges (synapses)."""
@@ -445,6 +511,37 @@ def _topological_order(n: int, pre: np.ndarray, post: np.ndarray) -> np.ndarray 
     return np.asarray(order, np.int64)
 
 
+def layer_edges(sizes: Sequence[int]) -> tuple[np.ndarray, tuple[np.ndarray, ...], list]:
+    """The dense connections of a layered network ``sizes[0] -> ... -> sizes[-1]``.
+
+    The shared core of the layered builders (:func:`layered`,
+    :func:`spikesim.plasticity.tasks.ei_network`); it draws no random numbers.
+
+    Parameters
+    ----------
+    sizes : sequence of int
+        Layer sizes (already validated); neurons are numbered layer by layer.
+
+    Returns
+    -------
+    offsets : ndarray of int, shape (n_layers + 1,)
+        Layer ``k`` is neurons ``offsets[k] .. offsets[k+1] - 1``.
+    layers : tuple of ndarray of int
+        The neurons of each layer.
+    transitions : list of (ndarray, ndarray)
+        Per layer transition ``k``, the ``(pre, post)`` of every pair of layer ``k`` and
+        layer ``k + 1``, each shape (sizes[k] * sizes[k+1],), in post-major order (the
+        edges into one neuron are contiguous).
+    """
+    offsets = np.concatenate([[0], np.cumsum(sizes)])
+    layers = tuple(np.arange(offsets[k], offsets[k + 1]) for k in range(len(sizes)))
+    transitions = []
+    for k in range(len(sizes) - 1):
+        a, b = layers[k], layers[k + 1]
+        transitions.append((np.tile(a, b.size), np.repeat(b, a.size)))
+    return offsets, layers, transitions
+
+
 def layered(
     sizes: Sequence[int],
     *,
@@ -523,14 +620,9 @@ def layered(
         means = [_float_arg(f"weight_mean[{k}]", v) for k, v in enumerate(wm.ravel().tolist())]
         means = means * n_trans if len(means) == 1 else means
     rng = np.random.default_rng(seed)
-    offsets = np.concatenate([[0], np.cumsum(sizes)])
+    offsets, layers, transitions = layer_edges(sizes)
     pres, posts, weights = [], [], []
-    for k in range(n_trans):
-        a = np.arange(offsets[k], offsets[k + 1])
-        b = np.arange(offsets[k + 1], offsets[k + 2])
-        # Post-major edge order: edges into the same target are contiguous.
-        pp = np.repeat(a[None, :], b.size, axis=0).ravel()
-        qq = np.repeat(b, a.size)
+    for k, (pp, qq) in enumerate(transitions):
         if p_connect < 1.0:
             keep = rng.random(pp.size) < p_connect
             pp, qq = pp[keep], qq[keep]
@@ -542,7 +634,6 @@ def layered(
     post = np.concatenate(posts)
     weight = np.concatenate(weights)
     sign = np.where(rng.random(pre.size) < inhibitory_fraction, -1, 1)
-    layers = tuple(np.arange(offsets[k], offsets[k + 1]) for k in range(len(sizes)))
     return Network(
         n_neurons=int(offsets[-1]),
         pre=pre,

@@ -97,3 +97,21 @@ def test_overflowing_expected_count_is_refused_without_warning(encoder):
     # found by fuzzing: rates * duration overflowed to inf with a RuntimeWarning
     with pytest.raises(ValidationError, match="asks for about inf spikes"):
         encoder([1.0], duration=1.7e308)
+
+
+def test_poisson_draw_is_counts_then_times():
+    from spikesim.encoding import poisson_draw
+
+    lam = np.array([[0.5, 3.0], [10.0, 0.0]])
+    counts, times = poisson_draw(lam, 0.2, np.random.default_rng(4))
+    rng = np.random.default_rng(4)
+    c_ref = rng.poisson(lam)
+    t_ref = rng.uniform(0.0, 0.2, c_ref.sum())
+    np.testing.assert_array_equal(counts, c_ref)
+    assert counts.dtype == np.int64 and counts.shape == lam.shape
+    np.testing.assert_array_equal(times, t_ref)
+    # encoding.poisson is the same draw, sorted by neuron then time
+    t, n = encoding.poisson([0.25, 0.5], duration=0.2, max_rate=40.0, seed=9)
+    c2, t2 = poisson_draw(np.array([0.25, 0.5]) * 40.0 * 0.2, 0.2, np.random.default_rng(9))
+    np.testing.assert_array_equal(np.bincount(n, minlength=2), c2)
+    np.testing.assert_array_equal(np.sort(t[n == 0]), np.sort(t2[: c2[0]]))

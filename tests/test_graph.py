@@ -124,3 +124,38 @@ def test_with_weights_and_check_weights():
         net.check_weights([1.0, 2.0, -3.0, 4.0])
     with pytest.raises(ValidationError, match="weights must have length 4"):
         net.check_weights([1.0])
+
+
+def test_arrays_record_is_the_public_structure():
+    net = spikesim.layered([3, 4, 2], inhibitory_fraction=0.3, delay=0.001, seed=2)
+    a = net.arrays()
+    assert isinstance(a, spikesim.graph.NetworkArrays)
+    for j in range(net.n_neurons):
+        np.testing.assert_array_equal(a.in_edges[a.in_ptr[j] : a.in_ptr[j + 1]], net.incoming(j))
+        np.testing.assert_array_equal(a.out_edges[a.out_ptr[j] : a.out_ptr[j + 1]], net.outgoing(j))
+    np.testing.assert_array_equal(a.order, net.order)
+    np.testing.assert_array_equal(a.weight, net.weight)
+    assert a.delay.shape == (net.n_edges,) and a.tau_syn.shape == (net.n_neurons,)
+    for arr in a:
+        assert not arr.flags.writeable
+
+
+def test_layered_builders_share_one_edge_layout():
+    from spikesim.graph import layer_edges
+    from spikesim.plasticity.tasks import ei_network
+
+    offsets, layers, transitions = layer_edges([3, 4, 2])
+    np.testing.assert_array_equal(offsets, [0, 3, 7, 9])
+    pre, post = transitions[0]
+    # post-major: the 3 edges into neuron 3 first, each from 0, 1, 2
+    np.testing.assert_array_equal(pre[:6], [0, 1, 2, 0, 1, 2])
+    np.testing.assert_array_equal(post[:6], [3, 3, 3, 4, 4, 4])
+    dense = spikesim.layered([3, 4, 2], seed=0)
+    signed = ei_network([3, 4, 2], w_exc=0.2, w_inh=0.1, ei_pairs=False, seed=0)
+    pairs = ei_network([3, 4, 2], w_exc=0.2, w_inh=0.1, seed=0)
+    for net in (dense, signed):
+        np.testing.assert_array_equal(net.pre, np.concatenate([t[0] for t in transitions]))
+        np.testing.assert_array_equal(net.post, np.concatenate([t[1] for t in transitions]))
+        assert [g.tolist() for g in net.layers] == [g.tolist() for g in layers]
+    np.testing.assert_array_equal(pairs.pre[::2], dense.pre)
+    np.testing.assert_array_equal(pairs.sign[:4], [1, -1, 1, -1])

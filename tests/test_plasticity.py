@@ -337,3 +337,125 @@ def test_inhibitory_delay_decouples_pair_eligibilities():
     net, E = pair_e(0.003)
     assert np.all(net.delay[net.sign < 0] == 0.003) and np.all(net.delay[net.sign > 0] == 0)
     assert np.any(np.abs(E[0::2] - E[1::2]) > 1e-6)
+
+
+def _tiny(**kw):
+    import spikesim
+    from spikesim.plasticity.trainer import Trainer
+
+    net = spikesim.layered([5, 3, 2], inhibitory_fraction=0.25, delay=0.001, seed=0)
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0.2, 1.0, (4, 5))
+    t = rng.uniform(5.0, 60.0, (4, 2))
+    return Trainer(net, x, t, np.full(4, -1), rate_scale=20.0, chunk=10, seed=0, **kw)
+
+
+def test_trainer_takes_the_rule_as_a_record():
+    from spikesim.plasticity import SH
+
+    kw = dict(c=80.0, max_change=0.3, w_max=0.5, center_eligibility=True)
+    a = _tiny(learning_rate=0.3, **kw)
+    b = _tiny(learning_rate=0.3, rule=SH(**kw))
+    c = _tiny(alpha=0.3, rule=SH(**kw))  # the old name of learning_rate
+    for tr in (a, b, c):
+        tr.train_chunk()
+    np.testing.assert_array_equal(a.w, b.w)
+    np.testing.assert_array_equal(a.w, c.w)
+    assert not np.array_equal(a.w, a.network.weight)
+    assert a.max_change == 0.3 and a.learning_rate == 0.3 and a.alpha == 0.3
+    np.testing.assert_array_equal(a.e_mean, a.state_dict()["e_mean"])
+    with pytest.raises(ValidationError, match="max_change"):
+        _tiny(rule=SH(), max_change=0.2)
+    with pytest.raises(ValidationError, match="learning_rate only"):
+        _tiny(alpha=0.1, learning_rate=0.1)
+    with pytest.raises(ValidationError, match="rule.c must be positive"):
+        _tiny(c=-1.0)
+
+
+def test_state_dict_round_trip_and_old_checkpoints():
+    a = _tiny(learning_rate=0.3, center_eligibility=True)
+    a.train_chunk()
+    state = a.state_dict()
+    assert set(state) == {"w", "bstate", "step", "ring", "ring_n", "e_mean"}
+    b = _tiny(learning_rate=0.3, center_eligibility=True)
+    b.load_state_dict(state)
+    a.train_chunk()
+    b.train_chunk()
+    np.testing.assert_array_equal(a.w, b.w)
+    old = {k: v for k, v in state.items() if k != "e_mean"}  # before centring existed
+    b.load_state_dict(old)
+    np.testing.assert_array_equal(b.e_mean, np.zeros_like(b.w))
+
+
+def test_simulate_traces_are_the_eligibilities():
+    from spikesim.plasticity.eligibility import eligibility_csr
+
+    tr = _tiny()
+    out = tr.simulate(tr.x, tr.targets, tr.labels, rng=np.random.default_rng(3), eligibility=True)
+    assert out["traces"].shape == (4, tr.network.n_edges)
+    assert out["spike_counts"].shape == (4, tr.network.n_neurons)
+    plain = tr.simulate(tr.x, tr.targets, tr.labels, rng=np.random.default_rng(3))
+    np.testing.assert_array_equal(plain["losses"], out["losses"])
+    assert np.any(out["traces"] != 0)
+    # the first trial again, by hand: same spikes, same eligibility
+    from spikesim.engines.event import simulate_csr
+
+    rng = np.random.default_rng(3)
+    counts, times = tr._spikes(tr.x, rng)
+    seg = times[: counts[0].sum()]
+    nrn = np.repeat(tr.network.inputs, counts[0])
+    order = np.lexsort((seg, nrn))
+    s, c, b = simulate_csr(tr.network, tr.w, seg[order], nrn[order], tr.duration)
+    np.testing.assert_array_equal(c, out["spike_counts"][0])
+    E = eligibility_csr(tr.network, s, c, b, tr.duration, tr.c)
+    np.testing.assert_allclose(out["traces"][0], E, rtol=1e-12, atol=1e-15)
+
+
+_CONFIG = """
+[experiment]
+name = "tiny"
+kind = "spiking"
+
+[network]
+sizes = [10, 2]
+
+[rule]
+{rule}
+
+[train]
+trials = 1000
+chunk = 500
+eval_every = 1000
+"""
+
+
+@pytest.mark.parametrize(
+    "rule, match",
+    [
+        ('kind = "nope"', "rule.kind = 'nope': is not one of 'sh'"),
+        ("max_change = 1.5", r"rule.max_change must be in \[0, 1\), got 1.5"),
+        ("c = -1.0", "rule.c"),
+        ("w_min = 2.0\nw_max = 1.0", "rule.w_min and rule.w_max"),
+        ("alpha = 0.1", "rule.alpha"),
+    ],
+)
+def test_spiking_rule_table_errors_name_the_key(tmp_path, rule, match):
+    from spikesim.errors import ConfigError
+    from spikesim.experiments.config import load
+
+    p = tmp_path / "exp.toml"
+    p.write_text(_CONFIG.format(rule=rule))
+    with pytest.raises(ConfigError, match=match):
+        load(p)
+
+
+def test_spiking_rule_from_config(tmp_path):
+    from spikesim.experiments.config import load
+    from spikesim.experiments.kinds.spiking import make_rule
+    from spikesim.plasticity import SH
+
+    p = tmp_path / "exp.toml"
+    p.write_text(_CONFIG.format(rule="learning_rate = 0.05\nmax_change = 0.25"))
+    config = load(p)
+    assert config["rule"]["kind"] == "sh" and config["rule"]["learning_rate"] == 0.05
+    assert make_rule(config) == SH(max_change=0.25, w_max=1e9)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 import weakref
 from concurrent.futures import ThreadPoolExecutor
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit
@@ -29,7 +30,7 @@ from numba import njit
 from spikesim.engines.base import Engine, register
 from spikesim.record import SpikeRecord
 
-__all__ = ["EventEngine", "simulate_csr"]
+__all__ = ["EventEngine", "EventNet", "event_net", "simulate_csr"]
 
 
 @njit(cache=True, nogil=True)
@@ -233,17 +234,47 @@ def blocks(network) -> np.ndarray:
     """The network's blocks of neurons sharing an arrival sequence (cached per network)."""
     blk = _BLOCKS.get(network)
     if blk is None:
-        blk = _find_blocks(
-            network.order,
-            network.is_input,
-            network._in_ptr,
-            network._in_edges,
-            network.pre,
-            network.delay,
-            network.tau_syn,
-        )
+        a = network.arrays()
+        blk = _find_blocks(a.order, a.is_input, a.in_ptr, a.in_edges, a.pre, a.delay, a.tau_syn)
         _BLOCKS[network] = blk
     return blk
+
+
+class EventNet(NamedTuple):
+    """What the event kernel (and the plasticity kernels built on it) read of a network.
+
+    The arrays of :class:`spikesim.graph.NetworkArrays` plus the engine's ``blocks``
+    (positions in ``order`` where a block of neurons sharing one arrival sequence starts,
+    shape (n_blocks + 1,)). Weights are not part of it: they change during training.
+    """
+
+    order: np.ndarray
+    blocks: np.ndarray
+    is_input: np.ndarray
+    in_ptr: np.ndarray
+    in_edges: np.ndarray
+    pre: np.ndarray
+    delay: np.ndarray
+    tau_syn: np.ndarray
+    threshold: np.ndarray
+    t_ref: np.ndarray
+
+
+def event_net(network) -> EventNet:
+    """The :class:`EventNet` record of ``network``."""
+    a = network.arrays()
+    return EventNet(
+        a.order,
+        blocks(network),
+        a.is_input,
+        a.in_ptr,
+        a.in_edges,
+        a.pre,
+        a.delay,
+        a.tau_syn,
+        a.threshold,
+        a.t_ref,
+    )
 
 
 @njit(cache=True, nogil=True)
@@ -462,18 +493,11 @@ def simulate_csr(network, weights, times, neurons, duration, vrow=None, vtimes=N
         vrow = np.full(network.n_neurons, -1, np.int64)
         vtimes = np.zeros(0)
         vout = np.zeros((0, 0))
+    net = event_net(network)
     return _kernel(
-        network.order,
-        blocks(network),
-        network.is_input,
-        network._in_ptr,
-        network._in_edges,
-        network.pre,
-        network.delay,
+        *net[:7],
         w_signed,
-        network.tau_syn,
-        network.threshold,
-        network.t_ref,
+        *net[7:],
         inp_ptr,
         inp_times,
         float(duration),
@@ -521,7 +545,7 @@ def simulate_many(network, weights, checked_inputs, duration, *, n_threads=None)
         The kernel's output per trial, in input order.
     """
     n_threads = n_threads or os.cpu_count() or 1
-    blk = blocks(network)  # build the cache once, before the threads start
+    net = event_net(network)  # the blocks are found once, before the threads start
     w_signed = network.sign * np.asarray(weights, dtype=np.float64)
     n = network.n_neurons
     none_row = np.full(n, -1, np.int64)
@@ -535,17 +559,9 @@ def simulate_many(network, weights, checked_inputs, duration, *, n_threads=None)
 
     def one(job):
         return _kernel(
-            network.order,
-            blk,
-            network.is_input,
-            network._in_ptr,
-            network._in_edges,
-            network.pre,
-            network.delay,
+            *net[:7],
             w_signed,
-            network.tau_syn,
-            network.threshold,
-            network.t_ref,
+            *net[7:],
             job[0],
             job[1],
             float(duration),

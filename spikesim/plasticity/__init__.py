@@ -1,12 +1,26 @@
-"""Reward-modulated STDP (Schmidt-Hieber 2023; Christensen & Kallsen 2024).
+"""Local plasticity rules for spiking networks (Schmidt-Hieber 2023; Christensen & Kallsen 2024).
 
-- :func:`eligibility`: the STDP eligibility of every edge after one trial (eq. 2.4).
-- :mod:`spikesim.plasticity.rule`: the update ``w += alpha (L - L_bar) C w E`` (eq. 4.1),
-  baselines and learning-rate schedules (pure functions).
+- :mod:`spikesim.plasticity.base`: the rule interface (:class:`Rule`) and its registry,
+  :func:`available_rules` and :func:`get_rule`; :mod:`spikesim.plasticity.sh`: the
+  reward-modulated STDP rule of SH eq. (4.1) (registered as ``"sh"``).
+- :func:`eligibility`: the STDP eligibility of every edge after one trial (SH eq. 2.4).
+- :mod:`spikesim.plasticity.rule`: the SH update (pure), baselines and learning-rate
+  schedules (shared by every rule).
+- :mod:`spikesim.plasticity.forward`: the rule-free forward pass of a trial.
 - :mod:`spikesim.plasticity.loss`: decoding output spikes and the trial losses.
-- :class:`Trainer`: the thin stateful shell that trains a network trial by trial.
+- :class:`~spikesim.plasticity.trainer.Trainer`: trains a network trial by trial.
 """
 
+from spikesim.plasticity.base import Rule, available_rules, get_rule
 from spikesim.plasticity.eligibility import eligibility, eligibility_csr, eligibility_reference
+from spikesim.plasticity.sh import SH
 
-__all__ = ["eligibility", "eligibility_csr", "eligibility_reference"]
+__all__ = [
+    "SH",
+    "Rule",
+    "available_rules",
+    "eligibility",
+    "eligibility_csr",
+    "eligibility_reference",
+    "get_rule",
+]

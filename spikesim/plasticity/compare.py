@@ -26,7 +26,7 @@ VARIANTS = {
 
 
 def run_variant(
-    *, baseline: str, presentations: int, seed: int, trials: int, every: int, alpha: float
+    *, baseline: str, presentations: int, seed: int, trials: int, every: int, learning_rate: float
 ):
     """Test accuracy every ``every`` trials; returns (steps, accuracies)."""
     from spikesim.plasticity.loss import one_hot_rates
@@ -40,7 +40,7 @@ def run_variant(
         with_bias(ds.x_train, 1),
         one_hot_rates(ds.y_train, 2, 60.0, 10.0),
         ds.y_train,
-        alpha=alpha,
+        learning_rate=learning_rate,
         baseline=baseline,
         beta=0.05,
         presentations=presentations,
@@ -66,12 +66,14 @@ def main(argv=None) -> int:
     p.add_argument("--trials", type=int, default=32000)
     p.add_argument("--every", type=int, default=2000)
     p.add_argument("--seeds", type=int, default=3)
-    p.add_argument("--alpha", type=float, default=0.02)
+    p.add_argument("--learning-rate", type=float, default=0.02)
     args = p.parse_args(argv)
     curves, numbers = {}, {}
     for label, kw in VARIANTS.items():
         runs = [
-            run_variant(**kw, seed=s, trials=args.trials, every=args.every, alpha=args.alpha)
+            run_variant(
+                **kw, seed=s, trials=args.trials, every=args.every, learning_rate=args.learning_rate
+            )
             for s in range(args.seeds)
         ]
         steps = runs[0][0]
@@ -88,7 +90,7 @@ def main(argv=None) -> int:
         curves,
         xlabel="trials",
         chance=0.5,
-        title=f"spike-pattern task, mean of {args.seeds} seeds, alpha = {args.alpha}",
+        title=f"spike-pattern task, {args.seeds} seeds, learning rate {args.learning_rate}",
     )
     out = Path(args.out)
     save_figure(ax.figure, out)

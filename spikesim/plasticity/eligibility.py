@@ -29,7 +29,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from spikesim.engines.event import blocks, count_arrivals, gather_arrivals
+from spikesim.engines.event import count_arrivals, event_net, gather_arrivals
 from spikesim.errors import ValidationError
 
 __all__ = ["eligibility", "eligibility_csr", "eligibility_reference"]
@@ -161,14 +161,15 @@ def eligibility_csr(network, start, count, buf, duration: float, c: float, out=N
     c = _check_c(c)
     if out is None:
         out = np.empty(network.n_edges)
+    net = event_net(network)
     _eligibility_kernel(
-        network.order,
-        blocks(network),
-        network.is_input,
-        network._in_ptr,
-        network._in_edges,
-        network.pre,
-        network.delay,
+        net.order,
+        net.blocks,
+        net.is_input,
+        net.in_ptr,
+        net.in_edges,
+        net.pre,
+        net.delay,
         np.ascontiguousarray(start, dtype=np.int64),
         np.ascontiguousarray(count, dtype=np.int64),
         np.ascontiguousarray(buf, dtype=np.float64),

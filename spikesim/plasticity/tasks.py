@@ -16,7 +16,7 @@ import numpy as np
 
 from spikesim.data.base import Dataset
 from spikesim.errors import ValidationError
-from spikesim.graph import Network
+from spikesim.graph import Network, layer_edges
 
 __all__ = ["ei_network", "spike_pattern_task", "teacher_rates", "with_bias"]
 
@@ -86,13 +86,9 @@ def ei_network(
     if not np.isfinite(d_inh) or d_inh < 0:
         raise ValidationError(f"delay_inh must be a non-negative number, got {delay_inh!r}")
     rng = np.random.default_rng(seed)
-    off = np.concatenate([[0], np.cumsum(sizes)])
+    off, layers, transitions = layer_edges(sizes)
     pres, posts, ws, ss = [], [], [], []
-    for k in range(n_t):
-        a = np.arange(off[k], off[k + 1])
-        b = np.arange(off[k + 1], off[k + 2])
-        pp = np.tile(a, b.size)  # post-major: edges into one neuron are contiguous
-        qq = np.repeat(b, a.size)
+    for k, (pp, qq) in enumerate(transitions):
         u = rng.uniform(1 - spread, 1 + spread, (pp.size, 2))
         if ei_pairs:
             pres.append(np.repeat(pp, 2))
@@ -110,7 +106,6 @@ def ei_network(
             posts.append(qq)
             ws.append(np.where(exc, we[k], wi[k]) * u[:, 0])
             ss.append(np.where(exc, 1, -1))
-    layers = tuple(np.arange(off[k], off[k + 1]) for k in range(len(sizes)))
     sign = np.concatenate(ss)
     return Network(
         n_neurons=int(off[-1]),
@@ -172,6 +167,7 @@ def teacher_rates(
 ) -> np.ndarray:
     """Mean output rates (hertz) of ``teacher`` on each row of ``x``, over ``repeats``
     Poisson trials; shape (n_samples, n_outputs)."""
+    from spikesim.encoding import poisson_draw
     from spikesim.engines.event import simulate_many
     from spikesim.record import check_input_spikes
 
@@ -180,9 +176,8 @@ def teacher_rates(
     n_in = teacher.inputs.size
     jobs = []
     for row in np.repeat(x, repeats, axis=0):
-        counts = rng.poisson(row * max_rate * duration)
+        counts, t = poisson_draw(row * max_rate * duration, duration, rng)
         nrn = np.repeat(teacher.inputs[:n_in], counts)
-        t = rng.uniform(0.0, duration, nrn.size)
         jobs.append(check_input_spikes(teacher, (t, nrn), duration))
     outs = simulate_many(teacher, teacher.weight, jobs, duration, n_threads=1)
     counts = np.array([c[teacher.outputs] for _, c, _ in outs], dtype=np.float64)

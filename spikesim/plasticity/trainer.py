@@ -1,223 +1,110 @@
-"""The trainer: a thin stateful shell around the pure rule (simulate, eligibility, update).
+"""The trainer: a thin stateful shell around a plasticity rule and the forward pass.
 
 One trial: the sample's intensities ``x`` become Poisson input spike trains (a fresh draw
 every trial: this spike-time noise is what the rule learns from, SH sec. 4), the exact
-event engine simulates the network, the output spike counts give the trial's loss, the
-kernel of :mod:`spikesim.plasticity.eligibility` gives ``E``, and the weights take one step
-of SH eq. (4.1) (:mod:`spikesim.plasticity.rule`). With ``batch = 1`` (default) the whole
-trial loop runs inside Numba, trial after trial, exactly as eq. (4.1) prescribes.
+event engine simulates the network and the output spike counts give the trial's loss
+(:mod:`spikesim.plasticity.forward`); the rule (:mod:`spikesim.plasticity.base`; default
+SH, :mod:`spikesim.plasticity.sh`) turns the trial's spikes into a per-edge trace (SH: the
+eligibility ``E`` of eq. 2.4) and takes one update step with the trial's learning signal
+``s_k = alpha_k (L_k - L_bar_k)`` (SH eq. 4.1: ``w <- w * clip(1 + s_k C E)``).
 
-``batch = B > 1`` (for several cores): B consecutive trials are simulated in parallel
-threads with the *same* weights; their losses, baselines and eligibilities are computed as
-usual and their B updates are then applied one after another in trial order (each edge's
-factors multiplied in order, so the result does not depend on the number of threads).
-It differs from ``batch = 1`` only in that trials 2..B of a batch see weights that are up
-to B-1 updates old. Threads take the batch's trials one at a time from a shared counter
-(a thread slowed down by other work holds up no one); edges never interact, so the
-update is split over the threads by ranges of edges, each range taking the B updates in
-trial order.
+Shared machinery, not part of a rule: the baselines ``L_bar`` and learning-rate schedules
+``alpha_k`` (:mod:`spikesim.plasticity.rule`), Christensen-Kallsen presentations (CK eq.
+3.1: presentations 2..n of a sample take the previous presentation's loss as baseline),
+the shuffled-reward control, the losses and their decoding.
+
+One training loop, in batches of ``batch = B`` trials: the B trials of a batch are
+simulated with the *same* weights (and their traces computed); then, in trial order, their
+learning signals and baselines; then the B updates one after another in trial order (each
+edge's factors multiplied in order). ``batch = 1`` (default) is exactly trial-by-trial
+eq. (4.1); with ``B > 1`` trials 2..B of a batch see weights up to B-1 updates old. With one
+thread the whole chunk runs inside Numba (:func:`_train_serial`); with several, each phase
+of a batch is split over threads (trials taken one at a time from a shared counter; the
+update split by ranges of edges, which never interact), so the weights do not depend on
+the number of threads.
 
 Randomness. Everything random is derived from the one ``seed``: the sample order (a fresh
 permutation of the training set per epoch, ``default_rng([seed, 2, epoch])``), the input
 spikes of training chunk ``i`` (``default_rng([seed, 1, i])``) and the evaluation spikes
 (``default_rng([seed, 3])``, the same at every evaluation). The trainer's state is
-therefore just ``(weights, baseline state, step)``: a run resumed from a checkpoint at a
-chunk boundary is bit-identical to an uninterrupted one.
+therefore just ``(weights, baseline state, rule state, step)``: a run resumed from a
+checkpoint at a chunk boundary is bit-identical to an uninterrupted one.
 """
 
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from typing import NamedTuple
 
 import numba
 import numpy as np
 from numba import njit
 
-from spikesim.engines.event import _kernel as _simulate_kernel
-from spikesim.engines.event import blocks
+from spikesim.encoding import poisson_draw
+from spikesim.engines.event import event_net
 from spikesim.errors import DivergenceError, ValidationError
 from spikesim.plasticity._atomic import fetch_add
-from spikesim.plasticity.eligibility import _eligibility_kernel
-from spikesim.plasticity.loss import LOSSES, TIE_BREAKS, loss_nb, predict_nb
+from spikesim.plasticity.base import Rule, rule_trace, rule_update
+from spikesim.plasticity.forward import Task, Trials, forward_trial, forward_trials, spike_offsets
+from spikesim.plasticity.loss import LOSSES, TIE_BREAKS
 from spikesim.plasticity.rule import (
     BASELINES,
     SCHEDULES,
-    apply_update,
     baseline_observe_nb,
     baseline_value_nb,
-    center_nb,
     new_baseline_state,
     schedule_factor,
 )
+from spikesim.plasticity.sh import SH
 
 __all__ = ["Trainer"]
 
+_SAME_SAMPLE = BASELINES.index("same-sample")
 
-@njit(cache=True, nogil=True)
-def _input_trains(inputs, n_neurons, counts_row, times, t0):
-    """Input spikes of one trial: ``inp_ptr (n_neurons+1,)`` and times sorted per neuron.
 
-    ``counts_row[k]`` spikes of input ``inputs[k]`` (inputs sorted ascending) at the
-    (unsorted) times ``times[t0:]``; returns the number of times consumed too.
+class Signal(NamedTuple):
+    """How the learning signal ``s_t = alpha_t (L_t - L_bar_t)`` is formed (kernel record).
+
+    ``base_code``/``sched_code``: indices in ``BASELINES``/``SCHEDULES``; ``step0``: the
+    global step of the chunk's first trial; ``shuffle``: the shuffled-reward control.
     """
-    n_in = inputs.shape[0]
-    cnt = np.zeros(n_neurons, np.int64)
-    total = 0
-    for k in range(n_in):
-        cnt[inputs[k]] = counts_row[k]
-        total += counts_row[k]
-    ptr = np.zeros(n_neurons + 1, np.int64)
-    for j in range(n_neurons):
-        ptr[j + 1] = ptr[j] + cnt[j]
-    out = times[t0 : t0 + total].copy()
-    for k in range(n_in):
-        a = ptr[inputs[k]]
-        b = ptr[inputs[k] + 1]
-        for p in range(a + 1, b):  # insertion sort within the neuron
-            x = out[p]
-            q = p - 1
-            while q >= a and out[q] > x:
-                out[q + 1] = out[q]
-                q -= 1
-            out[q + 1] = x
-    return ptr, out, total
+
+    base_code: int
+    beta: float
+    learning_rate: float
+    sched_code: int
+    k0: float
+    gamma: float
+    step0: int
+    shuffle: bool
 
 
-@njit(cache=True, nogil=True)
-def _forward(net, w_signed, inputs, outputs, counts_row, times, t0, duration):
-    """Simulate one trial; returns (start, count, buf, output counts, first spikes, used)."""
-    (order, blk, is_input, in_ptr, in_edges, pre, delay, tau, thr, tref) = net
-    n = order.shape[0]
-    ptr, itimes, used = _input_trains(inputs, n, counts_row, times, t0)
-    start, count, buf = _simulate_kernel(
-        order,
-        blk,
-        is_input,
-        in_ptr,
-        in_edges,
-        pre,
-        delay,
-        w_signed,
-        tau,
-        thr,
-        tref,
-        ptr,
-        itimes,
-        duration,
-        np.full(n, -1, np.int64),
-        np.zeros(0),
-        np.zeros((0, 0)),
-    )
-    n_out = outputs.shape[0]
-    oc = np.empty(n_out)
-    first = np.empty(n_out)
-    for o in range(n_out):
-        j = outputs[o]
-        oc[o] = count[j]
-        first[o] = buf[start[j]] if count[j] > 0 else np.inf
-    return start, count, buf, oc, first, used
+class Progress(NamedTuple):
+    """The shared (rule-free) training state a chunk updates in place (kernel record):
+    baseline state ``bstate``, the shuffled-reward ring and its trial count ``ring_n``."""
+
+    bstate: np.ndarray
+    ring: np.ndarray
+    ring_n: np.ndarray
 
 
-@njit(cache=True, nogil=True)
-def _train_sequential(
-    net,
-    w,
-    sign,
-    inputs,
-    outputs,
-    samples,
-    pres,
-    counts,
-    times,
-    targets,
-    labels,
-    duration,
-    c,
-    loss_code,
-    rate_scale,
-    temperature,
-    base_code,
-    beta,
-    bstate,
-    alpha,
-    sched_code,
-    k0,
-    gamma,
-    C,
-    max_change,
-    w_min,
-    w_max,
-    step0,
-    losses,
-    preds,
-    rel_change,
-    shuffle,
-    shuf,
-    ring,
-    ring_n,
-    center,
-    center_beta,
-    e_mean,
-    pop,
-    tie_code,
-    tie_u,
-):
-    """Train trial after trial (batch = 1). Returns the number of trials done; stops early
-    (returning the index of the offending trial) at a non-finite loss."""
-    (order, blk, is_input, in_ptr, in_edges, pre, delay, tau, thr, tref) = net
-    m = w.shape[0]
-    w_signed = np.empty(m)
-    for e in range(m):
-        w_signed[e] = sign[e] * w[e]
-    E = np.empty(m)
-    t0 = 0
-    for t in range(samples.shape[0]):
-        s = samples[t]
-        start, count, buf, oc, first, used = _forward(
-            net, w_signed, inputs, outputs, counts[t], times, t0, duration
-        )
-        t0 += used
-        L = loss_nb(loss_code, oc, duration, targets[s], labels[s], rate_scale, temperature)
-        losses[t] = L
-        preds[t] = predict_nb(oc, first, pop, tie_code, tie_u[t])
-        if not np.isfinite(L):
-            return t
-        if shuffle:
-            L = _shuffled(L, shuf[t], ring, ring_n)
-        if pres[t] > 0:
-            Lbar = bstate[0]
-        else:
-            Lbar = baseline_value_nb(base_code, bstate, s)
-        rel_change[t] = 0.0
-        if not np.isnan(L) and not np.isnan(Lbar) and L != Lbar:
-            a = alpha * schedule_factor(sched_code, step0 + t, k0, gamma) * (L - Lbar) * C
-            _eligibility_kernel(
-                order,
-                blk,
-                is_input,
-                in_ptr,
-                in_edges,
-                pre,
-                delay,
-                start,
-                count,
-                buf,
-                duration,
-                c,
-                E,
-            )
-            if center:
-                center_nb(E, e_mean, center_beta, 0, m)
-            acc = 0.0
-            for e in range(m):
-                acc += abs(a * E[e])
-            rel_change[t] = acc / m
-            apply_update(w, E, a, max_change, w_min, w_max, 0, m)
-            for e in range(m):
-                w_signed[e] = sign[e] * w[e]
-        if not np.isnan(L):
-            baseline_observe_nb(bstate, s, L, beta)
-    return samples.shape[0]
+class Weights(NamedTuple):
+    """Weights as the kernels read and write them: magnitudes ``w``, ``signed = sign * w``
+    (what the engine uses) and the edge signs, each shape (n_edges,)."""
+
+    w: np.ndarray
+    signed: np.ndarray
+    sign: np.ndarray
+
+
+class Outcome(NamedTuple):
+    """Per-trial outputs of a chunk, each shape (n_trials,): ``losses``, ``preds``, the
+    learning signals ``signal`` and the rule's summed changes ``rel``."""
+
+    losses: np.ndarray
+    preds: np.ndarray
+    signal: np.ndarray
+    rel: np.ndarray
 
 
 @njit(cache=True, nogil=True)
@@ -233,187 +120,121 @@ def _shuffled(L, u, ring, ring_n):
 
 
 @njit(cache=True, nogil=True)
-def _forward_many(
-    lo,
-    hi,
-    want_e,
-    spike_counts,
-    net,
-    w_signed,
-    inputs,
-    outputs,
-    samples,
-    counts,
-    times,
-    offsets,
-    targets,
-    labels,
-    duration,
-    c,
-    loss_code,
-    rate_scale,
-    temperature,
-    E2,
-    losses,
-    preds,
-    pop,
-    tie_code,
-    tie_u,
-):
-    """Trials ``lo:hi`` of a batch with fixed weights: losses, predictions, eligibilities
-    (``want_e``) and spike counts (if ``spike_counts`` has rows). The arguments after
-    ``spike_counts`` describe the batch; :func:`_forward_worker` takes them as one tuple."""
-    (order, blk, is_input, in_ptr, in_edges, pre, delay, tau, thr, tref) = net
+def _signals(sig, trials, lo, hi, prog, out):
+    """Baselines and learning signals ``out.signal[t] = alpha_t (L_t - L_bar_t)`` of trials
+    ``lo:hi`` in trial order (0 where there is no baseline; SH eq. 4.1 without its ``C``,
+    CK eq. 3.1 for presentations after the first); returns the index of the first
+    non-finite loss or -1."""
     for t in range(lo, hi):
-        s = samples[t]
-        start, count, buf, oc, first, used = _forward(
-            net, w_signed, inputs, outputs, counts[t], times, offsets[t], duration
-        )
-        losses[t] = loss_nb(loss_code, oc, duration, targets[s], labels[s], rate_scale, temperature)
-        preds[t] = predict_nb(oc, first, pop, tie_code, tie_u[t])
-        if spike_counts.shape[0] > 0:
-            for j in range(count.shape[0]):
-                spike_counts[t, j] = count[j]
-        if want_e:
-            _eligibility_kernel(
-                order,
-                blk,
-                is_input,
-                in_ptr,
-                in_edges,
-                pre,
-                delay,
-                start,
-                count,
-                buf,
-                duration,
-                c,
-                E2[t],
-            )
-
-
-@njit(cache=True, nogil=True)
-def _batch_factors(
-    samples,
-    pres,
-    losses,
-    base_code,
-    beta,
-    bstate,
-    alpha,
-    sched_code,
-    k0,
-    gamma,
-    C,
-    step0,
-    a_out,
-    shuffle,
-    shuf,
-    ring,
-    ring_n,
-):
-    """Baselines and update amplitudes ``a_t = alpha_t (L_t - L_bar_t) C`` of a batch, in
-    trial order; returns the index of a non-finite loss or -1."""
-    for t in range(samples.shape[0]):
-        L = losses[t]
+        L = out.losses[t]
         if not np.isfinite(L):
             return t
-        s = samples[t]
-        if shuffle:
-            L = _shuffled(L, shuf[t], ring, ring_n)
-        Lbar = bstate[0] if pres[t] > 0 else baseline_value_nb(base_code, bstate, s)
-        a_out[t] = 0.0
+        s = trials.samples[t]
+        if sig.shuffle:
+            L = _shuffled(L, trials.shuf[t], prog.ring, prog.ring_n)
+        if trials.pres[t] > 0:
+            Lbar = prog.bstate[0]  # CK eq. 3.1: the previous presentation's loss
+        else:
+            Lbar = baseline_value_nb(sig.base_code, prog.bstate, s)
+        out.signal[t] = 0.0
         if not np.isnan(L) and not np.isnan(Lbar):
-            a_out[t] = alpha * schedule_factor(sched_code, step0 + t, k0, gamma) * (L - Lbar) * C
+            f = schedule_factor(sig.sched_code, sig.step0 + t, sig.k0, sig.gamma)
+            out.signal[t] = sig.learning_rate * f * (L - Lbar)
         if not np.isnan(L):
-            baseline_observe_nb(bstate, s, L, beta)
+            baseline_observe_nb(prog.bstate, s, L, sig.beta)
     return -1
 
 
 @njit(cache=True, nogil=True)
-def _abs_sum(x, a, lo, hi):
-    """``sum_e |a x_e|`` over ``lo:hi``, in four interleaved partial sums (not one serial
-    chain of additions, which would cost a floating-point latency per edge)."""
-    xs = x[lo:hi]  # indexed from 0 (see rule.apply_update)
-    n = xs.shape[0]
-    s0 = s1 = s2 = s3 = 0.0
-    for i in range(0, n - 3, 4):
-        s0 += abs(a * xs[i])
-        s1 += abs(a * xs[i + 1])
-        s2 += abs(a * xs[i + 2])
-        s3 += abs(a * xs[i + 3])
-    for i in range(n - n % 4, n):
-        s0 += abs(a * xs[i])
-    return (s0 + s1) + (s2 + s3)
+def _may_update(sig, trials, t):
+    """False if trial ``t`` certainly gets no update (a first presentation under the
+    ``same-sample`` baseline), so its trace need not be computed."""
+    return trials.pres[t] > 0 or sig.base_code != _SAME_SAMPLE
 
 
 @njit(cache=True, nogil=True)
-def _update_edges(
-    w, w_signed, sign, E2, a, max_change, w_min, w_max, lo, hi, rel, center, center_beta, e_mean
-):
-    """Apply a batch's updates (SH eq. 4.1) to edges ``lo:hi``, trial after trial.
+def _forward(net, wt, task, trials, t, out):
+    """Trial ``t`` with the current weights; records its loss and prediction in ``out``."""
+    start, count, buf, loss, pred = forward_trial(net, wt.signed, task, trials, t)
+    out.losses[t] = loss
+    out.preds[t] = pred
+    return start, count, buf
 
-    Edges never interact, so each edge goes through exactly the operations of the
-    sequential loop, in the same order (centring if ``center``, factor, clipping): the
-    weights do not depend on how the edges are split into ranges. Afterwards ``w_signed =
-    sign * w`` on the range and ``rel[t] = sum_e |a_t E_te|`` over it (0 where ``a_t = 0``).
 
-    Parameters
-    ----------
-    w, w_signed, sign : ndarray, shape (n_edges,)
-        Weight magnitudes (updated in place), signed weights (written), edge signs.
-    E2 : ndarray, shape (batch, n_edges)
-        The batch's eligibilities (centred in place if ``center``).
-    a : ndarray, shape (batch,)
-        Update amplitudes ``alpha_t (L_t - L_bar_t) C``; 0 means no update.
-    rel : ndarray, shape (batch,)
-        Output.
-    """
-    for t in range(a.shape[0]):
-        rel[t] = 0.0
-        if a[t] == 0.0:
-            continue
-        if center:
-            center_nb(E2[t], e_mean, center_beta, lo, hi)
-        apply_update(w, E2[t], a[t], max_change, w_min, w_max, lo, hi)
-        rel[t] = _abs_sum(E2[t], a[t], lo, hi)
-    ws, ss, wo = w[lo:hi], sign[lo:hi], w_signed[lo:hi]
+@njit(cache=True, nogil=True)
+def _update_range(kp, ks, wt, E2, signal, lo, hi, rel):
+    """A batch's updates on edges ``lo:hi``, trial after trial: trial ``i`` of the batch
+    with trace ``E2[i]`` and signal ``signal[i]`` (none if 0); ``rel[i]``: the rule's summed
+    change over the range. Afterwards ``wt.signed = sign * w`` on the range."""
+    for i in range(rel.shape[0]):
+        rel[i] = 0.0
+        if signal[i] != 0.0:
+            rel[i] = rule_update(kp, ks, wt.w, E2[i], signal[i], lo, hi)
+    ws, ss, wo = wt.w[lo:hi], wt.sign[lo:hi], wt.signed[lo:hi]  # 0-based: see apply_update
     for i in range(ws.shape[0]):
         wo[i] = ss[i] * ws[i]
 
 
 @njit(cache=True, nogil=True)
-def _forward_worker(counter, batch):
-    """One thread's share of a batch's trials (fixed weights, eligibilities wanted): takes
-    the next trial from the shared ``counter`` until none is left (every trial writes only
-    its own slots). ``batch``: the arguments of :func:`_forward_many` after
-    ``spike_counts``."""
-    no_counts = np.zeros((0, 0), np.int64)
-    n = batch[4].shape[0]  # samples
+def _train_serial(kp, ks, net, task, sig, trials, prog, wt, out, E2):
+    """A chunk of training on one thread, in batches of ``E2.shape[0]`` trials: forward
+    passes (and traces) with the batch's weights, the signals in trial order, the updates in
+    trial order. Returns the index of the first trial with a non-finite loss, or -1. With
+    batch 1 the trace is computed after the signal, and only if the trial updates."""
+    n = trials.samples.shape[0]
+    b = E2.shape[0]
+    m = wt.w.shape[0]
+    for b0 in range(0, n, b):
+        if b == 1:
+            start, count, buf = _forward(net, wt, task, trials, b0, out)
+            if _signals(sig, trials, b0, b0 + 1, prog, out) >= 0:
+                return b0
+            if out.signal[b0] != 0.0:
+                rule_trace(kp, net, start, count, buf, task.duration, E2[0])
+        else:
+            for t in range(b0, b0 + b):
+                start, count, buf = _forward(net, wt, task, trials, t, out)
+                if _may_update(sig, trials, t):
+                    rule_trace(kp, net, start, count, buf, task.duration, E2[t - b0])
+            bad = _signals(sig, trials, b0, b0 + b, prog, out)
+            if bad >= 0:
+                return bad
+        sl = slice(b0, b0 + b)
+        _update_range(kp, ks, wt, E2, out.signal[sl], 0, m, out.rel[sl])
+    return -1
+
+
+@njit(cache=True, nogil=True)
+def _forward_worker(counter, kp, net, task, sig, trials, b0, b1, wt, out, E2):
+    """One thread's share of a batch's trials ``b0:b1`` (fixed weights): takes the next
+    trial from the shared ``counter`` until none is left; every trial writes only its own
+    slots (``out.*[t]``, ``E2[t - b0]``)."""
     while True:
-        t = fetch_add(counter, 0)
-        if t >= n:
+        t = b0 + fetch_add(counter, 0)
+        if t >= b1:
             return
-        _forward_many(t, t + 1, True, no_counts, *batch)
+        start, count, buf = _forward(net, wt, task, trials, t, out)
+        if _may_update(sig, trials, t):
+            rule_trace(kp, net, start, count, buf, task.duration, E2[t - b0])
 
 
-def _net_tuple(network):
-    return (
-        network.order,
-        blocks(network),
-        network.is_input,
-        network._in_ptr,
-        network._in_edges,
-        network.pre,
-        network.delay,
-        network.tau_syn,
-        network.threshold,
-        network.t_ref,
-    )
+@njit(cache=True, nogil=True)
+def _simulate_traces(kp, net, w_signed, task, trials, losses, preds, spike_counts, E2):
+    """Every trial with fixed weights: losses, predictions, spike counts and traces."""
+    for t in range(trials.samples.shape[0]):
+        start, count, buf, loss, pred = forward_trial(net, w_signed, task, trials, t)
+        losses[t] = loss
+        preds[t] = pred
+        for j in range(count.shape[0]):
+            spike_counts[t, j] = count[j]
+        rule_trace(kp, net, start, count, buf, task.duration, E2[t])
+
+
+_SH_KEYS = ("c", "C", "max_change", "w_min", "w_max", "center_eligibility", "center_beta")
 
 
 class Trainer:
-    """Train a spiking network with reward-modulated STDP (SH eq. 4.1).
+    """Train a spiking network with a local plasticity rule (default: SH eq. 4.1).
 
     Parameters
     ----------
@@ -426,16 +247,17 @@ class Trainer:
         Target output rates in hertz (``mse`` loss).
     labels : ndarray of int, shape (n_samples,)
         Class labels (``cross-entropy`` loss, accuracy); -1 for regression.
+    rule : Rule, optional
+        The plasticity rule with its parameters (default: :class:`~spikesim.plasticity.sh.SH`
+        built from the keywords ``c, C, max_change, w_min, w_max, center_eligibility,
+        center_beta``, which may only be given when ``rule`` is not).
     duration : float
         Trial length, seconds.
     max_rate : float
         Input rate (hertz) of an intensity of 1.
-    c : float
-        STDP rate, 1/s (time constant ``1/c``).
-    alpha : float
-        Learning rate.
-    C : float
-        STDP amplitude of eq. (2.1).
+    learning_rate : float
+        ``alpha`` of SH eq. (4.1), before the schedule (default 0.01). ``alpha`` is an old
+        name for it.
     baseline : {"previous", "ema", "per-sample", "same-sample"}
     beta : float
         Averaging weight of the ``ema`` and ``per-sample`` baselines, in (0, 1].
@@ -444,13 +266,11 @@ class Trainer:
         Schedule parameters (see :func:`spikesim.plasticity.rule.learning_rate`).
     presentations : int
         Christensen-Kallsen: each sample shown this many times in a row (baseline of
-        presentations 2..n: the previous presentation's loss).
+        presentations 2..n: the previous presentation's loss, CK eq. 3.1).
     ck_noise_scaling : {"sqrt", "none"}
-        ``sqrt``: the STDP rate is divided by ``sqrt(presentations)``, so the spread of the
-        scaled arrival positions ``U = c (tau - (T_+ + T_-)/2)`` shrinks like
-        ``A_n = A / sqrt(n)`` (CK's proof; see the plasticity guide).
-    max_change, w_min, w_max : float
-        Positivity and clipping of the update (see :mod:`spikesim.plasticity.rule`).
+        ``sqrt``: the rule's spike-time noise scale is ``sqrt(presentations)`` (SH: the
+        STDP rate is divided by it, so the spread of the scaled arrival positions ``U = c
+        (tau - (T_+ + T_-)/2)`` shrinks like ``A_n = A / sqrt(n)``; CK's proof).
     loss : {"mse", "cross-entropy"}
     rate_scale : float
         Hertz dividing rate errors in ``mse``.
@@ -459,26 +279,30 @@ class Trainer:
     chunk : int
         Trials per chunk (the unit of input-spike generation and of checkpoints).
     batch : int
-        Trials simulated in parallel with the same weights (see the module docstring).
+        Trials simulated with the same weights (see the module docstring).
     n_threads : int, optional
-        Threads for ``batch > 1`` (default: Numba's ``NUMBA_NUM_THREADS``, i.e. the
-        number of cores unless that environment variable says otherwise).
+        Threads for ``batch > 1`` (default: Numba's ``NUMBA_NUM_THREADS``).
     shuffle_reward : bool
         Control: every update uses the loss of a random one of the previous ``chunk``
         trials instead of its own.
-    center_eligibility : bool
-        Off by default (SH eq. 4.1 as written). On: each edge's eligibility is centred by
-        its running mean (:func:`spikesim.plasticity.rule.center_eligibility`).
-    center_beta : float
-        Averaging weight of that running mean, in (0, 1].
     population : int
-        Output neurons per class (classification): ``n_outputs = n_classes * population``,
-        class ``c`` owning outputs ``c*population .. c*population+population-1``; the
-        prediction sums their counts (:func:`spikesim.plasticity.loss.predict`).
+        Output neurons per class (classification): ``n_outputs = n_classes * population``.
     tie_break : {"first-spike", "random"}
-        How tied (and all-silent) trials are decoded (:mod:`spikesim.plasticity.loss`);
-        ``random`` draws one uniform per trial from the trial's chunk (or evaluation) seed.
+        How tied (and all-silent) trials are decoded (:mod:`spikesim.plasticity.loss`).
     seed : int
+    c, C, max_change, w_min, w_max, center_eligibility, center_beta : optional
+        The parameters of the default SH rule (:class:`~spikesim.plasticity.sh.SH`).
+
+    Attributes
+    ----------
+    w : ndarray, shape (n_edges,)
+        Current weight magnitudes.
+    rule_state : Rule.State
+        The rule's per-edge state (SH: ``e_mean``).
+    step : int
+        Trials trained so far.
+
+    The rule's parameters are readable as attributes too (``trainer.c``, ``trainer.C``, ...).
     """
 
     def __init__(
@@ -488,11 +312,10 @@ class Trainer:
         targets,
         labels,
         *,
+        rule: Rule | None = None,
         duration: float = 0.1,
         max_rate: float = 100.0,
-        c: float = 100.0,
-        alpha: float = 0.01,
-        C: float = 1.0,
+        learning_rate: float | None = None,
         baseline: str = "ema",
         beta: float = 0.05,
         schedule: str = "constant",
@@ -500,9 +323,6 @@ class Trainer:
         gamma: float = 0.5,
         presentations: int = 1,
         ck_noise_scaling: str = "none",
-        max_change: float = 0.5,
-        w_min: float = 0.0,
-        w_max: float = np.inf,
         loss: str = "mse",
         rate_scale: float = 1.0,
         temperature: float = 1.0,
@@ -510,12 +330,45 @@ class Trainer:
         batch: int = 1,
         n_threads: int | None = None,
         shuffle_reward: bool = False,
-        center_eligibility: bool = False,
-        center_beta: float = 0.01,
         population: int = 1,
         tie_break: str = "first-spike",
         seed: int = 0,
+        c: float | None = None,
+        C: float | None = None,
+        max_change: float | None = None,
+        w_min: float | None = None,
+        w_max: float | None = None,
+        center_eligibility: bool | None = None,
+        center_beta: float | None = None,
+        alpha: float | None = None,
     ):
+        sh_kw = {
+            k: v
+            for k, v in zip(
+                _SH_KEYS,
+                (c, C, max_change, w_min, w_max, center_eligibility, center_beta),
+                strict=True,
+            )
+            if v is not None
+        }
+        if rule is None:
+            rule = SH(**sh_kw)
+        elif sh_kw:
+            raise ValidationError(
+                f"{', '.join(sh_kw)}: parameters of the default SH rule; with rule= given, "
+                "set them on the rule"
+            )
+        if not isinstance(rule, Rule):
+            raise ValidationError(f"rule must be a Rule (e.g. SH(...)), got {rule!r}")
+        if rule.signal != "scalar":
+            raise ValidationError(
+                f"rule {rule.name!r} needs a {rule.signal!r} learning signal; the trainer "
+                "provides scalar signals only"
+            )
+        if alpha is not None and learning_rate is not None:
+            raise ValidationError("give learning_rate only (alpha is its old name)")
+        learning_rate = 0.01 if learning_rate is None and alpha is None else learning_rate
+        learning_rate = alpha if learning_rate is None else learning_rate
         x = np.ascontiguousarray(x, dtype=np.float64)
         if x.ndim != 2 or x.shape[1] != network.inputs.size:
             raise ValidationError(
@@ -540,27 +393,22 @@ class Trainer:
             ("schedule", schedule, SCHEDULES),
             ("loss", loss, LOSSES),
             ("ck_noise_scaling", ck_noise_scaling, ("sqrt", "none")),
+            ("tie_break", tie_break, TIE_BREAKS),
         ):
             if value not in choices:
                 raise ValidationError(f"{name} = {value!r} is not one of {', '.join(choices)}")
         for name, value in (
             ("duration", duration),
             ("max_rate", max_rate),
-            ("c", c),
+            ("learning_rate", learning_rate),
             ("rate_scale", rate_scale),
             ("temperature", temperature),
             ("k0", k0),
         ):
             if not np.isfinite(value) or value <= 0:
                 raise ValidationError(f"{name} must be a positive number, got {value!r}")
-        if not 0.0 <= max_change < 1.0:
-            raise ValidationError(f"max_change must be in [0, 1), got {max_change!r}")
         if not 0.0 < beta <= 1.0:
             raise ValidationError(f"beta must be in (0, 1], got {beta!r}")
-        if not 0.0 < center_beta <= 1.0:
-            raise ValidationError(f"center_beta must be in (0, 1], got {center_beta!r}")
-        if tie_break not in TIE_BREAKS:
-            raise ValidationError(f"tie_break {tie_break!r} is not one of {', '.join(TIE_BREAKS)}")
         if population < 1 or network.outputs.size % population:
             raise ValidationError(
                 f"{network.outputs.size} outputs are not a multiple of population {population!r}"
@@ -577,51 +425,74 @@ class Trainer:
                 f"and of batch ({batch})"
             )
         self.network = network
+        self.rule = rule
         self.x, self.targets, self.labels = x, targets, labels
         self.duration, self.max_rate = float(duration), float(max_rate)
-        self.c = float(c)
-        self.c_eff = self.c / np.sqrt(presentations) if ck_noise_scaling == "sqrt" else self.c
-        self.alpha, self.C = float(alpha), float(C)
+        self.learning_rate = float(learning_rate)
         self.baseline, self.beta = baseline, float(beta)
         self.schedule, self.k0, self.gamma = schedule, float(k0), float(gamma)
         self.presentations = int(presentations)
-        self.max_change, self.w_min, self.w_max = float(max_change), float(w_min), float(w_max)
+        self.ck_noise_scaling = ck_noise_scaling
+        self.noise_scale = np.sqrt(presentations) if ck_noise_scaling == "sqrt" else 1.0
         self.loss, self.rate_scale, self.temperature = loss, float(rate_scale), float(temperature)
         self.chunk, self.batch = int(chunk), int(batch)
         self.n_threads = int(n_threads or numba.config.NUMBA_NUM_THREADS)
         self.seed = int(seed)
         self.shuffle_reward = bool(shuffle_reward)
-        self.center_eligibility = bool(center_eligibility)
-        self.center_beta = float(center_beta)
         self.population = int(population)
         self.tie_break = tie_break
-        self._net = _net_tuple(network)
+        self._kp = rule.kernel_params(noise_scale=self.noise_scale)
+        self._net = event_net(network)
         self._sign = network.sign.astype(np.float64)
         self._inputs = np.ascontiguousarray(network.inputs, dtype=np.int64)
         self._outputs = np.ascontiguousarray(network.outputs, dtype=np.int64)
         # state
         self.w = np.array(network.weight, dtype=np.float64)
         self.bstate = new_baseline_state(n)
+        self.rule_state = rule.init_state(network.n_edges)
         self.step = 0
         self.ring = np.zeros(self.chunk)
         self.ring_n = np.zeros(1, np.int64)
-        self.e_mean = np.zeros(network.n_edges)
         self._perm_cache: tuple[int, np.ndarray] | None = None
-        self._e2: np.ndarray | None = None  # eligibilities of a batch (scratch)
+        self._e2: np.ndarray | None = None  # traces of a batch (scratch)
+
+    def __getattr__(self, name: str):
+        # the rule's parameters read as the trainer's (trainer.c, trainer.max_change, ...)
+        rule = self.__dict__.get("rule")
+        if rule is not None and name in rule.keys():
+            return getattr(rule, name)
+        if rule is not None and name in rule.State._fields:
+            return getattr(self.__dict__["rule_state"], name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    @property
+    def alpha(self) -> float:
+        """Old name of :attr:`learning_rate`."""
+        return self.learning_rate
+
+    @property
+    def c_eff(self) -> float:
+        """SH's STDP rate as the kernels use it (1/s): ``c / noise_scale``."""
+        return self._kp.c
 
     # -- state ------------------------------------------------------------------------------
     def state_dict(self) -> dict:
-        """The complete training state (arrays and the step)."""
-        return {
+        """The complete training state: ``w``, ``bstate``, ``step``, ``ring``, ``ring_n`` and
+        the rule's state arrays under their names (SH: ``e_mean``)."""
+        out = {
             "w": self.w.copy(),
             "bstate": self.bstate.copy(),
             "step": int(self.step),
             "ring": self.ring.copy(),
             "ring_n": self.ring_n.copy(),
-            "e_mean": self.e_mean.copy(),
         }
+        for name, arr in zip(self.rule.State._fields, self.rule_state, strict=True):
+            out[name] = arr.copy()
+        return out
 
     def load_state_dict(self, state: dict) -> None:
+        """Restore :meth:`state_dict`'s output (missing rule-state entries, as in checkpoints
+        from before they existed, start from the rule's initial state)."""
         w = np.asarray(state["w"], dtype=np.float64)
         if w.shape != self.w.shape:
             raise ValidationError(
@@ -632,10 +503,7 @@ class Trainer:
         self.step = int(state["step"])
         self.ring = np.asarray(state["ring"], dtype=np.float64).copy()
         self.ring_n = np.asarray(state["ring_n"], dtype=np.int64).copy()
-        if "e_mean" in state:
-            self.e_mean = np.asarray(state["e_mean"], dtype=np.float64).copy()
-        else:  # a checkpoint from before centred eligibilities existed
-            self.e_mean = np.zeros_like(self.w)
+        self.rule_state = self.rule.state_from(state, self.w.shape[0])
 
     # -- randomness ---------------------------------------------------------------------------
     def _samples(self, first: int, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -656,26 +524,45 @@ class Trainer:
         return out, pres.astype(np.int64)
 
     def _spikes(self, x_rows: np.ndarray, rng) -> tuple[np.ndarray, np.ndarray]:
-        counts = rng.poisson(x_rows * (self.max_rate * self.duration)).astype(np.int64, copy=False)
-        times = rng.uniform(0.0, self.duration, int(counts.sum()))
-        return counts, times
+        """Input spike counts (n_trials, n_inputs) and unsorted times of trials ``x_rows``."""
+        return poisson_draw(x_rows * (self.max_rate * self.duration), self.duration, rng)
 
     def _tie_draws(self, rng, n: int) -> np.ndarray:
         """One uniform per trial for ``random`` ties (drawn after everything else, so the
         other draws, and ``first-spike`` runs, are unchanged)."""
         return rng.random(n) if self.tie_break == "random" else np.zeros(n)
 
-    # -- training -------------------------------------------------------------------------------
-    def _codes(self):
-        return (
+    # -- records ----------------------------------------------------------------------------------
+    def _task(self, targets, labels) -> Task:
+        return Task(
+            self._inputs,
+            self._outputs,
+            targets,
+            labels,
+            self.duration,
             LOSSES.index(self.loss),
-            BASELINES.index(self.baseline),
-            SCHEDULES.index(self.schedule),
+            self.rate_scale,
+            self.temperature,
+            self.population,
+            TIE_BREAKS.index(self.tie_break),
         )
 
+    def _signal(self) -> Signal:
+        return Signal(
+            BASELINES.index(self.baseline),
+            self.beta,
+            self.learning_rate,
+            SCHEDULES.index(self.schedule),
+            self.k0,
+            self.gamma,
+            int(self.step),
+            self.shuffle_reward,
+        )
+
+    # -- training -------------------------------------------------------------------------------
     def train_chunk(self) -> dict:
         """Run the next chunk of ``chunk`` trials; returns per-trial losses, predictions,
-        labels and mean relative weight changes.
+        labels and mean relative weight changes (``rel_change``).
 
         Raises
         ------
@@ -691,77 +578,15 @@ class Trainer:
         counts, times = self._spikes(self.x[samples], rng)
         k = self.chunk
         shuf = rng.integers(0, 2**62, k) if self.shuffle_reward else np.zeros(k, np.int64)
-        tie_u = self._tie_draws(rng, k)
-        ring, ring_n = self.ring.copy(), self.ring_n.copy()
-        losses = np.full(k, np.nan)
-        preds = np.full(k, -1, np.int64)
-        rel = np.zeros(k)
+        trials = Trials(
+            samples, pres, counts, times, spike_offsets(counts), shuf, self._tie_draws(rng, k)
+        )
+        prog = Progress(self.bstate.copy(), self.ring.copy(), self.ring_n.copy())
+        ks = self.rule.State(*(a.copy() for a in self.rule_state))
+        out = Outcome(np.full(k, np.nan), np.full(k, -1, np.int64), np.zeros(k), np.zeros(k))
         w = self.w.copy()
-        bstate = self.bstate.copy()
-        e_mean = self.e_mean.copy()
-        loss_code, base_code, sched_code = self._codes()
-        if self.batch == 1:
-            done = _train_sequential(
-                self._net,
-                w,
-                self._sign,
-                self._inputs,
-                self._outputs,
-                samples,
-                pres,
-                counts,
-                times,
-                self.targets,
-                self.labels,
-                self.duration,
-                self.c_eff,
-                loss_code,
-                self.rate_scale,
-                self.temperature,
-                base_code,
-                self.beta,
-                bstate,
-                self.alpha,
-                sched_code,
-                self.k0,
-                self.gamma,
-                self.C,
-                self.max_change,
-                self.w_min,
-                self.w_max,
-                self.step,
-                losses,
-                preds,
-                rel,
-                self.shuffle_reward,
-                shuf,
-                ring,
-                ring_n,
-                self.center_eligibility,
-                self.center_beta,
-                e_mean,
-                self.population,
-                TIE_BREAKS.index(self.tie_break),
-                tie_u,
-            )
-            bad = -1 if done == k else int(done)
-        else:
-            bad = self._train_batched(
-                samples,
-                pres,
-                counts,
-                times,
-                w,
-                bstate,
-                losses,
-                preds,
-                rel,
-                shuf,
-                ring,
-                ring_n,
-                e_mean,
-                tie_u,
-            )
+        bad = self._run_chunk(trials, prog, ks, Weights(w, self._sign * w, self._sign), out)
+        losses, rel = out.losses, out.rel
         if bad >= 0:
             raise DivergenceError(
                 f"the loss became {losses[bad]!r} at step {self.step + bad} "
@@ -773,144 +598,127 @@ class Trainer:
                 f"the weights became non-finite in the chunk ending at step {self.step + k}",
                 step=self.step + k,
             )
-        self.w, self.bstate, self.e_mean = w, bstate, e_mean
-        self.ring, self.ring_n = ring, ring_n
+        self.w, self.rule_state = w, ks
+        self.bstate, self.ring, self.ring_n = prog
         self.step += k
         return {
             "losses": losses,
-            "preds": preds,
+            "preds": out.preds,
             "labels": self.labels[samples],
             "rel_change": rel,
         }
 
-    def _train_batched(
-        self,
-        samples,
-        pres,
-        counts,
-        times,
-        w,
-        bstate,
-        losses,
-        preds,
-        rel,
-        shuf,
-        ring,
-        ring_n,
-        e_mean=None,
-        tie_u=None,
-    ):
-        if e_mean is None:
-            e_mean = self.e_mean.copy()
-        if tie_u is None:
-            tie_u = np.zeros(self.chunk)
-        k, b = self.chunk, self.batch
-        m = w.shape[0]
-        offsets = np.zeros(k, np.int64)
-        np.cumsum(counts.sum(axis=1)[:-1], out=offsets[1:])
+    def _run_chunk(self, trials, prog, ks, wt, out, *, force_threads: bool = False) -> int:
+        """Train on ``trials`` (state records updated in place; ``out.rel`` becomes the mean
+        over edges); returns the index of a trial with a non-finite loss or -1. One thread:
+        :func:`_train_serial`; several (or ``force_threads``): its phases split over threads,
+        with the same result."""
+        b, m = self.batch, wt.w.shape[0]
         if self._e2 is None or self._e2.shape != (b, m):
             self._e2 = np.empty((b, m))  # kept: its pages are not faulted in every chunk
-        E2 = self._e2
-        a = np.empty(b)
-        loss_code, base_code, sched_code = self._codes()
-        tie_code = TIE_BREAKS.index(self.tie_break)
-        nt = min(self.n_threads, b)
-        eb = np.linspace(0, m, nt + 1).astype(np.int64)  # thread q updates edges eb[q]:eb[q+1]
+        kp, net, E2 = self._kp, self._net, self._e2
+        task = self._task(self.targets, self.labels)
+        sig = self._signal()
+        nt = max(1, min(self.n_threads, b))
+        if nt == 1 and not force_threads:
+            bad = int(_train_serial(kp, ks, net, task, sig, trials, prog, wt, out, E2))
+            out.rel[:] /= m
+            return bad
+        eb = np.linspace(0, m, nt + 1).astype(np.int64)  # thread q: edges eb[q]:eb[q+1]
         rel_q = np.zeros((nt, b))
-        w_signed = self._sign * w
         counter = np.zeros(1, np.int64)
-        pool = ThreadPoolExecutor(max_workers=nt - 1) if nt > 1 else None
+        with ThreadPoolExecutor(max_workers=max(nt - 1, 1)) as pool:
 
-        def on_all_threads(work):
-            # ``work(q)`` for q = 0 .. nt-1, q = 0 on this thread; returns when all are done
-            counter[0] = 0
-            futures = [pool.submit(work, q) for q in range(1, nt)] if pool is not None else []
-            work(0)
-            for f in futures:
-                f.result()
+            def on_all_threads(work):
+                # ``work(q)`` for q = 0 .. nt-1, q = 0 on this thread; returns when all are done
+                counter[0] = 0
+                futures = [pool.submit(work, q) for q in range(1, nt)]
+                work(0)
+                for f in futures:
+                    f.result()
 
-        try:
-            for b0 in range(0, k, b):
-                sl = slice(b0, b0 + b)
-
-                def fwd(_q, sl=sl):
-                    _forward_worker(
-                        counter,
-                        (
-                            self._net,
-                            w_signed,
-                            self._inputs,
-                            self._outputs,
-                            samples[sl],
-                            counts[sl],
-                            times,
-                            offsets[sl],
-                            self.targets,
-                            self.labels,
-                            self.duration,
-                            self.c_eff,
-                            loss_code,
-                            self.rate_scale,
-                            self.temperature,
-                            E2,
-                            losses[sl],
-                            preds[sl],
-                            self.population,
-                            tie_code,
-                            tie_u[sl],
-                        ),
+            for b0 in range(0, trials.samples.shape[0], b):
+                b1 = b0 + b
+                on_all_threads(
+                    lambda _q, b0=b0, b1=b1: _forward_worker(
+                        counter, kp, net, task, sig, trials, b0, b1, wt, out, E2
                     )
-
-                on_all_threads(fwd)
-                bad = _batch_factors(
-                    samples[sl],
-                    pres[sl],
-                    losses[sl],
-                    base_code,
-                    self.beta,
-                    bstate,
-                    self.alpha,
-                    sched_code,
-                    self.k0,
-                    self.gamma,
-                    self.C,
-                    self.step + b0,
-                    a,
-                    self.shuffle_reward,
-                    shuf[sl],
-                    ring,
-                    ring_n,
                 )
+                bad = _signals(sig, trials, b0, b1, prog, out)
                 if bad >= 0:
-                    return b0 + bad
-
-                def upd(q):
-                    _update_edges(
-                        w,
-                        w_signed,
-                        self._sign,
-                        E2,
-                        a,
-                        self.max_change,
-                        self.w_min,
-                        self.w_max,
-                        eb[q],
-                        eb[q + 1],
-                        rel_q[q],
-                        self.center_eligibility,
-                        self.center_beta,
-                        e_mean,
+                    return bad
+                on_all_threads(
+                    lambda q, b0=b0, b1=b1: _update_range(
+                        kp, ks, wt, E2, out.signal[b0:b1], eb[q], eb[q + 1], rel_q[q]
                     )
-
-                on_all_threads(upd)
-                rel[sl] = rel_q.sum(axis=0)
-            rel /= m
-        finally:
-            if pool is not None:
-                pool.shutdown()
+                )
+                out.rel[b0:b1] = rel_q.sum(axis=0)
+        out.rel[:] /= m
         return -1
 
+    def _train_batched(
+        self, samples, pres, counts, times, w, bstate, losses, preds, rel, shuf, ring, ring_n
+    ) -> int:
+        """One chunk through the phase-by-phase (threaded) loop even with one thread, on the
+        given arrays (updated in place; ``rel`` as in :meth:`train_chunk`); returns the index
+        of a trial with a non-finite loss or -1. For tests: it must equal
+        :func:`_train_serial`."""
+        k = self.chunk
+        trials = Trials(samples, pres, counts, times, spike_offsets(counts), shuf, np.zeros(k))
+        ks = self.rule.State(*(a.copy() for a in self.rule_state))
+        wt = Weights(w, self._sign * w, self._sign)
+        out = Outcome(losses, preds, np.zeros(k), rel)
+        return self._run_chunk(
+            trials, Progress(bstate, ring, ring_n), ks, wt, out, force_threads=True
+        )
+
     # -- evaluation -------------------------------------------------------------------------------
+    def _trials(self, x, rng, samples) -> Trials:
+        counts, times = self._spikes(x[samples], rng)
+        tie_u = self._tie_draws(rng, samples.size)
+        zeros = np.zeros(samples.size, np.int64)
+        return Trials(samples, zeros, counts, times, spike_offsets(counts), zeros, tie_u)
+
+    def simulate(self, x, targets, labels, *, rng, samples=None, eligibility: bool = False):
+        """Trials with the current weights and no learning (for diagnostics).
+
+        Parameters
+        ----------
+        x, targets, labels : ndarray
+            Shapes (n, n_inputs), (n, n_outputs), (n,).
+        rng : numpy.random.Generator
+            Source of the input spikes (then of the tie-break uniforms).
+        samples : ndarray of int, optional
+            Row of ``x`` shown in each trial (default: every row once).
+        eligibility : bool
+            Also return the rule's per-trial traces (SH: the eligibilities, eq. 2.4).
+
+        Returns
+        -------
+        dict
+            ``losses`` (n_trials,), ``preds`` (n_trials,), ``spike_counts`` (n_trials,
+            n_neurons) and with ``eligibility`` ``traces`` (n_trials, n_edges).
+        """
+        x = np.ascontiguousarray(x, dtype=np.float64)
+        targets = np.ascontiguousarray(targets, dtype=np.float64)
+        labels = np.ascontiguousarray(labels, dtype=np.int64)
+        samples = np.arange(x.shape[0]) if samples is None else np.asarray(samples, np.int64)
+        trials = self._trials(x, rng, samples)
+        n = samples.size
+        losses = np.empty(n)
+        preds = np.empty(n, np.int64)
+        sc = np.zeros((n, self.network.n_neurons), np.int64)
+        task = self._task(targets, labels)
+        w_signed = self._sign * self.w
+        out = {"losses": losses, "preds": preds, "spike_counts": sc}
+        if eligibility:
+            E2 = np.empty((n, self.network.n_edges))
+            _simulate_traces(self._kp, self._net, w_signed, task, trials, losses, preds, sc, E2)
+            out["traces"] = E2
+        else:
+            forward_trials(self._net, w_signed, task, trials, 0, n, losses, preds, sc)
+        return out
+
     def evaluate(self, x, targets, labels, *, repeats: int = 1, record_counts: bool = False):
         """Loss and accuracy on held-out data with the current weights.
 
@@ -926,49 +734,16 @@ class Trainer:
             ``accuracy`` (fraction correct; NaN for regression), and with ``record_counts``
             the mean spike count of every neuron, shape (n_neurons,).
         """
-        x = np.ascontiguousarray(x, dtype=np.float64)
-        targets = np.ascontiguousarray(targets, dtype=np.float64)
         labels = np.ascontiguousarray(labels, dtype=np.int64)
-        n = x.shape[0]
+        targets = np.ascontiguousarray(targets, dtype=np.float64)
+        n = np.shape(x)[0]
         samples = np.repeat(np.arange(n), repeats)
-        rng = np.random.default_rng([self.seed, 3])
-        counts, times = self._spikes(x[samples], rng)
-        tie_u = self._tie_draws(rng, samples.size)
-        offsets = np.zeros(samples.size, np.int64)
-        np.cumsum(counts.sum(axis=1)[:-1], out=offsets[1:])
-        losses = np.empty(samples.size)
-        preds = np.empty(samples.size, np.int64)
-        sc = np.zeros((samples.size, self.network.n_neurons), np.int64)
-        loss_code = LOSSES.index(self.loss)
-        _forward_many(
-            0,
-            samples.size,
-            False,
-            sc,
-            self._net,
-            self._sign * self.w,
-            self._inputs,
-            self._outputs,
-            samples,
-            counts,
-            times,
-            offsets,
-            targets,
-            labels,
-            self.duration,
-            self.c_eff,
-            loss_code,
-            self.rate_scale,
-            self.temperature,
-            np.zeros((0, 0)),
-            losses,
-            preds,
-            self.population,
-            TIE_BREAKS.index(self.tie_break),
-            tie_u,
+        r = self.simulate(
+            x, targets, labels, rng=np.random.default_rng([self.seed, 3]), samples=samples
         )
+        preds, sc = r["preds"], r["spike_counts"]
         out = {
-            "loss": float(np.mean(losses)),
+            "loss": float(np.mean(r["losses"])),
             "rate_loss": np.nan,
             "accuracy": float(np.mean(preds == labels[samples])) if labels.min() >= 0 else np.nan,
         }

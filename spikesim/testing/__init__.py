@@ -1,1 +1,1 @@
-"""Importable conformance checks for spikesim's extension points."""
+"""Importable conformance checks for extensions of spikesim (engines, learners, rules)."""

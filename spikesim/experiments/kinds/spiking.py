@@ -45,6 +45,16 @@ def _sizes(v):
     return None
 
 
+def _rule_kind(v):
+    from spikesim.plasticity import available_rules
+
+    names = available_rules()
+    return None if v in names else f"is not one of {', '.join(map(repr, names))}"
+
+
+# old keys of user files and their new names (an old key is an error naming the new one)
+RENAMED = {"rule.alpha": "rule.learning_rate"}
+
 TABLES = {
     "task": {
         **task_table("spike-pattern"),  # dataset, n_train, n_test, path, test_fraction
@@ -115,8 +125,9 @@ TABLES = {
         ),
     },
     "rule": {
+        "kind": Field(str, "sh", check=_rule_kind, doc="plasticity rule (sh: SH eq. 4.1)"),
         "c": Field(float, 100.0, check=_pos, doc="STDP rate, 1/s (time constant 1/c)"),
-        "alpha": Field(float, 0.02, check=_pos, doc="learning rate"),
+        "learning_rate": Field(float, 0.02, check=_pos, doc="alpha of SH eq. 4.1"),
         "C": Field(float, 1.0, check=_pos, doc="STDP amplitude"),
         "baseline": Field(
             str,
@@ -125,7 +136,9 @@ TABLES = {
             doc="L_bar (same-sample: CK eq. 3.1, needs presentations >= 2)",
         ),
         "beta": Field(float, 0.05, doc="averaging weight of ema / per-sample baselines"),
-        "schedule": Field(str, "constant", choices=("constant", "inverse", "step"), doc="alpha_k"),
+        "schedule": Field(
+            str, "constant", choices=("constant", "inverse", "step"), doc="alpha_k of eq. 4.1"
+        ),
         "k0": Field(float, 1e5, check=_pos, doc="schedule scale, trials"),
         "gamma": Field(float, 0.5, check=_pos, doc="step schedule factor"),
         "presentations": Field(int, 1, check=_pos, doc="CK: presentations per sample"),
@@ -286,6 +299,7 @@ def validate(config: dict) -> None:
         Naming the offending keys.
     """
     r, lossc, tr = config["rule"], config["loss"], config["train"]
+    make_rule(config)  # the rule's own parameter checks (named rule.KEY)
     netc = config["network"]
     inh = netc["inhibitory_fraction"]
     if inh != -1.0 and not 0.0 <= inh <= 1.0:
@@ -296,11 +310,8 @@ def validate(config: dict) -> None:
         raise ConfigError("network.population > 1 needs a classification task")
     if lossc["kind"] == "cross-entropy" and config["task"]["dataset"] == "teacher-student":
         raise ConfigError("loss.kind = 'cross-entropy' needs a classification task")
-    if not 0.0 <= r["max_change"] < 1.0:
-        raise ConfigError(f"rule.max_change = {r['max_change']!r}: must be in [0, 1)")
-    for key in ("beta", "center_beta"):
-        if not 0.0 < r[key] <= 1.0:
-            raise ConfigError(f"rule.{key} = {r[key]!r}: must be in (0, 1]")
+    if not 0.0 < r["beta"] <= 1.0:
+        raise ConfigError(f"rule.beta = {r['beta']!r}: must be in (0, 1]")
     if r["baseline"] == "same-sample" and r["presentations"] < 2:
         raise ConfigError(
             f"rule.baseline = 'same-sample' needs rule.presentations >= 2, got {r['presentations']}"
@@ -316,6 +327,25 @@ def validate(config: dict) -> None:
         )
 
 
+def make_rule(config: dict):
+    """The plasticity rule of a config: ``rule.kind`` with its parameters from ``[rule]``.
+
+    Raises
+    ------
+    ConfigError
+        Naming the offending ``rule.KEY``.
+    """
+    from spikesim.errors import ValidationError
+    from spikesim.plasticity import get_rule
+
+    r = config["rule"]
+    try:
+        cls = get_rule(r["kind"])
+        return cls(**{k: r[k] for k in cls.keys()})
+    except ValidationError as exc:
+        raise ConfigError(str(exc)) from None
+
+
 def make_trainer(config: dict, built: dict):
     """The :class:`~spikesim.plasticity.trainer.Trainer` of a config."""
     from spikesim.plasticity.trainer import Trainer
@@ -327,11 +357,10 @@ def make_trainer(config: dict, built: dict):
         built["x_train"],
         built["t_train"],
         built["y_train"],
+        rule=make_rule(config),
         duration=enc["duration"],
         max_rate=enc["max_rate"],
-        c=r["c"],
-        alpha=r["alpha"],
-        C=r["C"],
+        learning_rate=r["learning_rate"],
         baseline=r["baseline"],
         beta=r["beta"],
         schedule=r["schedule"],
@@ -339,9 +368,6 @@ def make_trainer(config: dict, built: dict):
         gamma=r["gamma"],
         presentations=r["presentations"],
         ck_noise_scaling=r["ck_noise_scaling"],
-        max_change=r["max_change"],
-        w_min=r["w_min"],
-        w_max=r["w_max"],
         loss=lossc["kind"],
         rate_scale=lossc["rate_scale"],
         temperature=lossc["temperature"],
@@ -349,8 +375,6 @@ def make_trainer(config: dict, built: dict):
         batch=tr["batch"],
         n_threads=tr["threads"] or None,
         shuffle_reward=r["shuffle_reward"],
-        center_eligibility=r["center_eligibility"],
-        center_beta=r["center_beta"],
         population=config["network"]["population"],
         tie_break=lossc["tie_break"],
         seed=config["experiment"]["seed"],

@@ -1,0 +1,270 @@
+"""The plasticity-rule interface and its registry.
+
+A local learning rule is a frozen, validated parameter record (a frozen dataclass that
+subclasses :class:`Rule`) plus two Numba kernels:
+
+- ``trace``: one trial's spikes -> a per-edge trace (for SH the eligibility ``E`` of
+  eq. 2.4), written into ``out`` of shape (n_edges,);
+- ``update``: ``w`` on the edges ``lo:hi`` <- the rule's update from the trace and the
+  trial's learning signal (for SH eq. 4.1, ``w <- w * clip(1 + a E)``), returning the
+  summed size of the relative changes over the range (SH: ``sum_e |a E_e|``, before
+  clipping; the trainer reports its mean as ``rel_change``). Edges must not interact: an
+  update of ``lo:hi`` then ``hi:m`` equals one of ``0:m`` (the trainer splits it over
+  threads).
+
+The trainer (:mod:`spikesim.plasticity.trainer`) owns everything that is not the rule: the
+forward pass, the losses and their decoding, baselines, learning-rate schedules,
+Christensen-Kallsen presentations, batching and threads. It hands the kernels small typed
+records: the rule's kernel parameters (:meth:`Rule.kernel_params`, a NamedTuple), its state
+(:attr:`Rule.State`, a NamedTuple of per-edge arrays), the network
+(:class:`spikesim.engines.event.EventNet`) and the spikes.
+
+The kernels are reached from compiled code through :func:`rule_trace` and
+:func:`rule_update`, which dispatch on the *type* of the kernel-parameter record (Numba
+overloads, resolved at compile time, so the trainer's loops stay cacheable). A new rule
+subclasses :class:`Rule`, writes its two ``@njit`` kernels, and registers all three with
+:func:`register_rule`; :func:`spikesim.testing.rule.check_rule` checks it.
+
+Learning signals (``Rule.signal``): ``"scalar"``, one number per trial (SH: ``alpha_k (L_k -
+L_bar_k)``); ``"per-output"`` and ``"per-neuron"`` are reserved names for rules that need
+one signal per output or per neuron (not yet supported by the trainer).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import ClassVar
+
+import numpy as np
+from numba import njit
+from numba.extending import overload
+
+from spikesim.errors import ValidationError
+
+__all__ = [
+    "SIGNALS",
+    "Rule",
+    "available_rules",
+    "get_rule",
+    "register_rule",
+    "rule_trace",
+    "rule_update",
+]
+
+SIGNALS = ("scalar", "per-output", "per-neuron")
+
+_RULES: dict[str, type] = {}
+_TRACE: dict[type, object] = {}  # kernel-parameter record type -> njit trace kernel
+_UPDATE: dict[type, object] = {}
+
+
+class Rule:
+    """Base class of a plasticity rule: a frozen dataclass of its parameters.
+
+    Subclasses are ``@dataclasses.dataclass(frozen=True)`` and set the class attributes
+    below; construction validates (:meth:`validate`), so a rule that exists is valid.
+
+    Class attributes
+    ----------------
+    name : str
+        Registry name (``rule.kind`` in an experiment file).
+    signal : {"scalar", "per-output", "per-neuron"}
+        The learning signal the update needs.
+    State : type
+        NamedTuple of the rule's per-edge state arrays, each shape (n_edges,); its field
+        names are the rule's keys in a trainer checkpoint.
+    """
+
+    name: ClassVar[str]
+    signal: ClassVar[str]
+    State: ClassVar[type]
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    # -- to be provided by a rule ---------------------------------------------------------
+    def validate(self) -> None:
+        """Raise :class:`ValidationError` naming the key (``rule.KEY must ...``)."""
+        raise NotImplementedError
+
+    def kernel_params(self, *, noise_scale: float = 1.0) -> tuple:
+        """The NamedTuple the kernels receive. ``noise_scale``: the trainer's
+        Christensen-Kallsen scaling (``sqrt(presentations)`` or 1) of the spike-time
+        noise the rule sees; a rule without such a time scale ignores it."""
+        raise NotImplementedError
+
+    def init_state(self, n_edges: int) -> tuple:
+        """The initial :attr:`State` for ``n_edges`` edges."""
+        raise NotImplementedError
+
+    def trace_reference(self, network, record, *, noise_scale: float = 1.0) -> np.ndarray:
+        """A slow, obvious pure-Python per-trial trace (the conformance reference)."""
+        raise NotImplementedError
+
+    def weight_bounds(self) -> tuple[float, float]:
+        """``(low, high)``: every update leaves the weights in this closed range."""
+        return 0.0, np.inf
+
+    # -- provided -------------------------------------------------------------------------
+    @classmethod
+    def keys(cls) -> tuple[str, ...]:
+        """The parameter names."""
+        return tuple(f.name for f in dataclasses.fields(cls))
+
+    def state_from(self, values: dict, n_edges: int) -> tuple:
+        """A :attr:`State` from a checkpoint's entries (missing entries: initial values)."""
+        init = self.init_state(n_edges)
+        out = []
+        for name, default in zip(self.State._fields, init, strict=True):
+            if name not in values:
+                out.append(default)
+                continue
+            arr = np.array(values[name], dtype=default.dtype)
+            if arr.shape != default.shape:
+                raise ValidationError(
+                    f"checkpoint entry {name!r} has shape {arr.shape}, expected {default.shape}"
+                )
+            out.append(arr)
+        return self.State(*out)
+
+    def trace(self, network, start, count, buf, duration: float, *, noise_scale: float = 1.0):
+        """The per-trial trace from the event engine's output, shape (n_edges,).
+
+        ``start, count`` (n_neurons,) and ``buf``: neuron ``j``'s sorted spike times (s)
+        are ``buf[start[j]:start[j] + count[j]]``; ``duration`` in seconds.
+        """
+        from spikesim.engines.event import event_net
+
+        out = np.empty(network.n_edges)
+        _trace_one(
+            self.kernel_params(noise_scale=noise_scale),
+            event_net(network),
+            np.ascontiguousarray(start, dtype=np.int64),
+            np.ascontiguousarray(count, dtype=np.int64),
+            np.ascontiguousarray(buf, dtype=np.float64),
+            float(duration),
+            out,
+        )
+        return out
+
+    def update(self, w, trace, signal: float, state) -> tuple[np.ndarray, tuple, float]:
+        """One update of all edges (pure: the inputs are not modified).
+
+        Parameters
+        ----------
+        w : ndarray, shape (n_edges,)
+            Weight magnitudes.
+        trace : ndarray, shape (n_edges,)
+            The trial's trace.
+        signal : float
+            The trial's learning signal (``signal = "scalar"`` rules).
+        state : State
+
+        Returns
+        -------
+        (ndarray, State, float)
+            New weights, new state, the summed size of the relative changes.
+        """
+        w = np.array(w, dtype=np.float64)
+        E = np.array(trace, dtype=np.float64)
+        if w.ndim != 1 or E.shape != w.shape:
+            raise ValidationError(
+                f"w and trace must have one shape (n_edges,), got {w.shape}, {E.shape}"
+            )
+        st = self.State(*(np.array(a) for a in state))
+        rel = _update_one(self.kernel_params(), st, w, E, float(signal))
+        return w, st, float(rel)
+
+
+def register_rule(cls: type, trace_kernel, update_kernel, params_type: type) -> type:
+    """Register a rule class and its kernels (``params_type``: its kernel-parameter
+    NamedTuple, the type the compiled dispatch keys on)."""
+    if not (isinstance(cls, type) and issubclass(cls, Rule)):
+        raise ValidationError(f"{cls!r} is not a Rule subclass")
+    if cls.signal not in SIGNALS:
+        raise ValidationError(f"{cls.__name__}.signal = {cls.signal!r} is not one of {SIGNALS}")
+    _RULES[cls.name] = cls
+    _TRACE[params_type] = trace_kernel
+    _UPDATE[params_type] = update_kernel
+    return cls
+
+
+def available_rules() -> list[str]:
+    """Names of the registered rules."""
+    import spikesim.plasticity.sh  # noqa: F401  (registers "sh")
+
+    return sorted(_RULES)
+
+
+def get_rule(name: str) -> type:
+    """The rule class registered as ``name``."""
+    names = available_rules()
+    if name not in _RULES:
+        raise ValidationError(f"rule.kind = {name!r} is not one of {', '.join(names)}")
+    return _RULES[name]
+
+
+# -- compiled dispatch -------------------------------------------------------------------------
+def rule_trace(kp, net, start, count, buf, duration, out):
+    """Compiled code only: the rule of ``kp`` fills ``out`` (n_edges,) with one trial's trace."""
+    raise NotImplementedError("rule_trace is called from Numba code only")
+
+
+def rule_update(kp, ks, w, E, signal, lo, hi):
+    """Compiled code only: the rule of ``kp`` updates ``w[lo:hi]`` (and its state ``ks``)
+    with the trace ``E`` and the learning signal; returns the summed size of the relative
+    changes over the range."""
+    raise NotImplementedError("rule_update is called from Numba code only")
+
+
+@overload(rule_trace, jit_options={"nogil": True})
+def _ov_trace(kp, net, start, count, buf, duration, out):
+    kernel = _TRACE.get(getattr(kp, "instance_class", None))
+    if kernel is None:
+        return None
+
+    def impl(kp, net, start, count, buf, duration, out):
+        kernel(kp, net, start, count, buf, duration, out)
+
+    return impl
+
+
+@overload(rule_update, jit_options={"nogil": True})
+def _ov_update(kp, ks, w, E, signal, lo, hi):
+    kernel = _UPDATE.get(getattr(kp, "instance_class", None))
+    if kernel is None:
+        return None
+
+    def impl(kp, ks, w, E, signal, lo, hi):
+        return kernel(kp, ks, w, E, signal, lo, hi)
+
+    return impl
+
+
+@njit(cache=True, nogil=True)
+def _trace_one(kp, net, start, count, buf, duration, out):
+    rule_trace(kp, net, start, count, buf, duration, out)
+
+
+@njit(cache=True, nogil=True)
+def _update_one(kp, ks, w, E, signal):
+    return rule_update(kp, ks, w, E, signal, 0, w.shape[0])
+
+
+@njit(cache=True, nogil=True)
+def _update_ranges(kp, ks, w, E, signal, bounds):
+    total = 0.0
+    for i in range(bounds.shape[0] - 1):
+        total += rule_update(kp, ks, w, E, signal, bounds[i], bounds[i + 1])
+    return total
+
+
+def _update_range_once(rule: Rule, w, trace, signal: float, state, bounds):
+    """:meth:`Rule.update` done range by range (``bounds``: edge boundaries); for tests."""
+    w = np.array(w, dtype=np.float64)
+    E = np.array(trace, dtype=np.float64)
+    st = rule.State(*(np.array(a) for a in state))
+    rel = _update_ranges(
+        rule.kernel_params(), st, w, E, float(signal), np.asarray(bounds, np.int64)
+    )
+    return w, st, float(rel)
