@@ -53,7 +53,7 @@ def pattern_trainer(*, shuffle: bool, seed: int = 0, batch: int = 1, n_threads=N
         with_bias(ds.x_train, 1),
         one_hot_rates(ds.y_train, 2, 60.0, 10.0),
         ds.y_train,
-        alpha=0.02,
+        learning_rate=0.02,
         baseline="per-sample",
         beta=0.3,
         rate_scale=50.0,

@@ -118,7 +118,7 @@ def _learn(out: Path, seed: int) -> dict:
         duration=0.1,
         max_rate=100.0,
         c=100.0,
-        alpha=0.02,
+        learning_rate=0.02,
         baseline="per-sample",
         beta=0.3,
         rate_scale=50.0,

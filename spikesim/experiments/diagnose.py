@@ -51,8 +51,6 @@ def single_layer(config: dict) -> bool:
 def update_alignment(config: dict, *, samples: int = 4, trials: int = 2000, seed: int = 0):
     """Per sample: (cosine with the delta rule, median |g|/se, mean E exc, mean E inh)."""
     from spikesim.experiments.kinds.spiking import build, make_trainer
-    from spikesim.plasticity.loss import LOSSES
-    from spikesim.plasticity.trainer import _forward_many
 
     b = build(config)
     tr = make_trainer(config, b)
@@ -61,41 +59,15 @@ def update_alignment(config: dict, *, samples: int = 4, trials: int = 2000, seed
     out = net.outputs
     rows = []
     for s in range(samples):
-        xs = np.repeat(b["x_train"][s : s + 1], trials, 0)
-        counts, times = tr._spikes(xs, rng)
-        offsets = np.zeros(trials, np.int64)
-        np.cumsum(counts.sum(1)[:-1], out=offsets[1:])
-        E2 = np.empty((trials, net.n_edges))
-        L = np.empty(trials)
-        P = np.empty(trials, np.int64)
-        sc = np.zeros((trials, net.n_neurons), np.int64)
-        _forward_many(
-            0,
-            trials,
-            True,
-            sc,
-            tr._net,
-            tr._sign * tr.w,
-            tr._inputs,
-            tr._outputs,
-            np.full(trials, s),
-            counts,
-            times,
-            offsets,
+        r = tr.simulate(
+            b["x_train"],
             b["t_train"],
             b["y_train"],
-            tr.duration,
-            tr.c,
-            LOSSES.index(tr.loss),
-            tr.rate_scale,
-            tr.temperature,
-            E2,
-            L,
-            P,
-            tr.population,
-            0,
-            np.zeros(trials),
+            rng=rng,
+            samples=np.full(trials, s),
+            eligibility=True,
         )
+        L, E2, sc = r["losses"], r["traces"], r["spike_counts"]
         prod = (L - L.mean())[:, None] * E2
         g = prod.mean(0)
         se = prod.std(0) / np.sqrt(trials) + 1e-300
@@ -180,8 +152,6 @@ def readout_noise(config: dict, checkpoint: str, *, repeats: int = 20, seed: int
         ``true_count`` and ``max_other_count`` (mean spikes per trial and class).
     """
     from spikesim.experiments.kinds.spiking import build, make_trainer
-    from spikesim.plasticity.loss import LOSSES, TIE_BREAKS
-    from spikesim.plasticity.trainer import _forward_many
 
     b = build(config)
     tr = make_trainer(config, b)
@@ -191,39 +161,8 @@ def readout_noise(config: dict, checkpoint: str, *, repeats: int = 20, seed: int
     n = x.shape[0]
     samples = np.repeat(np.arange(n), repeats)
     rng = np.random.default_rng(seed)
-    counts, times = tr._spikes(x[samples], rng)
-    offsets = np.zeros(samples.size, np.int64)
-    np.cumsum(counts.sum(1)[:-1], out=offsets[1:])
-    sc = np.zeros((samples.size, b["network"].n_neurons), np.int64)
-    L = np.empty(samples.size)
-    P = np.empty(samples.size, np.int64)
-    _forward_many(
-        0,
-        samples.size,
-        False,
-        sc,
-        tr._net,
-        tr._sign * tr.w,
-        tr._inputs,
-        tr._outputs,
-        samples,
-        counts,
-        times,
-        offsets,
-        b["t_test"],
-        y,
-        tr.duration,
-        tr.c,
-        LOSSES.index(tr.loss),
-        tr.rate_scale,
-        tr.temperature,
-        np.zeros((0, 0)),
-        L,
-        P,
-        tr.population,
-        TIE_BREAKS.index(tr.tie_break),
-        rng.random(samples.size),
-    )
+    r = tr.simulate(x, b["t_test"], y, rng=rng, samples=samples)
+    sc, P = r["spike_counts"], r["preds"]
     m = sc[:, b["network"].outputs].reshape(n, repeats, -1).mean(1)
     m = m.reshape(n, -1, tr.population).sum(-1)
     true = m[np.arange(n), y]

@@ -101,7 +101,7 @@ def sh_update(
     E,
     loss: float,
     baseline: float,
-    alpha: float,
+    learning_rate: float,
     *,
     C: float = 1.0,
     max_change: float = 0.5,
@@ -118,8 +118,8 @@ def sh_update(
         Eligibilities of the trial.
     loss, baseline : float
         The trial's loss ``L`` and the anticipated loss ``L_bar``.
-    alpha : float
-        Learning rate.
+    learning_rate : float
+        Learning rate ``alpha`` of eq. (4.1).
     C : float
         STDP amplitude (SH sec. 2; for ``C <= 1`` and one arrival per trial the change is
         smaller than the weight).
@@ -142,11 +142,16 @@ def sh_update(
         )
     if not 0.0 <= max_change < 1.0:
         raise ValidationError(f"max_change must be in [0, 1), got {max_change!r}")
-    for name, v in (("loss", loss), ("baseline", baseline), ("alpha", alpha), ("C", C)):
+    for name, v in (
+        ("loss", loss),
+        ("baseline", baseline),
+        ("learning_rate", learning_rate),
+        ("C", C),
+    ):
         if not np.isfinite(v):
             raise ValidationError(f"{name} must be finite, got {v!r}")
     apply_update(
-        w, E, float(alpha * (loss - baseline) * C), max_change, w_min, w_max, 0, w.shape[0]
+        w, E, float(learning_rate * (loss - baseline) * C), max_change, w_min, w_max, 0, w.shape[0]
     )
     return w
 

@@ -52,9 +52,6 @@ def _rule_kind(v):
     return None if v in names else f"is not one of {', '.join(map(repr, names))}"
 
 
-# old keys of user files and their new names (an old key is an error naming the new one)
-RENAMED = {"rule.alpha": "rule.learning_rate"}
-
 TABLES = {
     "task": {
         **task_table("spike-pattern"),  # dataset, n_train, n_test, path, test_fraction
