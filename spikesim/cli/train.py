@@ -1,4 +1,4 @@
-"""``spikesim train EXPERIMENT.toml --out DIR [--resume]``: run one experiment file."""
+"""``spikesim train EXPERIMENT.toml --out DIR [--resume | --force]``: run one experiment file."""
 
 from __future__ import annotations
 
@@ -18,8 +18,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("experiment", help="experiment file (TOML)")
     p.add_argument("--out", required=True, help="output directory")
-    p.add_argument(
-        "--resume", action="store_true", help="continue from the last checkpoint in --out"
+    how = p.add_mutually_exclusive_group()
+    how.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the run in --out from its last checkpoint (refused if the "
+        "configuration changed, except the run's length)",
+    )
+    how.add_argument(
+        "--force",
+        action="store_true",
+        help="empty --out first if it holds another experiment's run",
     )
     p.add_argument(
         "--set",
@@ -58,13 +67,15 @@ def run(args: argparse.Namespace) -> int:
 
     from spikesim.experiments import resolve, run_experiment
     from spikesim.experiments.config import read_toml
-    from spikesim.experiments.runinfo import write_run_info
 
     path = Path(args.experiment)
     raw = read_toml(path)
     config = resolve(apply_overrides(raw, args.set), base_dir=path.parent)
-    write_run_info(args.out, config)
-    results = run_experiment(config, args.out, resume=args.resume)
+    command = ["spikesim", "train", str(args.experiment), "--out", str(args.out)]
+    command += [f"--set={item}" for item in args.set]
+    results = run_experiment(
+        config, args.out, resume=args.resume, force=args.force, command=command
+    )
     final = results.get("final", {}) if isinstance(results, dict) else {}
     json.dump({"out": str(args.out), "final": final}, sys.stdout, indent=2, default=float)
     sys.stdout.write("\n")
