@@ -351,7 +351,7 @@ def sweep_curves(
             for cell in cells:
                 path = sweep_dir / cell["dir"] / label / "results.json"
                 try:
-                    res = normalise_results(json.loads(path.read_text()))
+                    res = json.loads(path.read_text())
                 except (OSError, ValueError) as exc:
                     raise ConfigError(f"--from-sweep: cannot read {path}: {exc}") from None
                 per_seed.append(
