@@ -20,6 +20,7 @@ import pytest
 import spikesim
 from spikesim.cli import main
 from spikesim.experiments import resolve, run_experiment
+from spikesim.training import read_checkpoint
 
 SPIKESIM = str(Path(sys.executable).with_name("spikesim"))
 
@@ -249,7 +250,7 @@ def test_a_second_run_into_a_locked_folder_is_refused(tmp_path, capsys):
         proc.send_signal(signal.SIGKILL)
         proc.communicate()
     # SIGKILL leaves no stale lock: the run resumes from its checkpoint
-    step = spikesim.training.read_checkpoint(out / "checkpoint.npz").step
+    step = read_checkpoint(out / "checkpoint.npz").step
     fast = ["--set", "toy.step_seconds=0.0", "--resume"]
     assert main(["train", str(exp), "--out", str(out), *fast]) == 0
     assert json.loads((out / "results.json").read_text())["resumed_from_step"] == step
@@ -310,7 +311,7 @@ def test_sigint_checkpoints_then_resume_equals_uninterrupted(kind, tmp_path):
         pytest.skip("the run finished before SIGINT arrived")
     assert proc.returncode == 130, err
     assert "checkpoint written" in err and f"--out {out} --resume" in err
-    step = spikesim.training.read_checkpoint(out / "checkpoint.npz").step
+    step = read_checkpoint(out / "checkpoint.npz").step
     assert 0 < step and not (out / "results.json").exists()
     fast = ["--set", "toy.step_seconds=0.0"] if kind == "toy" else []  # the length only
     cmd = [SPIKESIM, "train", str(exp), "--out", str(out), "--resume", *fast]
@@ -321,8 +322,8 @@ def test_sigint_checkpoints_then_resume_equals_uninterrupted(kind, tmp_path):
     assert got["resumed_from_step"] == step
     assert untimed(got["final"]) == untimed(want["final"])
     assert untimed(got["curve"]) == untimed(want["curve"])
-    a = spikesim.training.read_checkpoint(out / "checkpoint.npz")
-    b = spikesim.training.read_checkpoint(ref / "checkpoint.npz")
+    a = read_checkpoint(out / "checkpoint.npz")
+    b = read_checkpoint(ref / "checkpoint.npz")
     assert a.meta == b.meta and sorted(a.arrays) == sorted(b.arrays)
     for name in a.arrays:
         assert a.arrays[name].tobytes() == b.arrays[name].tobytes(), name
