@@ -234,7 +234,7 @@ def _wait_for(proc: subprocess.Popen, path: Path, timeout: float = 120.0) -> Non
         time.sleep(0.01)
 
 
-SLOW_TOY = FILES["toy"].replace("steps = 4", "steps = 400\nstep_seconds = 0.05")
+SLOW_TOY = FILES["toy"].replace("steps = 4", "steps = 100\nstep_seconds = 0.05")
 
 
 def test_a_second_run_into_a_locked_folder_is_refused(tmp_path, capsys):
@@ -278,7 +278,7 @@ def test_another_experiment_needs_force_which_empties_the_folder(tmp_path, capsy
 
 
 SIGINT_FILES = {
-    "toy": SLOW_TOY.replace("steps = 400", "steps = 60"),
+    "toy": SLOW_TOY.replace("steps = 100", "steps = 60"),
     "rate": """
         [experiment]
         kind = "rate"
@@ -291,8 +291,8 @@ SIGINT_FILES = {
         learning_rate = 0.05
         [train]
         batch_size = 1
-        max_iterations = 4000
-        eval_every = 1000
+        max_iterations = 2000
+        eval_every = 500
         eval_n_test = 50
         checkpoint_every = 100
     """,
