@@ -156,7 +156,14 @@ def test_run_json_records_what_the_run_used(tmp_path):
     info = json.loads((out / "run.json").read_text())
     assert info["config"]["train"]["epochs"] == 1
     assert info["spikesim_version"] == spikesim.__version__
-    assert info["command"] == ["spikesim", "train", str(exp), "--out", str(out), "--set=train.epochs=1"]
+    assert info["command"] == [
+        "spikesim",
+        "train",
+        str(exp),
+        "--out",
+        str(out),
+        "--set=train.epochs=1",
+    ]
     assert info["data_paths"] == {"blobs": None}
     if (Path(spikesim.__file__).parents[1] / ".git").exists():
         assert len(info["git_commit"].removesuffix("+dirty")) == 40
@@ -266,9 +273,10 @@ def test_another_experiment_needs_force_which_empties_the_folder(tmp_path, capsy
     assert main(["train", str(exp), "--out", str(out), "--set", "toy.scale=3.0"]) == 2
     err = capsys.readouterr().err
     assert "another experiment" in err and "--force" in err and "toy.scale" in err
-    assert json.loads((out / "results.json").read_text())["experiment"] == json.loads(before)[
-        "experiment"
-    ]
+    assert (
+        json.loads((out / "results.json").read_text())["experiment"]
+        == json.loads(before)["experiment"]
+    )
     assert main(["train", str(exp), "--out", str(out), "--set", "toy.scale=3.0", "--force"]) == 0
     assert not (out / "notes.txt").exists()
     assert json.loads((out / "run.json").read_text())["config"]["toy"]["scale"] == 3.0

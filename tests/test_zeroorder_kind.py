@@ -105,5 +105,7 @@ def test_digits_experiment_runs_on_the_driver_and_resumes(tmp_path):
     digits_experiment(steps=500, out_dir=tmp_path, **kw)
     part = digits_experiment(steps=1000, out_dir=tmp_path, resume=True, **kw)
     for a, b in zip(full["runs"], part["runs"], strict=True):
-        assert a["test_accuracy"] == b["test_accuracy"] and a["train_accuracy"] == b["train_accuracy"]
+        assert (
+            a["test_accuracy"] == b["test_accuracy"] and a["train_accuracy"] == b["train_accuracy"]
+        )
     assert json.loads((tmp_path / "sgd" / "results.json").read_text())["resumed_from_step"] == 500

@@ -273,8 +273,15 @@ def resolve(raw: Mapping[str, Any], base_dir: Path | None = None) -> dict:
     return out
 
 
-def run_experiment(config: Mapping[str, Any], out_dir: str | Path, *, resume: bool = False, force: bool = False, command=None):
-    """Run a resolved config under the run contract (:func:`spikesim.experiments.runs.run_experiment`)."""
+def run_experiment(
+    config: Mapping[str, Any],
+    out_dir: str | Path,
+    *,
+    resume: bool = False,
+    force: bool = False,
+    command=None,
+):
+    """Run a resolved config under the run contract (see :mod:`spikesim.experiments.runs`)."""
     from spikesim.experiments.runs import run_experiment as run
 
     return run(config, out_dir, resume=resume, force=force, command=command)

@@ -38,12 +38,16 @@ RULES = ("previous", "ema", "ck4", "sgd")
 
 def _path(rule: str, A: float, alpha: float, seed: int, model, theta0, data):
     if rule == "previous":
-        return ZeroOrderPath(ZeroOrder(A=A, alpha=alpha, baseline="previous", seed=seed), model, theta0, data)
+        return ZeroOrderPath(
+            ZeroOrder(A=A, alpha=alpha, baseline="previous", seed=seed), model, theta0, data
+        )
     if rule == "ema":
         opt = ZeroOrder(A=A, alpha=alpha, baseline="ema", ema_rate=0.01, seed=seed)
         return ZeroOrderPath(opt, model, theta0, data)
     if rule == "ck4":
-        return ZeroOrderPath(ZeroOrder(A=A, alpha=alpha, presentations=4, seed=seed), model, theta0, data)
+        return ZeroOrderPath(
+            ZeroOrder(A=A, alpha=alpha, presentations=4, seed=seed), model, theta0, data
+        )
     if rule == "sgd":
         return SGDPath(SGD(lr=alpha * drift_constant(A), seed=seed), model, theta0, data)
     raise ValidationError(f"unknown rule {rule!r}; choose among {', '.join(RULES)}")
@@ -144,7 +148,9 @@ def digits_experiment(
             Schedule(eval_every=eval_every),
             out_dir=None if out_dir is None else Path(out_dir) / rule,
             kind="digits",
-            config_hash=config_hash({"digits": {**settings, "rule": rule}}, exclude=("digits.steps",)),
+            config_hash=config_hash(
+                {"digits": {**settings, "rule": rule}}, exclude=("digits.steps",)
+            ),
             name=f"digits {rule}",
             resume=resume,
         )

@@ -98,9 +98,11 @@ class TrainingKind(Kind):
         if self.stepper is None or self.schedule is None:
             raise ValidationError(f"kind {self.name!r}: a TrainingKind needs stepper and schedule")
         if self.run is None:
-            object.__setattr__(self, "run", lambda config, out, resume: run_experiment(
-                config, out, resume=resume, force=True
-            ))
+            object.__setattr__(
+                self,
+                "run",
+                lambda config, out, resume: run_experiment(config, out, resume=resume, force=True),
+            )
 
 
 @dataclass(frozen=True)
@@ -237,7 +239,9 @@ def _check_folder(kind: Kind, config: dict, out: Path, *, resume: bool, force: b
         if not out.is_dir():
             raise ConfigError(f"--resume: {out} does not exist; nothing to resume")
         if old is None:
-            raise ConfigError(f"--resume: {out} holds no run ({RUN_INFO} missing); nothing to resume")
+            raise ConfigError(
+                f"--resume: {out} holds no run ({RUN_INFO} missing); nothing to resume"
+            )
         old_kind = old.get("experiment", {}).get("kind")
         if old_kind != kind.name:
             raise ConfigError(

@@ -318,8 +318,12 @@ def run_cell(config: dict, cell_dir: str) -> dict:
         ``final``) or ``error`` (``"ExceptionType: message"``, also written with the
         traceback to ``cell_dir/error.txt``), ``resumed``, ``skipped`` and ``wall_s``.
     """
-    from spikesim.experiments.runs import as_recorded, finished_results, recorded_config
-    from spikesim.experiments.runs import run_or_skip
+    from spikesim.experiments.runs import (
+        as_recorded,
+        finished_results,
+        recorded_config,
+        run_or_skip,
+    )
     from spikesim.io import write_text
 
     out = Path(cell_dir)

@@ -137,8 +137,7 @@ class RateStepper(Stepper):
             loss = self.learner.fit_batch(self.x_train[idx], self.y_train[idx], idx)
         except DivergenceError as exc:
             raise DivergenceError(
-                f"{exc} [at step {self._step + 1}, epoch {epoch + 1}, after "
-                f"{self._seen} samples]",
+                f"{exc} [at step {self._step + 1}, epoch {epoch + 1}, after {self._seen} samples]",
                 step=self._step + 1,
             ) from None
         self._step += 1
@@ -153,7 +152,9 @@ class RateStepper(Stepper):
 
     def evaluate(self) -> dict[str, Any]:
         return {
-            "test_accuracy": _accuracy(self.learner, self.x_test[: self.n_eval], self.y_test[: self.n_eval]),
+            "test_accuracy": _accuracy(
+                self.learner, self.x_test[: self.n_eval], self.y_test[: self.n_eval]
+            ),
             "epoch": self._seen / self.n,
         }
 
@@ -169,7 +170,11 @@ class RateStepper(Stepper):
 
     def load_state_dict(self, state) -> None:
         self.learner.load_state_dict(
-            {k[len(_LEARNER_PREFIX) :]: v for k, v in state.items() if k.startswith(_LEARNER_PREFIX)}
+            {
+                k[len(_LEARNER_PREFIX) :]: v
+                for k, v in state.items()
+                if k.startswith(_LEARNER_PREFIX)
+            }
         )
         self._step = int(state["step"])
         self._seen = int(state["samples_seen"])

@@ -166,10 +166,38 @@ def train(
     else:
         stepper.init()
     with stepper.session():
-        return _loop(stepper, schedule, out, ckpt, kind, config_hash, name, header, curve, walls, running, wall, resumed_from)
+        return _loop(
+            stepper,
+            schedule,
+            out,
+            ckpt,
+            kind,
+            config_hash,
+            name,
+            header,
+            curve,
+            walls,
+            running,
+            wall,
+            resumed_from,
+        )
 
 
-def _loop(stepper, schedule, out, ckpt, kind, config_hash, name, header, curve, walls, running, wall, resumed_from):
+def _loop(
+    stepper,
+    schedule,
+    out,
+    ckpt,
+    kind,
+    config_hash,
+    name,
+    header,
+    curve,
+    walls,
+    running,
+    wall,
+    resumed_from,
+):
 
     def point() -> None:
         rec = {"step": int(stepper.position), "samples_seen": int(stepper.samples_seen)}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -429,7 +429,9 @@ class ZeroOrderPath:
         _set_rng_state(self.rng, state["noise_rng"])
         for name, value in vars(self.base).items():
             saved = np.asarray(state[f"baseline.{name}"])
-            setattr(self.base, name, saved.copy() if isinstance(value, np.ndarray) else saved.item())
+            setattr(
+                self.base, name, saved.copy() if isinstance(value, np.ndarray) else saved.item()
+            )
 
 
 class SGD:

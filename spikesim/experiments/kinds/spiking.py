@@ -1,10 +1,15 @@
 """Kind ``spiking``: train a spiking network with reward-modulated STDP (SH eq. 4.1).
 
 Tables: ``[task]``, ``[network]``, ``[encoding]``, ``[loss]``, ``[rule]``, ``[train]``; every
-key is listed in :data:`TABLES` (and in ``docs/guide/plasticity.md``). Writes into the
-output directory: ``results.json``, ``checkpoint.npz`` (at every evaluation),
+key is listed in :data:`TABLES` (and in ``docs/guide/plasticity.md``). Trained by the one
+driver (:class:`SpikingStepper`: one step is one chunk of trials) under the run contract
+(``docs/guide/file-formats.md``). Writes into the output directory: ``run.json``,
+``results.json``, ``checkpoint.npz`` (at every evaluation), ``weights.npz`` (initial and
+final weights, the sampled synapses' trajectories), ``network.npz`` (the trained network,
+:func:`spikesim.io.load_network`), and unless ``train.plots = false``
 ``learning_curve.png``, ``weights.png`` (trajectories of sampled synapses),
-``weight_hist.png`` (before/after), ``raster_before.png``, ``raster_after.png``.
+``weight_hist.png`` (before/after), ``raster_before.png``, ``raster_after.png``
+(``spikesim plot RUN`` redraws them).
 """
 
 from __future__ import annotations
@@ -392,7 +397,10 @@ class SpikingStepper(Stepper):
         r = self.trainer.train_chunk()
         self.snaps_step.append(int(self.trainer.step))
         self.snaps_w.append(self.trainer.w[self.syn].copy())
-        stats = {"train_loss": float(r["losses"].mean()), "rel_change": float(r["rel_change"].mean())}
+        stats = {
+            "train_loss": float(r["losses"].mean()),
+            "rel_change": float(r["rel_change"].mean()),
+        }
         if self.built["classification"]:
             stats["train_accuracy"] = float(np.mean(r["preds"] == r["labels"]))
         return StepReport(samples=self.trainer.chunk, stats=stats)
@@ -400,7 +408,10 @@ class SpikingStepper(Stepper):
     def _evaluate(self, record: bool) -> dict:
         b = self.built
         return self.trainer.evaluate(
-            b["x_test"], b["t_test"], b["y_test"], repeats=self.tr["eval_repeats"],
+            b["x_test"],
+            b["t_test"],
+            b["y_test"],
+            repeats=self.tr["eval_repeats"],
             record_counts=record,
         )
 
@@ -516,7 +527,9 @@ def plot(run, out_dir: Path) -> list[Path]:
         f"{int(net.pre[e])}->{int(net.post[e])} {'+' if net.sign[e] > 0 else '-'}" for e in syn
     ]
     ax = plots.weight_trajectories(
-        w["snaps_step"], w["snaps_w"], labels=labels,
+        w["snaps_step"],
+        w["snaps_w"],
+        labels=labels,
         title=f"{name}: weights of {len(syn)} sampled synapses",
     )
     written.append(save_figure(ax.figure, out_dir / "weights.png"))

@@ -22,7 +22,8 @@ Example::
 
 Outputs: ``results.json`` (``final``: ``score``, ``test_loss``, ``samples_seen``;
 ``curve``: a point before the first step and one per step; ``resumed_from_step``),
-``checkpoint.npz`` and, with ``toy.plots = true``, ``learning_curve.png``. Set ``toy.fail = true`` to make the run
+``checkpoint.npz`` and, with ``toy.plots = true``,
+``learning_curve.png``. Set ``toy.fail = true`` to make the run
 raise (for testing failure handling).
 """
 
