@@ -138,176 +138,171 @@ def train(
         The checkpoint was written by another kind, another configuration, or holds more
         steps than this run has.
     """
-    out = Path(out_dir) if out_dir is not None else None
-    ckpt = out / CHECKPOINT if out is not None else None
-    curve: list[dict] = []
-    walls: list[float | None] = []
-    running: dict[str, list[float]] = {}
-    wall = 0.0
-    resumed_from = 0
-    if resume and ckpt is not None and ckpt.is_file():
-        cp = read_checkpoint(ckpt)
-        if cp.meta.get("kind") != kind:
-            raise ValidationError(
-                f"{ckpt} was written by a run of kind {cp.meta.get('kind')!r}, not {kind!r}"
-            )
-        if cp.meta.get("config_hash") != config_hash:
-            raise ValidationError(f"{ckpt} was written by a different configuration")
-        if cp.step > stepper.total:
-            raise ValidationError(
-                f"{ckpt} holds {cp.step} steps, more than this run's {stepper.total}; "
-                "resume with at least as many, or start again without --resume"
-            )
-        stepper.load_state_dict(cp.arrays)
-        curve = [dict(p) for p in cp.meta["curve"]]
-        running = {k: list(v) for k, v in cp.meta.get("running", {}).items()}
-        walls, wall = _read_timing(out / TIMING, cp.step, len(curve))
-        resumed_from = stepper.position
+    run = _Training(stepper, schedule, out_dir, kind=kind, config_hash=config_hash)
+    if resume and run.ckpt is not None and run.ckpt.is_file():
+        run.restore()
     else:
         stepper.init()
     with stepper.session():
-        return _loop(
-            stepper,
-            schedule,
-            out,
-            ckpt,
-            kind,
-            config_hash,
-            name,
-            header,
-            curve,
-            walls,
-            running,
-            wall,
-            resumed_from,
-        )
+        run.loop(name)
+        return run.results(header)
 
 
-def _loop(
-    stepper,
-    schedule,
-    out,
-    ckpt,
-    kind,
-    config_hash,
-    name,
-    header,
-    curve,
-    walls,
-    running,
-    wall,
-    resumed_from,
-):
+class _Training:
+    """The driver's state for one run: the curve so far (without wall times), the wall
+    time of each point, the running sums of training statistics since the last point."""
 
-    def point() -> None:
-        rec = {"step": int(stepper.position), "samples_seen": int(stepper.samples_seen)}
-        rec.update(stepper.evaluate())
-        for k, (s, n) in running.items():
-            rec[k] = s / n if n else None
-        running.clear()
-        curve.append(rec)
-        walls.append(wall)
+    def __init__(self, stepper: Stepper, schedule: Schedule, out_dir, *, kind, config_hash):
+        self.stepper, self.schedule = stepper, schedule
+        self.out = Path(out_dir) if out_dir is not None else None
+        self.ckpt = self.out / CHECKPOINT if self.out is not None else None
+        self.kind, self.config_hash = kind, config_hash
+        self.curve: list[dict] = []
+        self.walls: list[float | None] = []
+        self.running: dict[str, list[float]] = {}
+        self.wall = 0.0
+        self.resumed_from = 0
+        self.stopped = False
 
-    def checkpoint() -> None:
-        if ckpt is None:
+    def restore(self) -> None:
+        cp = read_checkpoint(self.ckpt)
+        stepper = self.stepper
+        if cp.meta.get("kind") != self.kind:
+            raise ValidationError(
+                f"{self.ckpt} was written by a run of kind {cp.meta.get('kind')!r}, "
+                f"not {self.kind!r}"
+            )
+        if cp.meta.get("config_hash") != self.config_hash:
+            raise ValidationError(f"{self.ckpt} was written by a different configuration")
+        if cp.step > stepper.total:
+            raise ValidationError(
+                f"{self.ckpt} holds {cp.step} steps, more than this run's {stepper.total}; "
+                "resume with at least as many, or start again without --resume"
+            )
+        stepper.load_state_dict(cp.arrays)
+        self.curve = [dict(p) for p in cp.meta["curve"]]
+        self.running = {k: list(v) for k, v in cp.meta.get("running", {}).items()}
+        self.walls, self.wall = _read_timing(self.out / TIMING, cp.step, len(self.curve))
+        self.resumed_from = stepper.position
+
+    def point(self) -> None:
+        """Evaluate: one curve record, with the training statistics' averages."""
+        st = self.stepper
+        rec = {"step": int(st.position), "samples_seen": int(st.samples_seen)}
+        rec.update(st.evaluate())
+        for k, (total, n) in self.running.items():
+            rec[k] = total / n if n else None
+        self.running.clear()
+        self.curve.append(rec)
+        self.walls.append(self.wall)
+
+    def checkpoint(self) -> None:
+        if self.ckpt is None:
             return
-        meta = {
-            "kind": kind,
-            "config_hash": config_hash,
-            "step": int(stepper.position),
-            "samples_seen": int(stepper.samples_seen),
-            "curve": curve,
-            "running": running,
-        }
-        write_checkpoint(ckpt, stepper.state_dict(), meta)
         from spikesim.io import write_json
 
-        write_json(out / TIMING, {"step": int(stepper.position), "wall_s": wall, "curve": walls})
+        st = self.stepper
+        meta = {
+            "kind": self.kind,
+            "config_hash": self.config_hash,
+            "step": int(st.position),
+            "samples_seen": int(st.samples_seen),
+            "curve": self.curve,
+            "running": self.running,
+        }
+        write_checkpoint(self.ckpt, st.state_dict(), meta)
+        timing = {"step": int(st.position), "wall_s": self.wall, "curve": self.walls}
+        write_json(self.out / TIMING, timing)
 
-    if not curve:
-        point()
-    stopped = False
-    bar = _progress(stepper.total, stepper.position, name, stepper.unit)
-    try:
-        with _SigintFlag() as sigint:
-            while stepper.position < stepper.total:
-                before, pos0 = stepper.samples_seen, stepper.position
-                t0 = time.perf_counter()
-                try:
-                    rep = stepper.step()
-                except DivergenceError as exc:
-                    kept = (
-                        f"; the last checkpoint ({ckpt}) is kept"
-                        if ckpt is not None and ckpt.is_file()
-                        else ""
-                    )
-                    raise DivergenceError(f"{exc}{kept}", step=exc.step) from None
-                wall += time.perf_counter() - t0
-                bar.update(stepper.position - pos0)
-                if rep.stop:
-                    stopped = True
-                    break
-                for k, v in rep.stats.items():
-                    acc = running.setdefault(k, [0.0, 0])
-                    acc[0] += float(v) * rep.samples
-                    acc[1] += rep.samples
-                now = stepper.samples_seen
-                last = stepper.position >= stepper.total
-                evaluated = _crossed(schedule.eval_every, before, now, rep.epoch_end) or last
-                if evaluated:
-                    point()
-                    shown = {
-                        k: f"{curve[-1][k]:.4g}"
-                        for k in ("test_loss", "test_accuracy")
-                        if isinstance(curve[-1].get(k), float)
-                    }
-                    bar.set_postfix(shown, refresh=False)
-                every = schedule.checkpoint_every
-                if (
-                    last
-                    or (every is None and evaluated)
-                    or _crossed(every, before, now, rep.epoch_end)
-                ):
-                    checkpoint()
-                if sigint.hit and not last:
-                    checkpoint()
-                    where = f" to {ckpt}" if ckpt is not None else ""
-                    raise Interrupted(
-                        f"interrupted at step {stepper.position} of {stepper.total}; "
-                        f"checkpoint written{where}",
-                        step=stepper.position,
-                        checkpoint=ckpt,
-                    )
-    finally:
-        bar.close()
-    fin = stepper.finalize(curve, out)
-    final = {
-        "steps": int(stepper.position),
-        "samples_seen": int(stepper.samples_seen),
-        "wall_s": wall,
-        "samples_per_s": stepper.samples_seen / wall if wall > 0 else None,
-        **fin["final"],
-    }
-    full_curve = [{**p, "wall_s": w} for p, w in zip(curve, walls, strict=True)]
-    initial = {k: v for k, v in curve[0].items() if k.startswith("test_")}
-    results = {
-        "format": RESULTS_FORMAT,
-        "version": RESULTS_VERSION,
-        "kind": kind,
-        **(header or {}),
-        "final": final,
-        "initial": initial,
-        "curve": full_curve,
-        "details": fin.get("details", {}),
-        "resumed_from_step": int(resumed_from),
-        "stopped_early": stopped,
-    }
-    from spikesim.io import strict_json, write_json
+    def _step(self):
+        t0 = time.perf_counter()
+        try:
+            rep = self.stepper.step()
+        except DivergenceError as exc:
+            kept = self.ckpt is not None and self.ckpt.is_file()
+            note = f"; the last checkpoint ({self.ckpt}) is kept" if kept else ""
+            raise DivergenceError(f"{exc}{note}", step=exc.step) from None
+        self.wall += time.perf_counter() - t0
+        return rep
 
-    results = strict_json(results)
-    if out is not None:
-        write_json(out / RESULTS, results)
-    return results
+    def loop(self, name: str) -> None:
+        st, sched = self.stepper, self.schedule
+        if not self.curve:
+            self.point()
+        bar = _progress(st.total, st.position, name, st.unit)
+        try:
+            with _SigintFlag() as sigint:
+                while st.position < st.total:
+                    before, pos0 = st.samples_seen, st.position
+                    rep = self._step()
+                    bar.update(st.position - pos0)
+                    if rep.stop:
+                        self.stopped = True
+                        break
+                    for k, v in rep.stats.items():
+                        acc = self.running.setdefault(k, [0.0, 0])
+                        acc[0] += float(v) * rep.samples
+                        acc[1] += rep.samples
+                    now, last = st.samples_seen, st.position >= st.total
+                    evaluated = _crossed(sched.eval_every, before, now, rep.epoch_end) or last
+                    if evaluated:
+                        self.point()
+                        bar.set_postfix(_shown(self.curve[-1]), refresh=False)
+                    every = sched.checkpoint_every
+                    due = (every is None and evaluated) or _crossed(
+                        every, before, now, rep.epoch_end
+                    )
+                    if last or due:
+                        self.checkpoint()
+                    if sigint.hit and not last:
+                        if not due:
+                            self.checkpoint()
+                        where = f" to {self.ckpt}" if self.ckpt is not None else ""
+                        raise Interrupted(
+                            f"interrupted at step {st.position} of {st.total}; "
+                            f"checkpoint written{where}",
+                            step=st.position,
+                            checkpoint=self.ckpt,
+                        )
+        finally:
+            bar.close()
+
+    def results(self, header: Mapping[str, Any] | None) -> dict[str, Any]:
+        from spikesim.io import strict_json, write_json
+
+        st, curve = self.stepper, self.curve
+        fin = st.finalize(curve, self.out)
+        final = {
+            "steps": int(st.position),
+            "samples_seen": int(st.samples_seen),
+            "wall_s": self.wall,
+            "samples_per_s": st.samples_seen / self.wall if self.wall > 0 else None,
+            **fin["final"],
+        }
+        results = {
+            "format": RESULTS_FORMAT,
+            "version": RESULTS_VERSION,
+            "kind": self.kind,
+            **(header or {}),
+            "final": final,
+            "initial": {k: v for k, v in curve[0].items() if k.startswith("test_")},
+            "curve": [{**p, "wall_s": w} for p, w in zip(curve, self.walls, strict=True)],
+            "details": fin.get("details", {}),
+            "resumed_from_step": int(self.resumed_from),
+            "stopped_early": self.stopped,
+        }
+        results = strict_json(results)
+        if self.out is not None:
+            write_json(self.out / RESULTS, results)
+        return results
+
+
+def _shown(point: Mapping[str, Any]) -> dict[str, str]:
+    return {
+        k: f"{point[k]:.4g}"
+        for k in ("test_loss", "test_accuracy")
+        if isinstance(point.get(k), float)
+    }
 
 
 def _read_timing(path: Path, step: int, n_points: int) -> tuple[list, float]:
