@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -358,11 +357,18 @@ def run_experiment(
             _empty(out)
         elif state == "fresh":
             _stale(out)
+        else:  # resuming: the results of a shorter run are no longer this run's
+            (out / RESULTS).unlink(missing_ok=True)
         from spikesim.experiments.runinfo import write_run_info
 
         write_run_info(out, config, command=command, data_paths=data_paths(config))
-        if stepper is None:
-            return kind.run(config, out, resume)
+        if stepper is None:  # a kind with its own loop (compare: a collection of runs)
+            results = kind.run(config, out, resume)
+            if not (out / RESULTS).is_file() and isinstance(results, dict):
+                from spikesim.io import write_json
+
+                write_json(out / RESULTS, results)
+            return results
         try:
             results = train(
                 stepper,
@@ -488,7 +494,3 @@ def plot_run(path: str | Path, out_dir: str | Path | None = None) -> list[Path]:
     out = Path(out_dir) if out_dir is not None else run.path
     out.mkdir(parents=True, exist_ok=True)
     return list(kind.plot(run, out))
-
-
-def _command() -> list[str]:
-    return ["spikesim", *sys.argv[1:]]
