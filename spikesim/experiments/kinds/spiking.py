@@ -435,8 +435,8 @@ class SpikingStepper(Stepper):
         }
 
     def load_state_dict(self, state) -> None:
-        keys = ("w", "bstate", "step", "ring", "ring_n", "e_mean")
-        self.trainer.load_state_dict({k: state[k] for k in keys if k in state})
+        own = ("snaps_step", "snaps_w", "counts_before")
+        self.trainer.load_state_dict({k: v for k, v in state.items() if k not in own})
         self.snaps_step = [int(s) for s in state["snaps_step"]]
         self.snaps_w = list(np.asarray(state["snaps_w"]))
         self.counts_before = np.asarray(state["counts_before"])
