@@ -2,7 +2,8 @@
 
 Public API: :class:`Network`, :func:`simulate`, :class:`SpikeRecord`, the builders
 :func:`layered` and :func:`random_dag`, and the subpackages ``engines``, ``encoding``,
-``plasticity``, ``rate``, ``zeroorder``, ``data``, ``plots``.
+``plasticity``, ``rate``, ``zeroorder``, ``data``, ``plots``; :func:`load_run` reads a
+finished run back.
 """
 
 from spikesim import encoding
@@ -20,6 +21,15 @@ from spikesim.simulate import simulate
 
 __version__ = "0.1.0"
 
+
+def load_run(path):
+    """Read a finished run back from its folder: configuration, curve, final figures and,
+    for a spiking run, the trained network (:func:`spikesim.experiments.runs.load_run`)."""
+    from spikesim.experiments.runs import load_run as load
+
+    return load(path)
+
+
 __all__ = [
     "ConfigError",
     "DatasetNotFoundError",
@@ -31,6 +41,7 @@ __all__ = [
     "ValidationError",
     "encoding",
     "layered",
+    "load_run",
     "random_dag",
     "simulate",
 ]

@@ -61,9 +61,35 @@ def _json_default(obj: Any) -> Any:
     raise TypeError(f"object of type {type(obj).__name__} is not JSON serialisable")
 
 
+def strict_json(data: Any) -> Any:
+    """``data`` with JSON types only: numpy scalars and arrays become Python numbers and
+    lists, tuples lists, paths strings, and non-finite floats (NaN, +-Infinity) ``None``, so
+    that it serialises as strict JSON (RFC 8259). Integers stay integers."""
+    if isinstance(data, dict):
+        return {str(k): strict_json(v) for k, v in data.items()}
+    if isinstance(data, list | tuple):
+        return [strict_json(v) for v in data]
+    if isinstance(data, np.ndarray):
+        return strict_json(data.tolist())
+    if isinstance(data, bool | np.bool_):
+        return bool(data)
+    if isinstance(data, int | np.integer):
+        return int(data)
+    if isinstance(data, float | np.floating):
+        value = float(data)
+        return value if np.isfinite(value) else None
+    if isinstance(data, Path):
+        return str(data)
+    return data
+
+
 def write_json(path: str | os.PathLike, data: Any) -> Path:
-    """Write ``data`` as indented JSON to ``path`` atomically (numpy scalars/arrays allowed)."""
-    text = json.dumps(data, indent=2, default=_json_default, allow_nan=True)
+    """Write ``data`` as indented, strict JSON to ``path`` atomically.
+
+    numpy scalars and arrays are allowed; non-finite numbers are written as ``null``
+    (:func:`strict_json`), so any JSON reader can parse the file.
+    """
+    text = json.dumps(strict_json(data), indent=2, default=_json_default, allow_nan=False)
     return _atomic_write(path, lambda fh: fh.write(text + "\n"), "w")
 
 

@@ -166,30 +166,6 @@ def test_common_set_applies_to_every_run_before_its_own(toy):
         load(toy / "c.toml")
 
 
-def test_normalise_spiking_style_results():
-    """A curve stored as columns (the spiking kind) becomes a list of points; trials,
-    edges and speed fill samples_seen, n_parameters and an estimated wall time."""
-    from spikesim.experiments.compare import normalise_results
-
-    res = {
-        "final": {"test_accuracy": 0.5, "trials": 2000, "test_loss": float("nan")},
-        "curve": {"step": [0, 1000, 2000], "test_accuracy": [0.1, 0.3, 0.5]},
-        "n_edges": 1300,
-        "trials_per_s": 500.0,
-    }
-    out = normalise_results(res)
-    assert out["final"]["samples_seen"] == 2000
-    assert out["final"]["n_parameters"] == 1300
-    assert out["final"]["wall_s"] == pytest.approx(4.0)
-    assert out["final"]["test_loss"] is None
-    assert [p["samples_seen"] for p in out["curve"]] == [0, 1000, 2000]
-    assert [p["wall_s"] for p in out["curve"]] == pytest.approx([0.0, 2.0, 4.0])
-    assert all(p["wall_s_estimated"] for p in out["curve"])
-    # results already in the convention's shape are left as they are
-    same = {"final": {"samples_seen": 3, "wall_s": 1.0}, "curve": [{"samples_seen": 3}]}
-    assert normalise_results(same) == same
-
-
 def test_sweep_over_a_comparison_gives_per_learner_tables(toy, capsys):
     """`spikesim sweep` over a comparison file aggregates each learner's metrics over seeds;
     `spikesim compare --from-sweep` turns the wide row back into a learner table."""

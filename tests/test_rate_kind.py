@@ -109,20 +109,20 @@ def test_resume_identical_to_uninterrupted(tmp_path, name):
     assert got == strip
 
 
-def test_divergence_stops_with_step_and_keeps_checkpoint(tmp_path):
-    cfg = resolve(
-        raw(
-            learner__learning_rate=0.2,
-            train__checkpoint_every=16,
-            train__epochs=1,
-        )
-    )
-    run_experiment(cfg, tmp_path)  # a good checkpoint exists
+def test_divergence_stops_with_step_and_keeps_checkpoint(tmp_path, monkeypatch):
+    cfg = resolve(raw(train__checkpoint_every=16, train__epochs=1))
+    run_experiment(cfg, tmp_path)  # a good checkpoint exists (25 steps)
     before = (tmp_path / CHECKPOINT).read_bytes()
-    bad = resolve(raw(learner__learning_rate=1e30))
-    with pytest.raises(DivergenceError, match=r"bp: training diverged.*at step 1, epoch 1") as e:
-        run_experiment(bad, tmp_path)
-    assert e.value.step == 1 and "last checkpoint kept" in str(e.value)
+    import spikesim.rate.bp as bp
+
+    def nan_loss(self, x, y, index=None):
+        raise DivergenceError("bp: training diverged (non-finite loss)")
+
+    monkeypatch.setattr(bp.BP, "fit_batch", nan_loss)
+    longer = resolve(raw(train__checkpoint_every=16, train__epochs=2))
+    with pytest.raises(DivergenceError, match=r"bp: training diverged.*at step 26, epoch 2") as e:
+        run_experiment(longer, tmp_path, resume=True)
+    assert e.value.step == 26 and "last checkpoint" in str(e.value) and "is kept" in str(e.value)
     assert (tmp_path / CHECKPOINT).read_bytes() == before
 
 
@@ -146,6 +146,15 @@ def test_cli_train_rate(tmp_path, capsys):
     assert "training diverged" in capsys.readouterr().err
 
 
+def test_changed_hyperparameter_on_resume_is_refused(tmp_path):
+    """The rate kind used to continue silently with new hyperparameters."""
+    run_experiment(resolve(raw(train__epochs=1)), tmp_path)
+    before = (tmp_path / "run.json").read_bytes()
+    with pytest.raises(ConfigError, match=r"learner.learning_rate: 0.2 -> 0.3"):
+        run_experiment(resolve(raw(learner__learning_rate=0.3)), tmp_path, resume=True)
+    assert (tmp_path / "run.json").read_bytes() == before
+
+
 @pytest.mark.parametrize("n", [1, 2])
 def test_training_runs_under_the_blas_thread_limit(tmp_path, monkeypatch, n):
     from threadpoolctl import threadpool_info
@@ -153,13 +162,13 @@ def test_training_runs_under_the_blas_thread_limit(tmp_path, monkeypatch, n):
     import spikesim.experiments.train_rate as tr
 
     seen = []
-    real = tr.train_rate
+    real = tr.RateStepper.step
 
-    def spy(*args, **kwargs):
+    def spy(self):
         seen.extend(p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas")
-        return real(*args, **kwargs)
+        return real(self)
 
-    monkeypatch.setattr(tr, "train_rate", spy)
+    monkeypatch.setattr(tr.RateStepper, "step", spy)
     before = [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]
     run_experiment(resolve(raw(train__blas_threads=n, train__epochs=1)), tmp_path)
     assert seen and all(k == n for k in seen)

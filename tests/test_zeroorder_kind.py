@@ -91,3 +91,21 @@ def test_divergence_keeps_the_last_evaluation(tmp_path):
 def test_bad_config_named(tmp_path, tables, message):
     with pytest.raises(ConfigError, match=message):
         run_experiment(config(**tables), tmp_path)
+
+
+def test_digits_experiment_runs_on_the_driver_and_resumes(tmp_path):
+    from spikesim.experiments.digits import digits_experiment
+
+    kw = {"rules": ("ck4", "sgd"), "eval_every": 500, "sizes": (64, 8, 10)}
+    full = digits_experiment(steps=1000, **kw)
+    for run in full["runs"]:
+        assert run["steps"] == [0, 500, 1000] and run["diverged_at"] is None
+        assert [p["step"] for p in run["curve"]] == run["steps"]
+    assert full["runs"][0]["test_accuracy"][0] == full["runs"][1]["test_accuracy"][0]
+    digits_experiment(steps=500, out_dir=tmp_path, **kw)
+    part = digits_experiment(steps=1000, out_dir=tmp_path, resume=True, **kw)
+    for a, b in zip(full["runs"], part["runs"], strict=True):
+        assert (
+            a["test_accuracy"] == b["test_accuracy"] and a["train_accuracy"] == b["train_accuracy"]
+        )
+    assert json.loads((tmp_path / "sgd" / "results.json").read_text())["resumed_from_step"] == 500

@@ -5,7 +5,8 @@ Subcommands live in the modules of this package; each module defines
 taking the parsed ``argparse.Namespace`` and returning an exit code) as a default. Modules
 are discovered automatically, so a new subcommand is a new module.
 
-Exit codes: 0 success, 2 usage or config error, 1 runtime failure. Messages go to stderr;
+Exit codes: 0 success, 2 usage or config error, 1 runtime failure, 130 interrupted
+(Ctrl-C; a training run writes a checkpoint first and says how to resume). Messages go to stderr;
 results go to stdout or to files. An unexpected exception prints one line; set
 ``SPIKESIM_DEBUG=1`` to get its traceback.
 """
@@ -49,8 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     except SpikesimError as exc:
         print(f"spikesim: error: {exc}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print("spikesim: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as exc:  # a run's Interrupted says where its checkpoint is
+        print(f"spikesim: interrupted{': ' + str(exc) if str(exc) else ''}", file=sys.stderr)
         return 130
     except Exception as exc:  # an unexpected failure: one line, the traceback on request
         if os.environ.get("SPIKESIM_DEBUG"):

@@ -18,7 +18,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("experiment", help='comparison file (TOML, kind = "compare")')
     p.add_argument("--out", required=True, help="output directory")
-    p.add_argument("--resume", action="store_true", help="skip learners already finished")
+    how = p.add_mutually_exclusive_group()
+    how.add_argument("--resume", action="store_true", help="skip learners already finished")
+    how.add_argument(
+        "--force", action="store_true", help="empty --out first if it holds another comparison"
+    )
     p.add_argument("--seed", type=int, default=None, help="override experiment.seed")
     p.add_argument(
         "--from-sweep",
@@ -45,7 +49,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from spikesim.errors import ConfigError
     from spikesim.experiments import load, run_experiment
-    from spikesim.experiments.runinfo import write_run_info
 
     config = load(args.experiment)
     if config["experiment"]["kind"] != "compare":
@@ -59,8 +62,12 @@ def run(args: argparse.Namespace) -> int:
         return _from_sweep(args, config)
     if args.seed is not None:
         config["experiment"]["seed"] = args.seed
-    write_run_info(args.out, config)
-    results = run_experiment(config, args.out, resume=args.resume)
+    command = ["spikesim", "compare", str(args.experiment), "--out", str(args.out)]
+    if args.seed is not None:
+        command += ["--seed", str(args.seed)]
+    results = run_experiment(
+        config, args.out, resume=args.resume, force=args.force, command=command
+    )
     sys.stdout.write(results["table_markdown"])
     return 0
 

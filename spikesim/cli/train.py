@@ -1,4 +1,4 @@
-"""``spikesim train EXPERIMENT.toml --out DIR [--resume]``: run one experiment file."""
+"""``spikesim train EXPERIMENT.toml --out DIR [--resume | --force]``: run one experiment file."""
 
 from __future__ import annotations
 
@@ -18,8 +18,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("experiment", help="experiment file (TOML)")
     p.add_argument("--out", required=True, help="output directory")
-    p.add_argument(
-        "--resume", action="store_true", help="continue from the last checkpoint in --out"
+    how = p.add_mutually_exclusive_group()
+    how.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the run in --out from its last checkpoint (refused if the "
+        "configuration changed, except the run's length)",
+    )
+    how.add_argument(
+        "--force",
+        action="store_true",
+        help="empty --out first if it holds another experiment's run",
     )
     p.add_argument(
         "--set",
@@ -35,11 +44,14 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from spikesim.experiments import load, run_experiment
-    from spikesim.experiments.runinfo import write_run_info
 
     config = load(Path(args.experiment), overrides=args.set)
-    write_run_info(args.out, config)
-    results = run_experiment(config, args.out, resume=args.resume)
+    command = ["spikesim", "train", str(args.experiment), "--out", str(args.out)]
+    command += [f"--set={item}" for item in args.set]
+    command += ["--resume"] * bool(args.resume) + ["--force"] * bool(args.force)
+    results = run_experiment(
+        config, args.out, resume=args.resume, force=args.force, command=command
+    )
     final = results.get("final", {}) if isinstance(results, dict) else {}
     json.dump({"out": str(args.out), "final": final}, sys.stdout, indent=2, default=float)
     sys.stdout.write("\n")

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import math
-import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,6 @@ __all__ = [
     "curve_table",
     "flat_final",
     "markdown_table",
-    "normalise_results",
     "plot_curves",
     "plot_mean_curves",
     "resolve_run",
@@ -113,57 +111,6 @@ def _number(value) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def normalise_results(res: Mapping[str, Any]) -> dict:
-    """A run's results in the convention's shape, whatever its kind wrote.
-
-    * a ``curve`` stored as columns (``{"step": [...], "test_accuracy": [...]}``) becomes
-      a list of dicts;
-    * ``samples_seen`` is taken from ``step`` (curve) or ``trials``/``steps`` (final) when
-      missing;
-    * ``n_parameters`` from a top-level ``n_edges`` (spiking networks: one parameter per
-      edge) when missing;
-    * ``wall_s`` from ``trials_per_s`` when missing: ``samples_seen / trials_per_s``; curve
-      points then carry ``wall_s_estimated = True`` (training speed taken as constant).
-
-    Non-finite numbers (NaN) become None.
-    """
-    out = dict(res)
-    final = {k: v for k, v in dict(res.get("final", {})).items()}
-    curve = res.get("curve", [])
-    if isinstance(curve, Mapping):
-        keys = [k for k, v in curve.items() if isinstance(v, Sequence)]
-        n = min((len(curve[k]) for k in keys), default=0)
-        curve = [{k: curve[k][i] for k in keys} for i in range(n)]
-    curve = [dict(p) for p in curve if isinstance(p, Mapping)]
-    for p in curve:
-        if "samples_seen" not in p and _number(p.get("step")):
-            p["samples_seen"] = p["step"]
-        for k, v in list(p.items()):
-            if isinstance(v, float) and not math.isfinite(v):
-                p[k] = None
-    if "samples_seen" not in final:
-        for key in ("trials", "steps"):
-            if _number(final.get(key)):
-                final["samples_seen"] = final[key]
-                break
-    if "n_parameters" not in final and _number(res.get("n_edges")):
-        final["n_parameters"] = int(res["n_edges"])
-    speed = res.get("trials_per_s")
-    if _number(speed) and speed > 0:
-        if "wall_s" not in final and _number(final.get("samples_seen")):
-            final["wall_s"] = final["samples_seen"] / speed
-        for p in curve:
-            if "wall_s" not in p and _number(p.get("samples_seen")):
-                p["wall_s"] = p["samples_seen"] / speed
-                p["wall_s_estimated"] = True
-    for k, v in list(final.items()):
-        if isinstance(v, float) and not math.isfinite(v):
-            final[k] = None
-    out["final"] = final
-    out["curve"] = curve
-    return out
-
-
 def flat_final(results: Mapping[str, Mapping[str, Any]]) -> dict:
     """``{"<label>/<metric>": value}`` for every numeric scalar of every run's ``final``.
 
@@ -178,40 +125,24 @@ def flat_final(results: Mapping[str, Mapping[str, Any]]) -> dict:
     return flat
 
 
-def _recorded_config(sub: Path):
-    try:
-        return json.loads((sub / "run.json").read_text())["config"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-
-
 def run_all(runs: Sequence[dict], out_dir: Path, *, seed: int, resume: bool) -> dict:
     """Run every resolved run into ``out_dir/<label>``; return ``{label: results}``.
 
-    With ``resume``, a run whose folder records the same config (``run.json``) and has
-    ``results.json`` is read back, not run; one with the same config but no results (it
-    was interrupted) is run with ``resume=True`` (a kind with checkpoints continues); one
-    whose folder records another config (the comparison file changed) runs from scratch.
+    With ``resume``, each run follows :func:`spikesim.experiments.runs.run_or_skip`: a
+    finished run of the same config is read back, an interrupted one is resumed, any
+    other folder is emptied and run again. Without ``resume`` every run starts afresh.
     """
-    from spikesim.experiments.config import run_experiment
-    from spikesim.experiments.runinfo import write_run_info
+    from spikesim.experiments.runs import run_experiment, run_or_skip
 
     results = {}
     for run in runs:
         cfg = json.loads(json.dumps(run["config"]))
         cfg["experiment"]["seed"] = seed
         sub = out_dir / run["label"]
-        done = sub / "results.json"
-        same = resume and _recorded_config(sub) == cfg
-        if same and done.is_file():
-            results[run["label"]] = normalise_results(json.loads(done.read_text()))
-            continue
-        done.unlink(missing_ok=True)
-        write_run_info(sub, cfg)
-        t0 = time.perf_counter()
-        res = normalise_results(run_experiment(cfg, sub, resume=same))
-        res["final"].setdefault("wall_s", time.perf_counter() - t0)
-        results[run["label"]] = res
+        if resume:
+            results[run["label"]], _ = run_or_skip(cfg, sub)
+        else:
+            results[run["label"]] = run_experiment(cfg, sub, force=True)
     return results
 
 
@@ -420,7 +351,7 @@ def sweep_curves(
             for cell in cells:
                 path = sweep_dir / cell["dir"] / label / "results.json"
                 try:
-                    res = normalise_results(json.loads(path.read_text()))
+                    res = json.loads(path.read_text())
                 except (OSError, ValueError) as exc:
                     raise ConfigError(f"--from-sweep: cannot read {path}: {exc}") from None
                 per_seed.append(

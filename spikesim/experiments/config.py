@@ -478,10 +478,15 @@ def resolve(raw: Mapping[str, Any], base_dir: Path | None = None) -> dict:
     return out
 
 
-def run_experiment(config: Mapping[str, Any], out_dir: str | Path, *, resume: bool = False):
-    """Run a resolved config; return its results dict."""
-    _load_kinds()
-    kind = _KINDS[config["experiment"]["kind"]]
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    return kind.run(dict(config), out_dir, resume)
+def run_experiment(
+    config: Mapping[str, Any],
+    out_dir: str | Path,
+    *,
+    resume: bool = False,
+    force: bool = False,
+    command=None,
+):
+    """Run a resolved config under the run contract (see :mod:`spikesim.experiments.runs`)."""
+    from spikesim.experiments.runs import run_experiment as run
+
+    return run(config, out_dir, resume=resume, force=force, command=command)

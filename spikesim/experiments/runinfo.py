@@ -1,9 +1,11 @@
-"""What every run writes beside its results: the resolved config, versions, seed."""
+"""What every run writes beside its results: ``run.json``."""
 
 from __future__ import annotations
 
 import platform
+import subprocess
 import sys
+from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -24,9 +26,56 @@ def versions() -> dict[str, str]:
     return out
 
 
-def write_run_info(out_dir: str | Path, config: dict[str, Any]) -> Path:
-    """Write ``run.json`` (resolved config, seed, versions) into ``out_dir`` atomically."""
+def git_commit() -> str | None:
+    """The commit of the spikesim checkout this package runs from (``+dirty`` when its
+    tracked files have changes), or None when it is not run from a git checkout."""
+    root = Path(__file__).resolve().parents[2]
+    if not (root / ".git").exists():
+        return None
+    try:
+        sha = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return sha + ("+dirty" if dirty else "") if sha else None
+
+
+def write_run_info(
+    out_dir: str | Path,
+    config: dict[str, Any],
+    *,
+    command: Sequence[str] | None = None,
+    data_paths: dict[str, str | None] | None = None,
+) -> Path:
+    """Write ``run.json`` into ``out_dir`` atomically.
+
+    Keys: ``config`` (resolved), ``seed``, ``spikesim_version``, ``git_commit`` (None
+    outside a checkout), ``data_paths`` (dataset name -> directory read, None for data
+    built in), ``command`` (the command line, None when run from Python), ``versions``.
+    """
+    from spikesim import __version__
+
     return write_json(
         Path(out_dir) / "run.json",
-        {"config": config, "seed": config["experiment"]["seed"], "versions": versions()},
+        {
+            "config": config,
+            "seed": config["experiment"]["seed"],
+            "spikesim_version": __version__,
+            "git_commit": git_commit(),
+            "data_paths": data_paths or {},
+            "command": list(command) if command is not None else None,
+            "versions": versions(),
+        },
     )

@@ -260,20 +260,6 @@ def build_grid(
 # -- one cell --------------------------------------------------------------------------
 
 
-def _normalised(config: Mapping[str, Any]) -> Any:
-    """The config as it reads back from run.json (JSON types)."""
-    from spikesim.io import _json_default
-
-    return json.loads(json.dumps(config, default=_json_default))
-
-
-def _recorded_config(cell_dir: Path) -> Any:
-    try:
-        return json.loads((cell_dir / "run.json").read_text())["config"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-
-
 def _scalars(final: Any) -> dict:
     if not isinstance(final, Mapping):
         return {}
@@ -285,62 +271,43 @@ def _scalars(final: Any) -> dict:
 
 
 def finished_results(cell_dir: str | Path, config: Mapping[str, Any]) -> dict | None:
-    """The results of a finished cell, or None.
+    """The results of a finished cell, or None (:func:`spikesim.experiments.runs.finished_results`:
+    ``results.json`` parses and ``run.json`` records a config equal to ``config``)."""
+    from spikesim.experiments.runs import finished_results as finished
 
-    A cell is finished when ``results.json`` exists and parses and ``run.json`` records a
-    config equal to ``config``.
-    """
-    cell_dir = Path(cell_dir)
-    if _recorded_config(cell_dir) != _normalised(config):
-        return None
-    try:
-        results = json.loads((cell_dir / "results.json").read_text())
-    except (OSError, ValueError):
-        return None
-    return results if isinstance(results, dict) else None
+    return finished(cell_dir, config)
 
 
 def run_cell(config: dict, cell_dir: str) -> dict:
     """Run one cell into ``cell_dir``; never raises for a failure of the run itself.
 
     This is the task sent to Dask workers (a module-level function, importable there).
-    A folder that already holds a run of the same config without ``results.json`` is
-    resumed (``resume=True``); a folder holding another config has its stale
-    ``results.json`` removed and is run from scratch.
+    The restart rule is :func:`spikesim.experiments.runs.run_or_skip`: a finished cell of
+    the same config is skipped, an interrupted one resumed, any other folder emptied and
+    run from scratch.
 
     Returns
     -------
     dict
         ``status`` (``"ok"`` or ``"failed"``), ``final`` (the scalars of the run's
         ``final``) or ``error`` (``"ExceptionType: message"``, also written with the
-        traceback to ``cell_dir/error.txt``), ``resumed`` and ``wall_s`` (seconds).
+        traceback to ``cell_dir/error.txt``), ``resumed``, ``skipped`` and ``wall_s``.
     """
-    from spikesim.experiments.config import run_experiment
-    from spikesim.experiments.runinfo import write_run_info
-    from spikesim.io import write_json, write_text
+    from spikesim.experiments.runs import (
+        as_recorded,
+        finished_results,
+        recorded_config,
+        run_or_skip,
+    )
+    from spikesim.io import write_text
 
     out = Path(cell_dir)
     t0 = time.perf_counter()
-    done = finished_results(out, config)
-    if done is not None:
-        return {
-            "status": "ok",
-            "final": _scalars(done.get("final")),
-            "resumed": False,
-            "wall_s": 0.0,
-            "skipped": True,
-        }
-    resume = _recorded_config(out) == _normalised(config)
-    if not resume:
-        (out / "results.json").unlink(missing_ok=True)
-    (out / "error.txt").unlink(missing_ok=True)
+    resume = recorded_config(out) == as_recorded(config)
+    if finished_results(out, config) is None:
+        (out / "error.txt").unlink(missing_ok=True)
     try:
-        write_run_info(out, config)
-        results = run_experiment(config, out, resume=resume)
-        if not isinstance(results, dict):
-            results = {"final": {}}
-        if not (out / "results.json").is_file():
-            write_json(out / "results.json", results)
+        results, what = run_or_skip(config, out)
     except Exception as exc:
         msg = f"{type(exc).__name__}: {exc}"
         write_text(out / "error.txt", msg + "\n\n" + traceback.format_exc())
@@ -350,12 +317,15 @@ def run_cell(config: dict, cell_dir: str) -> dict:
             "resumed": resume,
             "wall_s": time.perf_counter() - t0,
         }
-    return {
+    done = {
         "status": "ok",
-        "final": _scalars(results.get("final")),
-        "resumed": resume,
-        "wall_s": time.perf_counter() - t0,
+        "final": _scalars(results.get("final") if isinstance(results, dict) else None),
+        "resumed": what == "resumed",
+        "wall_s": 0.0 if what == "skipped" else time.perf_counter() - t0,
     }
+    if what == "skipped":
+        done["skipped"] = True
+    return done
 
 
 # -- running the grid ------------------------------------------------------------------

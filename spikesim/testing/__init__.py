@@ -1,1 +1,1 @@
-"""Importable conformance checks for extensions of spikesim (engines, learners, rules)."""
+"""Importable conformance checks for extensions of spikesim (engines, learners, rules, kinds)."""

@@ -7,8 +7,9 @@ independent paths at once, and return a :class:`Trajectory`.
 
 from __future__ import annotations
 
+import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -16,8 +17,9 @@ import numpy as np
 from spikesim.errors import DivergenceError, ValidationError
 from spikesim.zeroorder.baselines import BASELINES, make_baseline
 from spikesim.zeroorder.core import check_amplitude, ck_amplitude, zero_order_step
+from spikesim.zeroorder.losses import Loss
 
-__all__ = ["SGD", "Trajectory", "ZeroOrder"]
+__all__ = ["SGD", "SGDPath", "Trajectory", "ZeroOrder", "ZeroOrderPath"]
 
 Monitor = Callable[[int, np.ndarray], dict | None]
 
@@ -62,14 +64,36 @@ def _check_data(data) -> tuple[np.ndarray | None, np.ndarray | None, int]:
     return X, Y, len(X)
 
 
-def _sample_order(rng: np.random.Generator, n_samples: int, shuffle: bool) -> Iterator:
-    """Sample indices, one epoch (a fresh permutation when ``shuffle``) after another."""
-    if n_samples == 0:
-        while True:
-            yield None
-    while True:
-        order = rng.permutation(n_samples) if shuffle else range(n_samples)
-        yield from (int(i) for i in order)
+class _Order:
+    """Sample indices, one epoch (a fresh permutation when ``shuffle``) after another.
+
+    Stateful rather than a generator so a run can be checkpointed: the generator's state,
+    the current epoch's order and the position in it are its whole state.
+    """
+
+    def __init__(self, rng: np.random.Generator, n_samples: int, shuffle: bool):
+        self.rng, self.n, self.shuffle = rng, int(n_samples), bool(shuffle)
+        self.order = np.zeros(0, np.int64)
+        self.i = 0
+
+    def next(self) -> int | None:
+        if self.n == 0:
+            return None
+        if self.i == self.order.size:
+            self.order = (
+                self.rng.permutation(self.n) if self.shuffle else np.arange(self.n)
+            ).astype(np.int64)
+            self.i = 0
+        self.i += 1
+        return int(self.order[self.i - 1])
+
+
+def _rng_state(rng: np.random.Generator) -> np.ndarray:
+    return np.array(json.dumps(rng.bit_generator.state))
+
+
+def _set_rng_state(rng: np.random.Generator, state: np.ndarray) -> None:
+    rng.bit_generator.state = json.loads(str(state))
 
 
 def _initial(theta0, replicates: int | None) -> np.ndarray:
@@ -274,49 +298,140 @@ class ZeroOrder:
         if n_steps < 0:
             raise ValidationError(f"n_steps must be >= 0, got {n_steps}")
         squeeze = replicates is None and np.ndim(theta0) == 1
-        theta = _initial(theta0, replicates)
-        X, Y, n_samples = _check_data(data)
-        seq_order, seq_noise = np.random.SeedSequence(self.seed).spawn(2)
-        order = _sample_order(np.random.default_rng(seq_order), n_samples, self.shuffle)
-        rng = np.random.default_rng(seq_noise)
-        A, alpha, n_pres = self.amplitude, self.alpha, self.presentations
-        shape = theta.shape
-
-        def evaluate(i, u):
-            x, y = (None, None) if i is None else (X[i], Y[i])
-            return np.asarray(loss(theta + u, x, y), dtype=float).reshape(shape[0])
-
-        losses = np.empty((n_steps, shape[0]))
+        path = ZeroOrderPath(self, loss, theta0, data, replicates=replicates)
+        path.start()
+        losses = np.empty((n_steps, path.theta.shape[0]))
         rec = _Recorder(record_every, monitor, monitor_every, squeeze)
-        rec(0, theta)
+        rec(0, path.theta)
         bar = _Progress(n_steps, progress, "zero-order")
-        sample = next(order)
-        first = evaluate(sample, rng.uniform(-A, A, size=shape))  # L(theta_{-1} + U_{-1})
-        _check_finite(0, first, theta, self.theta_limit)
-        n_eval = 1
-        base = make_baseline(self.baseline, first, ema_rate=self.ema_rate, n_samples=n_samples)
-        pres = 0
         for k in range(n_steps):
-            if n_pres > 1 and pres == n_pres:  # CK: new sample, prime its baseline
-                sample, pres = next(order), 0
-                base.observe(sample, evaluate(sample, rng.uniform(-A, A, size=shape)))
-                n_eval += 1
-            elif n_pres == 1 and k > 0:
-                sample = next(order)
-            b = base.value(sample)
-            u = rng.uniform(-A, A, size=shape)
-            value = evaluate(sample, u)
-            n_eval += 1
-            theta = zero_order_step(theta, u, value, b, alpha)
-            _check_finite(k + 1, value, theta, self.theta_limit)
-            base.observe(sample, value)
-            losses[k] = value
-            pres += 1
-            rec(k + 1, theta, last=k + 1 == n_steps)
+            losses[k] = path.advance()
+            rec(k + 1, path.theta, last=k + 1 == n_steps)
             if (k + 1) % 1000 == 0:
                 bar.update(1000)
         bar.close()
-        return rec.result(theta, losses, n_eval)
+        return rec.result(path.theta, losses, path.n_evaluations)
+
+
+class ZeroOrderPath:
+    """One run of :class:`ZeroOrder`, advanced one update at a time.
+
+    The loop body of :meth:`ZeroOrder.run`, with its whole state (parameters, the random
+    generators, the sample order, the baseline) readable and restorable
+    (:meth:`state_dict`), so a run can be checkpointed and resumed bit-identically.
+
+    Parameters
+    ----------
+    rule : ZeroOrder
+    loss : callable
+        ``loss(theta (m, d), x, y) -> (m,)``.
+    theta0 : ndarray, shape (d,) or (replicates, d)
+    data : (X, Y) or None
+    replicates : int, optional
+
+    Attributes
+    ----------
+    theta : ndarray, shape (m, d)
+        Current parameters (after :meth:`start`).
+    k : int
+        Updates done.
+    n_evaluations : int
+        Loss evaluations so far (baseline primings included).
+    """
+
+    def __init__(self, rule: ZeroOrder, loss: Callable, theta0, data=None, *, replicates=None):
+        self.rule, self.loss = rule, loss
+        self.theta0 = _initial(theta0, replicates)
+        self.X, self.Y, self.n_samples = _check_data(data)
+        self.theta = self.theta0.copy()
+        self.k = 0
+        self.n_evaluations = 0
+
+    def _evaluate(self, i, u) -> np.ndarray:
+        x, y = (None, None) if i is None else (self.X[i], self.Y[i])
+        value = self.loss(self.theta + u, x, y)
+        return np.asarray(value, dtype=float).reshape(self.theta.shape[0])
+
+    def _draw(self) -> np.ndarray:
+        A = self.rule.amplitude
+        return self.rng.uniform(-A, A, size=self.theta.shape)
+
+    def start(self) -> None:
+        """The initial state: ``theta0``, the first sample and its priming evaluation."""
+        rule = self.rule
+        seq_order, seq_noise = np.random.SeedSequence(rule.seed).spawn(2)
+        self.order = _Order(np.random.default_rng(seq_order), self.n_samples, rule.shuffle)
+        self.rng = np.random.default_rng(seq_noise)
+        self.theta = self.theta0.copy()
+        self.k = 0
+        self.sample = self.order.next()
+        first = self._evaluate(self.sample, self._draw())  # L(theta_{-1} + U_{-1})
+        _check_finite(0, first, self.theta, rule.theta_limit)
+        self.n_evaluations = 1
+        self.base = make_baseline(
+            rule.baseline, first, ema_rate=rule.ema_rate, n_samples=self.n_samples
+        )
+        self.pres = 0
+
+    def advance(self) -> np.ndarray:
+        """One update (SH eq. 4.5); returns the perturbed loss it used, shape ``(m,)``.
+
+        Raises
+        ------
+        DivergenceError
+            A non-finite loss or ``max |theta| > theta_limit``.
+        """
+        rule, n_pres = self.rule, self.rule.presentations
+        if n_pres > 1 and self.pres == n_pres:  # CK: new sample, prime its baseline
+            self.sample, self.pres = self.order.next(), 0
+            self.base.observe(self.sample, self._evaluate(self.sample, self._draw()))
+            self.n_evaluations += 1
+        elif n_pres == 1 and self.k > 0:
+            self.sample = self.order.next()
+        b = self.base.value(self.sample)
+        u = self._draw()
+        value = self._evaluate(self.sample, u)
+        self.n_evaluations += 1
+        self.theta = zero_order_step(self.theta, u, value, b, rule.alpha)
+        self.k += 1
+        _check_finite(self.k, value, self.theta, rule.theta_limit)
+        self.base.observe(self.sample, value)
+        self.pres += 1
+        return value
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Every array of the state; the baseline's fields as ``baseline.<name>``."""
+        state = {
+            "theta": self.theta.copy(),
+            "k": np.int64(self.k),
+            "n_evaluations": np.int64(self.n_evaluations),
+            "sample": np.int64(-1 if self.sample is None else self.sample),
+            "pres": np.int64(self.pres),
+            "order": self.order.order.copy(),
+            "order_i": np.int64(self.order.i),
+            "order_rng": _rng_state(self.order.rng),
+            "noise_rng": _rng_state(self.rng),
+        }
+        for name, value in vars(self.base).items():
+            state[f"baseline.{name}"] = np.asarray(value)
+        return state
+
+    def load_state_dict(self, state) -> None:
+        """Restore a state from :meth:`state_dict` (after :meth:`start`)."""
+        self.theta = np.array(state["theta"], dtype=float)
+        self.k = int(state["k"])
+        self.n_evaluations = int(state["n_evaluations"])
+        self.sample = None if int(state["sample"]) < 0 else int(state["sample"])
+        self.pres = int(state["pres"])
+        self.order.order = np.asarray(state["order"], np.int64).copy()
+        self.order.i = int(state["order_i"])
+        _set_rng_state(self.order.rng, state["order_rng"])
+        _set_rng_state(self.rng, state["noise_rng"])
+        for name, value in vars(self.base).items():
+            saved = np.asarray(state[f"baseline.{name}"])
+            setattr(
+                self.base, name, saved.copy() if isinstance(value, np.ndarray) else saved.item()
+            )
 
 
 class SGD:
@@ -352,22 +467,64 @@ class SGD:
         monitor: Monitor | None = None,
         monitor_every: int | None = None,
     ) -> Trajectory:
-        """Run ``n_steps`` updates; ``loss`` must provide ``grad(theta (m, d), x, y)``."""
-        if not hasattr(loss, "grad"):
-            raise ValidationError("SGD needs a loss with a grad(theta, x, y) method")
+        """Run ``n_steps`` updates; ``loss`` must be a
+        :class:`~spikesim.zeroorder.losses.Loss` (which declares ``grad``)."""
         squeeze = np.ndim(theta0) == 1
-        theta = _initial(theta0, None)
-        X, Y, n_samples = _check_data(data)
-        seq_order, _ = np.random.SeedSequence(self.seed).spawn(2)
-        order = _sample_order(np.random.default_rng(seq_order), n_samples, self.shuffle)
-        losses = np.empty((int(n_steps), theta.shape[0]))
+        path = SGDPath(self, loss, theta0, data)
+        path.start()
+        losses = np.empty((int(n_steps), path.theta.shape[0]))
         rec = _Recorder(record_every, monitor, monitor_every, squeeze)
-        rec(0, theta)
+        rec(0, path.theta)
         for k in range(int(n_steps)):
-            i = next(order)
-            x, y = (None, None) if i is None else (X[i], Y[i])
-            losses[k] = loss.value(theta, x, y)
-            theta = theta - self.lr * loss.grad(theta, x, y)
-            _check_finite(k + 1, losses[k], theta, self.theta_limit)
-            rec(k + 1, theta, last=k + 1 == n_steps)
-        return rec.result(theta, losses, 0)
+            losses[k] = path.advance()
+            rec(k + 1, path.theta, last=k + 1 == n_steps)
+        return rec.result(path.theta, losses, 0)
+
+
+class SGDPath:
+    """One run of :class:`SGD`, advanced one update at a time (see :class:`ZeroOrderPath`)."""
+
+    def __init__(self, rule: SGD, loss, theta0, data=None):
+        if not isinstance(loss, Loss):
+            raise ValidationError(
+                "SGD needs a spikesim.zeroorder.losses.Loss (a loss with a gradient), got "
+                f"{type(loss).__name__}"
+            )
+        self.rule, self.loss = rule, loss
+        self.theta0 = _initial(theta0, None)
+        self.X, self.Y, self.n_samples = _check_data(data)
+        self.theta = self.theta0.copy()
+        self.k = 0
+        self.n_evaluations = 0
+
+    def start(self) -> None:
+        seq_order, _ = np.random.SeedSequence(self.rule.seed).spawn(2)
+        self.order = _Order(np.random.default_rng(seq_order), self.n_samples, self.rule.shuffle)
+        self.theta = self.theta0.copy()
+        self.k = 0
+
+    def advance(self) -> np.ndarray:
+        """One step ``theta <- theta - lr grad L``; returns the loss before it, ``(m,)``."""
+        i = self.order.next()
+        x, y = (None, None) if i is None else (self.X[i], self.Y[i])
+        value = self.loss.value(self.theta, x, y)
+        self.theta = self.theta - self.rule.lr * self.loss.grad(self.theta, x, y)
+        self.k += 1
+        _check_finite(self.k, value, self.theta, self.rule.theta_limit)
+        return value
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        return {
+            "theta": self.theta.copy(),
+            "k": np.int64(self.k),
+            "order": self.order.order.copy(),
+            "order_i": np.int64(self.order.i),
+            "order_rng": _rng_state(self.order.rng),
+        }
+
+    def load_state_dict(self, state) -> None:
+        self.theta = np.array(state["theta"], dtype=float)
+        self.k = int(state["k"])
+        self.order.order = np.asarray(state["order"], np.int64).copy()
+        self.order.i = int(state["order_i"])
+        _set_rng_state(self.order.rng, state["order_rng"])

@@ -25,10 +25,12 @@ The keys of ``[learner]`` are the chosen learner's constructor arguments (its
 hyperparameters): unknown keys are named, types are checked against the defaults, and the
 resolved config lists every hyperparameter. ``seed`` comes from ``experiment.seed``.
 
-Outputs: ``results.json`` (``final``: ``test_accuracy``, ``train_error``, ``train_loss``,
-``samples_seen``, ``wall_s``, ``n_parameters``; ``curve``: one point per evaluation),
-``learning_curve.png``, ``checkpoint.npz`` (learner state + position; ``--resume``
-continues from it and ends identical to an uninterrupted run).
+Outputs (the run contract, ``docs/guide/file-formats.md``): ``results.json`` (``final``:
+``test_accuracy``, ``train_error``, ``train_loss``, ``samples_seen``, ``wall_s``,
+``n_parameters``; ``curve``: one point per evaluation; ``details``: learner, dataset,
+hyperparameters), ``learning_curve.png``, ``checkpoint.npz`` (learner state as
+``learner.<name>`` + position; ``--resume`` continues from it and ends identical to an
+uninterrupted run; ``train.epochs`` / ``train.max_iterations`` may grow on resume).
 """
 
 from __future__ import annotations
@@ -38,9 +40,14 @@ import inspect
 from pathlib import Path
 from typing import Any
 
-from spikesim.errors import ConfigError
-from spikesim.experiments.config import Field, Kind, register_kind
+import numpy as np
+
+from spikesim.errors import ConfigError, ValidationError
+from spikesim.experiments.config import Field, register_kind
+from spikesim.experiments.runs import TrainingKind
 from spikesim.experiments.task import load_task, task_table
+from spikesim.experiments.train_rate import RateStepper
+from spikesim.training import Schedule
 
 
 def _positive(v) -> str | None:
@@ -211,66 +218,71 @@ def blas_threads(n: int):
         yield
 
 
-def _train(learner, ds, config: dict, out_dir: Path, resume: bool) -> dict:
-    from spikesim.experiments.train_rate import train_rate
+class _BlasLimitedStepper(RateStepper):
+    """:class:`RateStepper` that trains under the BLAS thread limit ``train.blas_threads``."""
 
+    def __init__(self, learner, ds, config: dict):
+        tr = config["train"]
+        try:
+            super().__init__(
+                learner,
+                ds,
+                epochs=tr["epochs"],
+                batch_size=tr["batch_size"],
+                seed=config["experiment"]["seed"],
+                shuffle=tr["shuffle"],
+                max_iterations=tr["max_iterations"],
+                eval_n_test=tr["eval_n_test"],
+                train_error_n=tr["train_error_n"],
+            )
+        except ValidationError as exc:
+            raise ConfigError(f"learner.sizes: {exc}") from None
+        self.threads = tr["blas_threads"]
+
+    def session(self):
+        return blas_threads(self.threads)
+
+
+def stepper(config: dict) -> RateStepper:
+    """The :class:`~spikesim.experiments.train_rate.RateStepper` of a resolved config."""
+    learner, ds = build(config)
+    return _BlasLimitedStepper(learner, ds, config)
+
+
+def _schedule(config: dict) -> Schedule:
     tr = config["train"]
-    return train_rate(
-        learner,
-        ds,
-        epochs=tr["epochs"],
-        batch_size=tr["batch_size"],
-        seed=config["experiment"]["seed"],
-        shuffle=tr["shuffle"],
-        max_iterations=tr["max_iterations"],
-        eval_every=tr["eval_every"],
-        eval_n_test=tr["eval_n_test"],
-        checkpoint_every=tr["checkpoint_every"],
-        train_error_n=tr["train_error_n"],
-        out_dir=out_dir,
-        resume=resume,
-    )
+    return Schedule(eval_every=tr["eval_every"], checkpoint_every=tr["checkpoint_every"])
 
 
-def run(config: dict, out_dir: Path, resume: bool) -> dict:
-    from spikesim.io import save_figure, write_json
+def plot(run, out_dir: Path) -> list[Path]:
+    """``learning_curve.png``: test accuracy against samples seen."""
+    from spikesim.io import save_figure
     from spikesim.plots import learning_curves
 
-    learner, ds = build(config)
-    tr = config["train"]
-    with blas_threads(tr["blas_threads"]):
-        res = _train(learner, ds, config, out_dir, resume)
-    results = {
-        "experiment": config["experiment"]["name"],
-        "learner": config["learner"]["name"],
-        "dataset": ds.name,
-        "seed": config["experiment"]["seed"],
-        "params": learner.get_params(),
-        **res,
-    }
-    write_json(Path(out_dir) / "results.json", results)
-    curve = res["curve"]
+    curve = run.curve
     ax = learning_curves(
         {
-            results["learner"]: (
+            run.config["learner"]["name"]: (
                 [c["samples_seen"] for c in curve],
-                [c["test_accuracy"] for c in curve],
+                [np.nan if c["test_accuracy"] is None else c["test_accuracy"] for c in curve],
             )
         },
-        title=f"{config['experiment']['name']} ({ds.name})",
-        chance=1.0 / ds.n_classes,
+        title=f"{run.config['experiment']['name']} ({run.details.get('dataset', '')})",
+        chance=1.0 / run.config["learner"]["sizes"][-1],
     )
-    save_figure(ax.figure, Path(out_dir) / "learning_curve.png")
-    return results
+    return [save_figure(ax.figure, Path(out_dir) / "learning_curve.png")]
 
 
 KIND = register_kind(
-    Kind(
+    TrainingKind(
         name="rate",
         tables={"task": TASK, "learner": learner_table, "train": TRAIN},
-        run=run,
         doc=__doc__ or "",
+        stepper=stepper,
+        schedule=_schedule,
+        plot=plot,
+        budget_keys=("train.epochs", "train.max_iterations"),
     )
 )
 
-__all__ = ["KIND", "build", "learner_table", "run"]
+__all__ = ["KIND", "build", "learner_table", "plot", "stepper"]

@@ -1,27 +1,30 @@
 """Kind ``spiking``: train a spiking network with reward-modulated STDP (SH eq. 4.1).
 
 Tables: ``[task]``, ``[network]``, ``[encoding]``, ``[loss]``, ``[rule]``, ``[train]``; every
-key is listed in :data:`TABLES` (and in ``docs/guide/plasticity.md``). Writes into the
-output directory: ``results.json``, ``checkpoint.npz`` (at every evaluation),
+key is listed in :data:`TABLES` (and in ``docs/guide/plasticity.md``). Trained by the one
+driver (:class:`SpikingStepper`: one step is one chunk of trials) under the run contract
+(``docs/guide/file-formats.md``). Writes into the output directory: ``run.json``,
+``results.json``, ``checkpoint.npz`` (at every evaluation), ``weights.npz`` (initial and
+final weights, the sampled synapses' trajectories), ``network.npz`` (the trained network,
+:func:`spikesim.io.load_network`), and unless ``train.plots = false``
 ``learning_curve.png``, ``weights.png`` (trajectories of sampled synapses),
-``weight_hist.png`` (before/after), ``raster_before.png``, ``raster_after.png``.
+``weight_hist.png`` (before/after), ``raster_before.png``, ``raster_after.png``
+(``spikesim plot RUN`` redraws them).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
-import time
 from pathlib import Path
 
 import numpy as np
 
 from spikesim.errors import ConfigError
-from spikesim.experiments.config import Field, Kind, register_kind
+from spikesim.experiments.config import Field, register_kind
+from spikesim.experiments.runs import TrainingKind
 from spikesim.experiments.task import task_table
+from spikesim.training import Schedule, Stepper, StepReport
 
-__all__ = ["TABLES", "run", "build", "validate"]
+__all__ = ["KIND", "TABLES", "SpikingStepper", "build", "validate"]
 
 
 def _pos(v):
@@ -160,13 +163,6 @@ TABLES = {
         "plots": Field(bool, True, doc="write the plots"),
     },
 }
-
-
-def _config_hash(config: dict) -> str:
-    keep = {k: v for k, v in config.items() if k != "train"}
-    keep["train"] = {k: config["train"][k] for k in ("chunk", "batch")}
-    text = json.dumps(keep, sort_keys=True, default=str)
-    return hashlib.sha1(text.encode()).hexdigest()[:16]
 
 
 def build(config: dict):
@@ -378,17 +374,6 @@ def make_trainer(config: dict, built: dict):
     )
 
 
-_CURVE_KEYS = (
-    "step",
-    "test_loss",
-    "test_rate_loss",
-    "test_accuracy",
-    "train_loss",
-    "train_accuracy",
-    "rel_change",
-)
-
-
 def _layer_rates(net, mean_counts, duration):
     return [float(mean_counts[g].mean() / duration) for g in net.groups()]
 
@@ -397,152 +382,161 @@ def _silent(net, mean_counts):
     return [float(np.mean(mean_counts[g] == 0)) for g in net.groups()]
 
 
-def run(config: dict, out_dir: Path, resume: bool) -> dict:
-    """Train, evaluate, checkpoint and plot (the ``spiking`` kind)."""
-    from spikesim.errors import DivergenceError
-    from spikesim.io import write_json, write_npz
+class SpikingStepper(Stepper):
+    """The ``spiking`` kind on the driver: one step is one chunk of ``train.chunk`` trials
+    of :class:`~spikesim.plasticity.trainer.Trainer`; evaluations on the held-out set.
 
-    out_dir = Path(out_dir)
-    built = build(config)
-    net = built["network"]
-    trainer = make_trainer(config, built)
-    tr = config["train"]
-    chash = _config_hash(config)
-    rng = np.random.default_rng([config["experiment"]["seed"], 9])
-    syn = np.sort(rng.choice(net.n_edges, size=min(tr["n_synapses"], net.n_edges), replace=False))
-    w_init = trainer.w.copy()
-    ckpt = out_dir / "checkpoint.npz"
-    curve = {k: [] for k in _CURVE_KEYS}
-    snaps_step, snaps_w = [0], [w_init[syn]]
-    xt, tt, yt = built["x_test"], built["t_test"], built["y_test"]
+    State: the trainer's (``w``, baselines, ...), the sampled synapses' weights after
+    every chunk (``snaps_step``, ``snaps_w``, for the trajectory plot) and the mean spike
+    counts before training (``counts_before``, for the diagnostics).
+    """
 
-    def evaluate(record=False):
-        return trainer.evaluate(xt, tt, yt, repeats=tr["eval_repeats"], record_counts=record)
+    unit = "trial"
 
-    ev0 = evaluate(record=True)
-    initial = {
-        "test_loss": ev0["loss"],
-        "test_rate_loss": ev0["rate_loss"],
-        "test_accuracy": ev0["accuracy"],
-    }
-    if resume and ckpt.is_file():
-        with np.load(ckpt) as z:
-            if str(z["config_hash"]) != chash:
-                raise ConfigError(
-                    f"{ckpt} was written by a different configuration; use another --out"
-                )
-            keys = ("w", "bstate", "step", "ring", "ring_n", "e_mean")
-            trainer.load_state_dict({k: z[k] for k in keys if k in z.files})
-            for k in _CURVE_KEYS:
-                curve[k] = z["curve_" + k].tolist()
-            snaps_step = z["snaps_step"].tolist()
-            snaps_w = list(z["snaps_w"])
-    elif not curve["step"]:
-        curve["step"].append(0)
-        curve["test_loss"].append(ev0["loss"])
-        curve["test_rate_loss"].append(ev0["rate_loss"])
-        curve["test_accuracy"].append(ev0["accuracy"])
-        curve["train_loss"].append(np.nan)
-        curve["train_accuracy"].append(np.nan)
-        curve["rel_change"].append(0.0)
+    def __init__(self, config: dict):
+        self.config = config
+        self.built = build(config)
+        self.trainer = make_trainer(config, self.built)
+        self.tr = config["train"]
+        net = self.built["network"]
+        rng = np.random.default_rng([config["experiment"]["seed"], 9])
+        n_syn = min(self.tr["n_synapses"], net.n_edges)
+        self.syn = np.sort(rng.choice(net.n_edges, size=n_syn, replace=False))
+        self.w_init = self.trainer.w.copy()
+        self.snaps_step: list[int] = [0]
+        self.snaps_w: list[np.ndarray] = [self.w_init[self.syn]]
+        self.counts_before: np.ndarray | None = None
 
-    def save_checkpoint():
-        write_npz(
-            ckpt,
-            config_hash=np.array(chash),
-            **trainer.state_dict(),
-            **{"curve_" + k: np.asarray(v, float) for k, v in curve.items()},
-            snaps_step=np.asarray(snaps_step),
-            snaps_w=np.asarray(snaps_w),
+    @property
+    def position(self) -> int:
+        return int(self.trainer.step)
+
+    @property
+    def total(self) -> int:
+        return int(self.tr["trials"])
+
+    @property
+    def samples_seen(self) -> int:
+        return int(self.trainer.step)
+
+    def init(self) -> None:
+        pass  # the trainer starts fresh
+
+    def step(self) -> StepReport:
+        r = self.trainer.train_chunk()
+        self.snaps_step.append(int(self.trainer.step))
+        self.snaps_w.append(self.trainer.w[self.syn].copy())
+        stats = {
+            "train_loss": float(r["losses"].mean()),
+            "rel_change": float(r["rel_change"].mean()),
+        }
+        if self.built["classification"]:
+            stats["train_accuracy"] = float(np.mean(r["preds"] == r["labels"]))
+        return StepReport(samples=self.trainer.chunk, stats=stats)
+
+    def _evaluate(self, record: bool) -> dict:
+        b = self.built
+        return self.trainer.evaluate(
+            b["x_test"],
+            b["t_test"],
+            b["y_test"],
+            repeats=self.tr["eval_repeats"],
+            record_counts=record,
         )
 
-    from tqdm import tqdm
+    def evaluate(self) -> dict:
+        first = self.counts_before is None
+        ev = self._evaluate(record=first)
+        if first:
+            self.counts_before = ev["mean_counts"]
+        return {
+            "test_loss": float(ev["loss"]),
+            "test_rate_loss": float(ev["rate_loss"]) if self.trainer.loss == "mse" else None,
+            "test_accuracy": float(ev["accuracy"]) if self.built["classification"] else None,
+        }
 
-    bar = tqdm(
-        total=tr["trials"],
-        initial=trainer.step,
-        unit="trial",
-        disable=os.environ.get("SPIKESIM_NO_PROGRESS") == "1",
-        desc=config["experiment"]["name"],
-    )
-    t0 = time.perf_counter()
-    done0 = trainer.step
-    acc_l, acc_c, acc_r = [], [], []
-    try:
-        while trainer.step < tr["trials"]:
-            try:
-                r = trainer.train_chunk()
-            except DivergenceError as exc:
-                raise DivergenceError(
-                    f"{exc}; the last checkpoint ({ckpt}) is kept", step=exc.step
-                ) from None
-            acc_l.append(r["losses"].mean())
-            acc_c.append(np.mean(r["preds"] == r["labels"]))
-            acc_r.append(r["rel_change"].mean())
-            bar.update(trainer.chunk)
-            snaps_step.append(trainer.step)
-            snaps_w.append(trainer.w[syn].copy())
-            if trainer.step % tr["eval_every"] == 0 or trainer.step >= tr["trials"]:
-                ev = evaluate()
-                curve["step"].append(trainer.step)
-                curve["test_loss"].append(ev["loss"])
-                curve["test_rate_loss"].append(ev["rate_loss"])
-                curve["test_accuracy"].append(ev["accuracy"])
-                curve["train_loss"].append(float(np.mean(acc_l)))
-                curve["train_accuracy"].append(
-                    float(np.mean(acc_c)) if built["classification"] else np.nan
-                )
-                curve["rel_change"].append(float(np.mean(acc_r)))
-                acc_l, acc_c, acc_r = [], [], []
-                bar.set_postfix(test_loss=f"{ev['loss']:.4g}", acc=f"{ev['accuracy']:.3f}")
-                save_checkpoint()
-    finally:
-        bar.close()
-    wall = time.perf_counter() - t0
-    ev1 = evaluate(record=True)
-    final = {"test_loss": ev1["loss"], "trials": trainer.step}
-    if built["classification"]:
-        final["test_accuracy"] = ev1["accuracy"]
-    final["test_loss_over_initial"] = ev1["loss"] / initial["test_loss"]
-    if trainer.loss == "mse":
-        final["test_rate_loss"] = ev1["rate_loss"]
-        final["test_rate_loss_over_initial"] = ev1["rate_loss"] / initial["test_rate_loss"]
-    results = {
-        "experiment": config["experiment"],
-        "final": final,
-        "initial": initial,
-        "curve": curve,
-        "diagnostics": {
-            "layer_rates_hz_before": _layer_rates(net, ev0["mean_counts"], trainer.duration),
+    def state_dict(self) -> dict:
+        return {
+            **{k: np.asarray(v) for k, v in self.trainer.state_dict().items()},
+            "snaps_step": np.asarray(self.snaps_step, np.int64),
+            "snaps_w": np.asarray(self.snaps_w),
+            "counts_before": np.asarray(self.counts_before),
+        }
+
+    def load_state_dict(self, state) -> None:
+        own = ("snaps_step", "snaps_w", "counts_before")
+        self.trainer.load_state_dict({k: v for k, v in state.items() if k not in own})
+        self.snaps_step = [int(s) for s in state["snaps_step"]]
+        self.snaps_w = list(np.asarray(state["snaps_w"]))
+        self.counts_before = np.asarray(state["counts_before"])
+
+    def finalize(self, curve: list[dict], out_dir: Path | None) -> dict:
+        from spikesim.experiments.runs import NETWORK
+        from spikesim.io import save_network, write_npz
+
+        net, trainer = self.built["network"], self.trainer
+        ev1 = self._evaluate(record=True)
+        first = curve[0]
+        final = {"test_loss": float(ev1["loss"]), "trials": int(trainer.step)}
+        if self.built["classification"]:
+            final["test_accuracy"] = float(ev1["accuracy"])
+        final["test_loss_over_initial"] = ev1["loss"] / first["test_loss"]
+        if trainer.loss == "mse":
+            final["test_rate_loss"] = float(ev1["rate_loss"])
+            final["test_rate_loss_over_initial"] = ev1["rate_loss"] / first["test_rate_loss"]
+        final["n_parameters"] = int(net.n_edges)
+        before = self.counts_before
+        details = {
+            "classification": bool(self.built["classification"]),
+            "n_edges": int(net.n_edges),
+            "layer_rates_hz_before": _layer_rates(net, before, trainer.duration),
             "layer_rates_hz_after": _layer_rates(net, ev1["mean_counts"], trainer.duration),
-            "silent_fraction_before": _silent(net, ev0["mean_counts"]),
+            "silent_fraction_before": _silent(net, before),
             "silent_fraction_after": _silent(net, ev1["mean_counts"]),
             "output_mean_counts_after": ev1["mean_counts"][net.outputs].tolist(),
-            "weight_mean_before": float(w_init.mean()),
+            "weight_mean_before": float(self.w_init.mean()),
             "weight_mean_after": float(trainer.w.mean()),
-        },
-        "n_edges": net.n_edges,
-        "trials_per_s": (trainer.step - done0) / wall if trainer.step > done0 else None,
-    }
-    write_npz(out_dir / "weights.npz", w_init=w_init, w_final=trainer.w, synapses=syn)
-    write_json(out_dir / "results.json", results)
-    if tr["plots"]:
-        _plots(out_dir, config, built, trainer, w_init, curve, snaps_step, snaps_w, syn)
-    return results
+        }
+        if out_dir is not None:
+            write_npz(
+                out_dir / "weights.npz",
+                w_init=self.w_init,
+                w_final=trainer.w,
+                synapses=self.syn,
+                snaps_step=np.asarray(self.snaps_step, np.int64),
+                snaps_w=np.asarray(self.snaps_w),
+                example_x=self.built["x_test"][0],
+            )
+            save_network(
+                out_dir / NETWORK,
+                net.with_weights(trainer.w),
+                info={"trials": int(trainer.step), "experiment": self.config["experiment"]["name"]},
+            )
+        return {"final": final, "details": details}
 
 
-def _plots(out_dir, config, built, trainer, w_init, curve, snaps_step, snaps_w, syn):
+def plot(run, out_dir: Path) -> list[Path]:
+    """The ``spiking`` kind's figures from a run folder: ``learning_curve.png``,
+    ``weights.png`` (sampled synapses' trajectories), ``weight_hist.png`` (before/after),
+    ``raster_before.png`` and ``raster_after.png`` (test example 0)."""
     from spikesim import plots
+    from spikesim.encoding import poisson_draw
     from spikesim.engines.event import simulate_csr, to_record
     from spikesim.io import save_figure
     from spikesim.record import check_input_spikes
 
-    net = built["network"]
+    out_dir = Path(out_dir)
+    config, net = run.config, run.network
     name = config["experiment"]["name"]
-    step = np.asarray(curve["step"], float)
-    if built["classification"]:
+    with np.load(run.path / "weights.npz") as z:
+        w = {k: z[k] for k in z.files}
+    w_init, w_final, syn = w["w_init"], w["w_final"], w["synapses"]
+    step = np.asarray([p["step"] for p in run.curve], float)
+    values = lambda key: [np.nan if p.get(key) is None else p[key] for p in run.curve]  # noqa: E731
+    written = []
+    if run.details.get("classification", True):
         ax = plots.learning_curves(
-            {"test accuracy": (step, curve["test_accuracy"])},
+            {"test accuracy": (step, values("test_accuracy"))},
             xlabel="trials",
             ylabel="test accuracy",
             chance=config["network"]["population"] / net.outputs.size,
@@ -551,56 +545,64 @@ def _plots(out_dir, config, built, trainer, w_init, curve, snaps_step, snaps_w, 
     else:
         ax = plots.learning_curves(
             {
-                "test loss (single trials)": (step, curve["test_loss"]),
-                "test rate loss (rates averaged over repeats)": (step, curve["test_rate_loss"]),
+                "test loss (single trials)": (step, values("test_loss")),
+                "test rate loss (rates averaged over repeats)": (step, values("test_rate_loss")),
             },
             xlabel="trials",
             ylabel="test loss (mse)",
             title=f"{name}: reward-modulated STDP",
         )
-    save_figure(ax.figure, out_dir / "learning_curve.png")
+    written.append(save_figure(ax.figure, out_dir / "learning_curve.png"))
     labels = [
         f"{int(net.pre[e])}->{int(net.post[e])} {'+' if net.sign[e] > 0 else '-'}" for e in syn
     ]
     ax = plots.weight_trajectories(
-        np.asarray(snaps_step),
-        np.asarray(snaps_w),
+        w["snaps_step"],
+        w["snaps_w"],
         labels=labels,
         title=f"{name}: weights of {len(syn)} sampled synapses",
     )
-    save_figure(ax.figure, out_dir / "weights.png")
+    written.append(save_figure(ax.figure, out_dir / "weights.png"))
     ax = plots.new_axes()
-    hi = max(w_init.max(), trainer.w.max())
-    bins = np.linspace(0, hi, 60)
+    bins = np.linspace(0, max(w_init.max(), w_final.max()), 60)
     ax.hist(w_init, bins=bins, alpha=0.6, label="before")
-    ax.hist(trainer.w, bins=bins, alpha=0.6, label="after")
+    ax.hist(w_final, bins=bins, alpha=0.6, label="after")
     ax.set_xlabel("weight")
     ax.set_ylabel("synapses")
     ax.set_yscale("log")
     ax.legend()
     ax.set_title(f"{name}: weight histogram")
-    save_figure(ax.figure, out_dir / "weight_hist.png")
-    x0 = built["x_test"][0]
+    written.append(save_figure(ax.figure, out_dir / "weight_hist.png"))
+    enc = config["encoding"]
+    duration, max_rate = enc["duration"], enc["max_rate"]
     rng = np.random.default_rng([config["experiment"]["seed"], 11])
-    counts = rng.poisson(x0 * trainer.max_rate * trainer.duration)
+    counts, t_in = poisson_draw(w["example_x"] * max_rate * duration, duration, rng)
     nrn = np.repeat(net.inputs, counts)
-    t_in = rng.uniform(0, trainer.duration, nrn.size)
-    inp = check_input_spikes(net, (t_in, nrn), trainer.duration)
+    inp = check_input_spikes(net, (t_in, nrn), duration)
     groups = net.groups()
     names = ["input"] + [f"hidden {k}" for k in range(1, len(groups) - 1)] + ["output"]
-    for tag, w in (("before", w_init), ("after", trainer.w)):
-        s, c, b = simulate_csr(net, w, inp[0], inp[1], trainer.duration)
-        rec = to_record(net, s, c, b, trainer.duration)
+    for tag, weights in (("before", w_init), ("after", w_final)):
+        s, c, b = simulate_csr(net, weights, inp[0], inp[1], duration)
+        rec = to_record(net, s, c, b, duration)
         ax = plots.raster(rec, groups, group_names=names, title=f"{name}: test example 0, {tag}")
-        save_figure(ax.figure, out_dir / f"raster_{tag}.png")
+        written.append(save_figure(ax.figure, out_dir / f"raster_{tag}.png"))
+    return written
 
 
-register_kind(
-    Kind(
+def _schedule(config: dict) -> Schedule:
+    return Schedule(eval_every=config["train"]["eval_every"], checkpoint_every=None)
+
+
+KIND = register_kind(
+    TrainingKind(
         name="spiking",
         tables=TABLES,
-        run=run,
         validate=validate,
         doc="spiking network trained with reward-modulated STDP (Schmidt-Hieber eq. 4.1)",
+        stepper=SpikingStepper,
+        schedule=_schedule,
+        plot=plot,
+        budget_keys=("train.trials",),
+        plots_key="train.plots",
     )
 )

@@ -37,25 +37,27 @@ used for ``n`` consecutive updates and primed by one extra evaluation, counted i
 ``loss_evaluations``). ``wall_s`` is training time without evaluations. A run that
 diverges (:class:`~spikesim.errors.DivergenceError`) keeps its curve up to the last
 evaluation; ``final`` then reports that evaluation and ``diverged_at`` (the update).
-There is no checkpoint: ``--resume`` reruns from the start (runs take seconds to minutes).
 
-Outputs: ``results.json`` (``final``: ``test_accuracy``, ``test_loss``, ``train_accuracy``,
-``samples_seen``, ``wall_s``, ``n_parameters``, ...; ``curve``: one dict per evaluation),
-``learning_curve.png``.
+Outputs (the run contract, ``docs/guide/file-formats.md``): ``results.json`` (``final``:
+``test_accuracy``, ``test_loss``, ``train_accuracy``, ``samples_seen``, ``wall_s``,
+``n_parameters``, ...; ``curve``: one record per evaluation), ``checkpoint.npz`` (at every
+evaluation: parameters, random generators, sample order, baseline; ``--resume`` continues
+bit-identically, ``train.steps`` may grow), ``learning_curve.png``.
 """
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
 
-from spikesim.errors import ConfigError, ValidationError
-from spikesim.experiments.config import Field, Kind, register_kind
+from spikesim.errors import ConfigError, DivergenceError, ValidationError
+from spikesim.experiments.config import Field, register_kind
+from spikesim.experiments.runs import TrainingKind
 from spikesim.experiments.task import load_task, task_table
+from spikesim.training import Schedule, Stepper, StepReport
 
-__all__ = ["KIND", "TABLES", "build", "run"]
+__all__ = ["KIND", "TABLES", "ZeroOrderStepper", "build", "plot"]
 
 
 def _positive(v) -> str | None:
@@ -172,102 +174,122 @@ def _test_loss(model, theta: np.ndarray, x: np.ndarray, y: np.ndarray) -> float:
     return float(model.scale * np.mean(np.sum((out - target) ** 2, axis=1)))
 
 
-def run(config: dict, out_dir: Path, resume: bool) -> dict:
-    """Train and evaluate (the ``zeroorder`` kind); ``resume`` reruns from the start."""
-    from spikesim.errors import DivergenceError
-    from spikesim.io import save_figure, write_json
+class ZeroOrderStepper(Stepper):
+    """The ``zeroorder`` kind on the driver: one step is one parameter update
+    (:class:`~spikesim.zeroorder.dynamics.ZeroOrderPath` or ``SGDPath``).
+
+    A divergence ends the run at the last evaluation (``final.diverged_at``), not with an
+    error: a diverging learning rate is a result of this kind.
+    """
+
+    unit = "update"
+
+    def __init__(self, config: dict):
+        from spikesim.zeroorder.dynamics import SGDPath, ZeroOrderPath
+
+        self.config = config
+        self.model, theta0, self.ds, opt = build(config)
+        tr = config["train"]
+        self._total = tr["steps"]
+        n_eval = tr["eval_n_test"] or None
+        self.x_eval, self.y_eval = self.ds.x_test[:n_eval], self.ds.y_test[:n_eval]
+        make = SGDPath if config["rule"]["method"] == "sgd" else ZeroOrderPath
+        self.path = make(opt, self.model, theta0, (self.ds.x_train, self.ds.y_train))
+        self.theta_eval = np.asarray(theta0, float)
+        self.diverged_at = None
+
+    @property
+    def position(self) -> int:
+        return int(self.path.k)
+
+    @property
+    def total(self) -> int:
+        return int(self._total)
+
+    @property
+    def samples_seen(self) -> int:
+        return int(self.path.k)
+
+    def init(self) -> None:
+        self.path.start()
+
+    def step(self) -> StepReport:
+        try:
+            self.path.advance()
+        except DivergenceError as exc:
+            self.diverged_at = int(exc.step)
+            return StepReport(samples=1, stop=True)
+        return StepReport(samples=1)
+
+    def evaluate(self) -> dict:
+        theta = self.path.theta[0]
+        self.theta_eval = theta.copy()
+        return {
+            "test_accuracy": self.model.accuracy(theta, self.x_eval, self.y_eval),
+            "test_loss": _test_loss(self.model, theta, self.x_eval, self.y_eval),
+        }
+
+    def state_dict(self) -> dict:
+        return {**self.path.state_dict(), "theta_eval": self.theta_eval.copy()}
+
+    def load_state_dict(self, state) -> None:
+        self.path.start()
+        self.path.load_state_dict(state)
+        self.theta_eval = np.array(state["theta_eval"], dtype=float)
+
+    def finalize(self, curve: list[dict], out_dir: Path | None) -> dict:
+        model, ds = self.model, self.ds
+        theta = self.theta_eval if self.diverged_at is not None else self.path.theta[0]
+        n_tr = self.config["train"]["train_accuracy_n"] or None
+        final = {
+            "test_accuracy": model.accuracy(theta, ds.x_test, ds.y_test),
+            "test_loss": _test_loss(model, theta, ds.x_test, ds.y_test),
+            "train_accuracy": model.accuracy(theta, ds.x_train[:n_tr], ds.y_train[:n_tr]),
+            "n_parameters": int(model.dim),
+        }
+        if self.config["rule"]["method"] == "zero-order":
+            final["loss_evaluations"] = int(self.path.n_evaluations)
+        if self.diverged_at is not None:
+            final["diverged_at"] = self.diverged_at
+            final["samples_seen"] = curve[-1]["samples_seen"]
+            final["steps"] = curve[-1]["step"]
+        details = {"dataset": ds.name, "method": self.config["rule"]["method"]}
+        return {"final": final, "details": details}
+
+
+def plot(run, out_dir: Path) -> list[Path]:
+    """``learning_curve.png``: test accuracy against updates."""
+    from spikesim.io import save_figure
     from spikesim.plots import learning_curves
 
-    out_dir = Path(out_dir)
-    model, theta0, ds, opt = build(config)
-    tr, rc = config["train"], config["rule"]
-    n_eval = tr["eval_n_test"] or None
-    x_eval, y_eval = ds.x_test[:n_eval], ds.y_test[:n_eval]
-    curve: list[dict] = []
-    clock = {"train": 0.0, "since": 0.0}
-    state = {"theta": np.asarray(theta0, float)}
-
-    def monitor(step, theta):
-        now = time.perf_counter()
-        if step > 0:
-            clock["train"] += now - clock["since"]
-        state["theta"] = np.array(theta, dtype=float)
-        curve.append(
-            {
-                "samples_seen": int(step),
-                "step": int(step),
-                "wall_s": clock["train"],
-                "test_accuracy": model.accuracy(theta, x_eval, y_eval),
-                "test_loss": _test_loss(model, theta, x_eval, y_eval),
-            }
-        )
-        clock["since"] = time.perf_counter()
-
-    diverged = None
-    n_evaluations = None
-    clock["since"] = time.perf_counter()
-    try:
-        traj = opt.run(
-            model,
-            theta0,
-            (ds.x_train, ds.y_train),
-            tr["steps"],
-            monitor=monitor,
-            monitor_every=tr["eval_every"],
-            **({"progress": True} if rc["method"] == "zero-order" else {}),
-        )
-        theta = traj.theta
-        n_evaluations = traj.n_evaluations
-    except DivergenceError as exc:
-        diverged = exc.step
-        theta = state["theta"]
-    last = curve[-1]
-    n_tr = tr["train_accuracy_n"] or None
-    final = {
-        "test_accuracy": model.accuracy(theta, ds.x_test, ds.y_test),
-        "test_loss": _test_loss(model, theta, ds.x_test, ds.y_test),
-        "train_accuracy": model.accuracy(theta, ds.x_train[:n_tr], ds.y_train[:n_tr]),
-        "samples_seen": last["samples_seen"],
-        "wall_s": last["wall_s"],
-        "n_parameters": int(model.dim),
-        "steps": last["step"],
-        "samples_per_s": last["samples_seen"] / last["wall_s"] if last["wall_s"] > 0 else None,
-    }
-    if n_evaluations is not None:
-        final["loss_evaluations"] = int(n_evaluations)
-    if diverged is not None:
-        final["diverged_at"] = int(diverged)
-    results = {
-        "experiment": config["experiment"]["name"],
-        "kind": "zeroorder",
-        "dataset": ds.name,
-        "seed": config["experiment"]["seed"],
-        "method": rc["method"],
-        "final": final,
-        "curve": curve,
-    }
-    write_json(out_dir / "results.json", results)
+    rc = run.config["rule"]
     ax = learning_curves(
         {
             f"{rc['method']} ({rc['baseline']})": (
-                [c["samples_seen"] for c in curve],
-                [c["test_accuracy"] for c in curve],
+                [c["samples_seen"] for c in run.curve],
+                [np.nan if c["test_accuracy"] is None else c["test_accuracy"] for c in run.curve],
             )
         },
         xlabel="updates",
-        title=f"{config['experiment']['name']} ({ds.name})",
-        chance=1.0 / ds.n_classes,
+        title=f"{run.config['experiment']['name']} ({run.details.get('dataset', '')})",
+        chance=1.0 / run.config["model"]["sizes"][-1],
     )
-    save_figure(ax.figure, out_dir / "learning_curve.png")
-    return results
+    return [save_figure(ax.figure, Path(out_dir) / "learning_curve.png")]
+
+
+def _schedule(config: dict) -> Schedule:
+    return Schedule(eval_every=config["train"]["eval_every"], checkpoint_every=None)
 
 
 KIND = register_kind(
-    Kind(
+    TrainingKind(
         name="zeroorder",
         tables=TABLES,
-        run=run,
         doc=__doc__ or "",
         validate=_validate,
+        stepper=ZeroOrderStepper,
+        schedule=_schedule,
+        plot=plot,
+        budget_keys=("train.steps",),
     )
 )
