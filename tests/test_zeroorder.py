@@ -346,7 +346,7 @@ def test_signed_mlp_loss_and_gradient():
 
 
 def test_digits_experiment_small():
-    from spikesim.zeroorder.digits_experiment import digits_experiment
+    from spikesim.experiments.digits import digits_experiment
 
     res = digits_experiment(rules=("previous", "ck4", "sgd"), steps=3000, eval_every=1500)
     for run in res["runs"]:
@@ -361,7 +361,7 @@ def test_digits_experiment_small():
 @pytest.mark.slow
 def test_digits_zero_order_learns():
     """ANCHORS: previous-loss baseline about 49% test accuracy after 2e5 updates."""
-    from spikesim.zeroorder.digits_experiment import digits_experiment
+    from spikesim.experiments.digits import digits_experiment
 
     res = digits_experiment(rules=("previous",), steps=200_000, eval_every=100_000)
     assert res["runs"][0]["test_accuracy"][-1] > 0.35

@@ -179,7 +179,7 @@ def _variance(args) -> int:
 
 
 def _digits(args) -> int:
-    from spikesim.zeroorder.digits_experiment import RULES, digits_experiment, digits_figure
+    from spikesim.experiments.digits import RULES, digits_experiment, digits_figure
 
     rules = args.rules.split(",") if args.rules else list(RULES)
     steps = int(args.steps or (4_000 if args.quick else 400_000))

@@ -14,8 +14,6 @@ update, 80/20 split, ``A = 0.3``, ``alpha = 0.02``. Rules:
 evaluation per sample). Each rule is one run of :func:`spikesim.training.train`; with
 ``out_dir`` every rule gets its own folder ``out_dir/<rule>`` with the driver's
 checkpoint and ``results.json`` (``resume=True`` continues interrupted rules).
-
-This replaces ``spikesim.zeroorder.digits_experiment`` (same functions, same numbers).
 """
 
 from __future__ import annotations
