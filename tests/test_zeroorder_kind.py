@@ -68,7 +68,7 @@ def test_sgd_reference_takes_the_mean_step(tmp_path):
 
 def test_divergence_keeps_the_last_evaluation(tmp_path):
     res = run_experiment(
-        config(rule={"alpha": 50.0, "theta_limit": 5.0}, train={"eval_every": 1}), tmp_path
+        config(rule={"learning_rate": 50.0, "theta_limit": 5.0}, train={"eval_every": 1}), tmp_path
     )
     final = res["final"]
     assert final["diverged_at"] >= 1
