@@ -38,6 +38,17 @@ def test_learner_table_filled_with_the_learners_defaults():
     assert isinstance(cfg["learner"]["learning_rate"], float)
 
 
+def test_ep_learning_rate_is_one_number_or_one_per_layer():
+    one = resolve(raw(learner__name="ep", learner__sizes=[64, 8, 10], learner__learning_rate=0.1))
+    assert one["learner"]["learning_rate"] == 0.1
+    per = resolve(
+        raw(learner__name="ep", learner__sizes=[64, 8, 10], learner__learning_rate=[0.1, 0.05])
+    )
+    assert per["learner"]["learning_rate"] == [0.1, 0.05]
+    with pytest.raises(ConfigError, match="learner.lrs was renamed learner.learning_rate"):
+        resolve(raw(learner__name="ep", learner__sizes=[64, 8, 10], learner__lrs=[0.1, 0.05]))
+
+
 @pytest.mark.parametrize(
     ("over", "message"),
     [

@@ -36,6 +36,7 @@ uninterrupted run; ``train.epochs`` / ``train.max_iterations`` may grow on resum
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import inspect
 from pathlib import Path
 from typing import Any
@@ -101,7 +102,10 @@ def _learner_class(name: Any, where: str):
     return rate.REGISTRY[name]
 
 
-def _value_ok(value: Any, default: Any) -> bool:
+def _value_ok(value: Any, default: Any, annotation: str = "") -> bool:
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    if number and annotation.replace(" ", "").startswith("float|"):
+        return True  # e.g. EP's learning_rate: one number or one per layer
     if default is None:
         return True
     if isinstance(default, bool):
@@ -139,6 +143,7 @@ def learner_table(table: Any, where: str = "learner") -> dict:
     cls = _learner_class(table["name"], where)
     sig = inspect.signature(cls.__init__)
     params = {k: p.default for k, p in sig.parameters.items() if k not in ("self", "seed")}
+    annotations = {f.name: str(f.type) for f in dataclasses.fields(cls)}
     out: dict[str, Any] = {"name": table["name"]}
     for key, value in table.items():
         if key == "name":
@@ -151,7 +156,7 @@ def learner_table(table: Any, where: str = "learner") -> dict:
                 f"(known keys: {', '.join(['name', *sorted(params)])})"
             )
         default = params[key]
-        if not _value_ok(value, default):
+        if not _value_ok(value, default, annotations.get(key, "")):
             want = type(default).__name__ if not isinstance(default, tuple) else "list"
             raise ConfigError(
                 f"{where}.{key} must be a {want} (like the default {_json_default(default)!r}), "
