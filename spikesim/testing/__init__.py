@@ -1,0 +1,1 @@
+"""Importable conformance checks for spikesim's extension points (engines, rules, learners)."""
