@@ -8,7 +8,7 @@ import pytest
 import spikesim
 from spikesim.benchmarks.events import benchmark_network
 from spikesim.cli import main
-from spikesim.engines.brian2_cuda import gpu_present
+from spikesim.engines.brian2.cuda import gpu_present
 
 
 def run_bench(capsys, *extra):

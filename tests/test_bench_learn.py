@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from spikesim.cli import main
 
 
@@ -18,6 +20,7 @@ def test_bench_learn_json(capsys):
     assert out["peak_rss_mb"] > 10
 
 
+@pytest.mark.slow  # two Brian2 builds (minutes) to check the arithmetic of a report
 def test_bench_learn_with_the_brian2_standalone_loop(capsys):
     """The Brian2-native rule in cpp_standalone (single-threaded and OpenMP on 2 threads)
     and the event-engine loop on the same trials: each timed call reuses its binary, and

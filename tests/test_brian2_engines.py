@@ -16,9 +16,12 @@ import numpy as np
 import pytest
 
 import spikesim
-from spikesim.engines import brian2_standalone as standalone
-from spikesim.engines.brian2_cuda import CudaEngine, generate_cuda_project, gpu_present
-from spikesim.engines.brian2_runtime import Brian2Engine
+from spikesim.engines.brian2 import model
+from spikesim.engines.brian2 import project as standalone
+from spikesim.engines.brian2.cuda import CudaEngine, generate_cuda_project, gpu_present
+from spikesim.engines.brian2.options import BuildOptions
+from spikesim.engines.brian2.runtime import Brian2Engine
+from spikesim.engines.brian2.standalone import Brian2StandaloneEngine
 from spikesim.errors import EngineError
 
 pytestmark = pytest.mark.brian2
@@ -60,7 +63,7 @@ def test_runtime_voltages_match_event_engine():
 def test_one_compilation_serves_many_trials(tmp_path):
     """Many trials, new weights and inputs, two threads at once: one build, binary reused."""
     net = small_net()
-    engine = standalone.Brian2StandaloneEngine(dt=1e-5, cache=tmp_path)
+    engine = Brian2StandaloneEngine(dt=1e-5, cache=tmp_path)
     inputs = [grid_inputs(net, s) for s in range(6)]
     before = standalone.BUILDS
     results = {}
@@ -79,7 +82,7 @@ def test_one_compilation_serves_many_trials(tmp_path):
     stamp = binary.stat().st_mtime_ns
     # more trials with new weights, from a fresh engine object: still no compilation
     w2 = net.weight * 1.3
-    again = standalone.Brian2StandaloneEngine(dt=1e-5, cache=tmp_path)
+    again = Brian2StandaloneEngine(dt=1e-5, cache=tmp_path)
     recs = again.run_batch(net, inputs, 0.05, weights=w2)
     one = again.run(net, inputs[0], 0.05, weights=w2)
     assert standalone.BUILDS == before + 1
@@ -110,18 +113,65 @@ def test_clean_cache_lru(tmp_path):
 
 
 def test_cache_key_ignores_weights_not_structure():
-    from spikesim.engines import _brian2_model as model
-
     net = small_net()
-    opts = {"device": "cpp_standalone", "capacity": 8, "copies": 2, "extra_compile_args": None}
+    small = BuildOptions(capacity=8, copies=2)
 
-    def key(n, dt=1e-4):
+    def key(n, dt=1e-4, opts=small):
         return standalone.project_key(model.spec_from_network(n, dt, 0.05), opts, n.structure_key())
 
     assert key(net) == key(net.with_weights(net.weight * 2))
     slower = spikesim.layered([8, 6, 2], weight_mean=[0.5, 0.7], seed=4, delay=1e-3)
     assert key(net) != key(slower)
     assert key(net) != key(net, dt=1e-5)
+    assert key(net) != key(net, opts=BuildOptions(capacity=16, copies=2))
+    assert key(net) != key(net, opts=BuildOptions(capacity=8, copies=2, profile=True))
+
+
+def test_build_options_round_trip_through_json():
+    """The record the child process reads is the one the parent wrote."""
+    opts = BuildOptions(
+        capacity=64,
+        copies=3,
+        extra_compile_args=["-O1"],
+        openmp_threads=2,
+        extra={"constants": {"c": 1.5}, "setup": "m:f"},
+    )
+    assert opts.extra_compile_args == ("-O1",)
+    again = BuildOptions.from_json(opts.to_json())
+    assert again == opts and again.to_json() == opts.to_json()
+    cuda = BuildOptions(device="cuda_standalone", compute_capability=8, cuda_runtime_version=12)
+    assert BuildOptions.from_json(cuda.to_json()).compute_capability == 8.0
+
+
+@pytest.mark.parametrize(
+    "kw, match",
+    [
+        ({"device": "gpu"}, "device='gpu'"),
+        ({"capacity": 0}, "capacity=0"),
+        ({"copies": True}, "copies=True"),
+        ({"openmp_threads": -1}, "openmp_threads=-1"),
+        ({"device": "cuda_standalone"}, "compute_capability=None"),
+        ({"compute_capability": 8.0}, "only for the cuda_standalone"),
+        ({"extra": {"f": object()}}, "not JSON-able"),
+        ({"extra_compile_args": [1]}, "extra_compile_args"),
+    ],
+)
+def test_build_options_refuse_bad_values(kw, match):
+    with pytest.raises(EngineError, match=match):
+        BuildOptions(**kw)
+
+
+def test_build_options_from_json_names_unknown_and_missing_keys():
+    data = json.loads(BuildOptions().to_json())
+    data["colour"] = "red"
+    del data["copies"]
+    with pytest.raises(EngineError, match=r"unknown keys \['colour'\], missing keys \['copies'\]"):
+        BuildOptions.from_json(json.dumps(data))
+
+
+def test_default_cache_is_the_test_runs_own(brian2_cache):
+    assert standalone.cache_dir() == brian2_cache
+    assert ".cache" not in str(brian2_cache)
 
 
 @pytest.mark.skipif(gpu_present(), reason="checks the no-GPU path")
@@ -147,7 +197,8 @@ def test_cuda_project_generated_without_gpu(tmp_path):
 def test_gpu_requested_without_gpu_is_clear(tmp_path):
     net = small_net()
     engine = CudaEngine(cache=tmp_path)
-    assert not engine.available_here()
+    ok, why = CudaEngine.availability()
+    assert not ok and "NVIDIA GPU" in why
     with pytest.raises(EngineError, match="needs an NVIDIA GPU") as info:
         spikesim.simulate(net, grid_inputs(net, 0), 0.05, engine=engine)
     where = str(info.value).split("generated at ")[1].split(";")[0]
@@ -156,7 +207,7 @@ def test_gpu_requested_without_gpu_is_clear(tmp_path):
 
 def test_compile_failure_shows_compiler_message(tmp_path):
     # Brian2 drops flags its test program rejects; this macro breaks only Brian2's code
-    engine = standalone.Brian2StandaloneEngine(
+    engine = Brian2StandaloneEngine(
         cache=tmp_path, extra_compile_args=["-Dsize_t=spikesim_no_such_type"]
     )
     net = spikesim.layered([2, 1], weight_mean=0.5, seed=0)
@@ -173,7 +224,7 @@ def test_compile_failure_shows_compiler_message(tmp_path):
         (lambda: Brian2Engine(target="cpp"), "target='cpp'"),
         (lambda: Brian2Engine(dt=-1.0), "dt=-1.0"),
         (lambda: Brian2Engine(dt=0.01), "dt=0.01"),
-        (lambda: standalone.Brian2StandaloneEngine(capacity=0), "capacity=0"),
+        (lambda: Brian2StandaloneEngine(capacity=0), "capacity=0"),
         (lambda: CudaEngine(dt="fast"), "dt='fast'"),
     ],
 )
@@ -202,7 +253,7 @@ def test_cuda_equals_cpp_standalone_step_for_step(tmp_path):
         net,
         inp,
         0.05,
-        engine=standalone.Brian2StandaloneEngine(dt=dt, cache=tmp_path / "cpp"),
+        engine=Brian2StandaloneEngine(dt=dt, cache=tmp_path / "cpp"),
     )
     assert np.sum(~np.isin(cpp.neurons, net.inputs)) > 50  # the network itself is active
     assert np.array_equal(cuda.neurons, cpp.neurons)

@@ -99,7 +99,11 @@ def test_rate_times_trial_length_that_would_overflow_is_refused():
         stdp_extra(6001.0, 0.1)
 
 
-@pytest.mark.parametrize("threads", [0, 2], ids=["single-thread", "openmp-2"])
+# The OpenMP build is a second compilation of the same loop (minutes here): slow run only.
+@pytest.mark.parametrize(
+    "threads",
+    [pytest.param(0, id="single-thread"), pytest.param(2, id="openmp-2", marks=pytest.mark.slow)],
+)
 def test_training_loop_in_one_standalone_run_equals_python_loop(threads):
     """Five trials trained inside one cpp_standalone run (loss, previous-trial baseline and
     SH eq. 4.1 update in generated code) end with the weights of the Python loop (exact
@@ -153,6 +157,7 @@ def test_training_loop_in_one_standalone_run_equals_python_loop(threads):
             assert not got["compiled"]
 
 
+@pytest.mark.slow  # two builds of a training loop to check that a timers file exists
 def test_profiled_build_leaves_the_timers_of_its_last_run(tmp_path, monkeypatch):
     """SPIKESIM_BRIAN2_PROFILE=1 builds a separate project with Brian2's per-code-object
     timers; after a run its folder holds them (name, seconds) in last_profiling_info.txt."""

@@ -10,7 +10,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from spikesim.engines import _brian2_model as model
+from spikesim.engines.brian2 import model
 
 
 def _spec(n_in, n_steps, period, dt=1e-3):

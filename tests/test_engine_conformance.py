@@ -1,13 +1,10 @@
-"""Every registered engine against the pure-Python reference (tests/reference_sim.py).
+"""Every registered engine against the conformance checks of spikesim.testing.engine.
 
-Exact engines (``engine.dt is None``) must give exactly the reference's spikes. Clock-driven
-engines must give the same number of spikes per neuron, each spike within
-``(depth of the neuron + 1) * dt`` of the reference: every layer of the DAG can delay a
-spike by at most one step (an arrival is delivered on the next step boundary), plus one
-step for the input spikes themselves. Trials whose reference comes close to a threshold
-tie (``margin``) or whose arrivals fall within a few steps of a refractory boundary or of
-each other (``gap``) are excluded by construction: there a time step legitimately changes
-which arrival crosses the threshold.
+``check_engine`` (the importable suite: reference spikes, validation errors, record
+contract, determinism, batch = single runs, voltages where declared) runs on every
+registered engine available here; an unavailable one is skipped with its reason. For the
+engines that do not compile per structure, hypothesis also draws random trials against the
+pure-Python reference (:mod:`spikesim.testing.reference`), many more in the slow run.
 """
 
 from __future__ import annotations
@@ -16,154 +13,111 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from reference_sim import simulate as reference
 
-import spikesim
-from spikesim.engines import available, get_engine
-
-# Engine options used by the suite (clock-driven engines at dt = 0.01 ms).
-ENGINE_DT = 1e-5
+from spikesim.engines import Engine, available, get_engine
+from spikesim.engines.event import EventEngine
+from spikesim.errors import EngineError
+from spikesim.testing.engine import DEFAULT_DT, check_engine, check_matches_reference, random_trial
 
 
-def make_engine(name):
+def engine_here(name):
+    """The registered engine at the checks' time step, or a skip saying why not."""
     engine = get_engine(name)
-    if hasattr(engine, "available_here") and not engine.available_here():
-        pytest.skip(getattr(engine, "unavailable_reason", f"engine {name} cannot run here"))
-    if engine.dt is not None and hasattr(engine, "with_dt"):
-        engine = engine.with_dt(ENGINE_DT)
-    return engine
+    ok, why = type(engine).availability()
+    if not ok:
+        pytest.skip(why)
+    return engine if engine.exact else engine.with_dt(DEFAULT_DT)
 
 
-def compiles_per_structure(name):
-    """Engines that compile a binary per network structure (seconds per random DAG)."""
-    return bool(getattr(get_engine(name), "compiles_per_structure", False))
+CHEAP = [n for n in available() if not get_engine(n).compiles_per_structure]
+COMPILED = [n for n in available() if get_engine(n).compiles_per_structure]
 
 
-CHEAP = [n for n in available() if not compiles_per_structure(n)]
-COMPILED = [n for n in available() if compiles_per_structure(n)]
-
-
-@st.composite
-def trials(draw):
-    n = draw(st.integers(3, 9))
-    n_in = draw(st.integers(1, min(3, n - 1)))
-    seed = draw(st.integers(0, 2**31 - 1))
-    net = spikesim.random_dag(
-        n,
-        n_inputs=n_in,
-        n_outputs=1,
-        p_edge=draw(st.floats(0.3, 0.9)),
-        weight_range=(0.2, 1.2),
-        delay_range=(0.0, draw(st.sampled_from([0.0, 0.002]))),
-        inhibitory_fraction=draw(st.sampled_from([0.0, 0.3])),
-        t_ref=draw(st.sampled_from([0.0, 0.002])),
-        seed=seed,
-    )
-    rng = np.random.default_rng(seed)
-    k = draw(st.integers(0, 30))
-    # input times on a 0.1 ms grid, so a clock-driven engine sees them exactly
-    times = rng.integers(0, 500, k) * 1e-4
-    neurons = rng.choice(net.inputs, k)
-    return net, times, neurons
-
-
-def spike_trains(rec, n):
-    return [rec.spikes_of(j) for j in range(n)]
+@pytest.mark.parametrize("name", available())
+def test_check_engine(name):
+    engine_here(name)
+    check_engine(name)
 
 
 @pytest.mark.parametrize("name", CHEAP)
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(trial=trials())
-def test_engine_matches_reference(name, trial):
-    check_against_reference(name, trial)
-
-
-# Engines compiling per structure (~10 s per random DAG): a few examples by default, many
-# in the slow run.
-@pytest.mark.parametrize("name", COMPILED)
-@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(trial=trials())
-def test_compiled_engine_matches_reference(name, trial):
-    check_against_reference(name, trial)
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**63 - 1))
+def test_engine_matches_reference_on_drawn_trials(name, seed):
+    engine = engine_here(name)
+    assume(check_matches_reference(engine, *random_trial(np.random.default_rng(seed))))
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", COMPILED)
+@pytest.mark.parametrize("name", available())
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(trial=trials())
-def test_compiled_engine_matches_reference_many(name, trial):
-    check_against_reference(name, trial)
+@given(seed=st.integers(0, 2**63 - 1))
+def test_engine_matches_reference_many(name, seed):
+    engine = engine_here(name)
+    assume(check_matches_reference(engine, *random_trial(np.random.default_rng(seed))))
 
 
-def check_against_reference(name, trial):
-    net, times, neurons = trial
-    duration = 0.05
-    ref, margin, gap = reference(net, net.weight, times, neurons, duration)
-    engine = make_engine(name)
-    if engine.dt is not None:
-        depth = int(net.depth().max())
-        assume(margin > 0.02 and gap > 4 * (depth + 1) * engine.dt)
-    rec = spikesim.simulate(net, (times, neurons), duration, engine=engine)
-    got = spike_trains(rec, net.n_neurons)
-    if engine.dt is None:
-        for j in range(net.n_neurons):
-            assert got[j].tolist() == ref[j], f"neuron {j}"
-    else:
-        depth = net.depth()
-        for j in range(net.n_neurons):
-            assert got[j].size == len(ref[j]), f"neuron {j}: {got[j]} vs {ref[j]}"
-            tol = (depth[j] + 1) * engine.dt + 1e-12
-            assert np.all(np.abs(got[j] - np.asarray(ref[j])) <= tol), f"neuron {j}"
+# -- the checks catch broken engines ------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", available())
-def test_record_contract(name):
-    """Sorted by (time, neuron), inputs included, within [0, duration)."""
-    # the same structure as the tests below, so a compiled engine builds it once
-    net = spikesim.layered([8, 6, 2], weight_mean=[0.5, 0.7], seed=1)
-    inp = spikesim.encoding.poisson(
-        np.linspace(0.2, 1.0, 8), duration=0.05, max_rate=300.0, neurons=net.inputs, seed=3
-    )
-    rec = spikesim.simulate(net, inp, 0.05, engine=make_engine(name))
-    assert rec.n_neurons == net.n_neurons
-    key = np.lexsort((rec.neurons, rec.times))
-    assert np.array_equal(key, np.arange(rec.n_spikes))
-    assert np.all((rec.times >= 0) & (rec.times < 0.05))
-    # every input spike is in the record
-    for j in net.inputs:
-        sent = np.sort(inp[0][inp[1] == j])
-        assert np.allclose(rec.spikes_of(j), sent, atol=make_engine(name).dt or 0.0)
-    assert rec.counts()[net.outputs].sum() > 0
+class _Late(EventEngine):
+    """Exact in name only: every non-input spike 1 ms late."""
 
+    name = "late-for-test"
+    supports_voltages = False
+    supports_batch = False
+    _run_batch = Engine._run_batch  # one _run per trial
 
-@pytest.mark.parametrize("name", available())
-def test_same_seed_same_spikes(name):
-    net = spikesim.layered([8, 6, 2], weight_mean=[0.5, 0.7], seed=2)
-    recs = []
-    for seed in (5, 5, 6):
-        inp = spikesim.encoding.poisson(
-            np.full(8, 0.7), duration=0.05, max_rate=200.0, neurons=net.inputs, seed=seed
+    def _run(self, network, weights, times, neurons, duration, voltage_neurons, voltage_times):
+        rec = super()._run(network, weights, times, neurons, duration, None, None)
+        late = ~np.isin(rec.neurons, network.inputs)
+        t = rec.times + 1e-3 * late
+        keep = t < duration
+        order = np.lexsort((rec.neurons[keep], t[keep]))
+        return type(rec)(
+            times=t[keep][order],
+            neurons=rec.neurons[keep][order],
+            n_neurons=rec.n_neurons,
+            duration=rec.duration,
         )
-        recs.append(spikesim.simulate(net, inp, 0.05, engine=make_engine(name)))
-    assert np.array_equal(recs[0].times, recs[1].times)
-    assert np.array_equal(recs[0].neurons, recs[1].neurons)
-    assert not (
-        recs[0].n_spikes == recs[2].n_spikes and np.array_equal(recs[0].times, recs[2].times)
-    )
 
 
-@pytest.mark.parametrize("name", available())
-def test_batch_equals_single_runs(name):
-    net = spikesim.layered([8, 6, 2], weight_mean=[0.5, 0.7], seed=4)
-    inputs = [
-        spikesim.encoding.poisson(
-            np.full(8, 0.6), duration=0.05, max_rate=200.0, neurons=net.inputs, seed=s
-        )
-        for s in range(3)
-    ]
-    engine = make_engine(name)
-    batch = engine.run_batch(net, inputs, 0.05)
-    for inp, rec in zip(inputs, batch, strict=True):
-        one = engine.run(net, inp, 0.05)
-        assert np.array_equal(one.times, rec.times)
-        assert np.array_equal(one.neurons, rec.neurons)
+class _NoBatch(EventEngine):
+    """run_batch drops the last trial."""
+
+    name = "nobatch-for-test"
+
+    def _run_batch(self, network, weights, checked_inputs, duration):
+        return super()._run_batch(network, weights, checked_inputs[:-1], duration)
+
+
+class _Unavailable(EventEngine):
+    name = "unavailable-for-test"
+
+    @classmethod
+    def availability(cls):
+        return False, "needs a machine that does not exist"
+
+
+@pytest.mark.parametrize(
+    "engine, match",
+    [(_Late(), "neuron"), (_NoBatch(), "run_batch")],
+)
+def test_check_engine_catches_a_broken_engine(engine, match):
+    with pytest.raises(AssertionError, match=match):
+        check_engine(engine)
+
+
+def test_check_engine_on_an_unavailable_engine_says_why():
+    with pytest.raises(EngineError, match="does not exist"):
+        check_engine(_Unavailable())
+
+
+def test_engine_is_abstract():
+    with pytest.raises(TypeError, match="_run"):
+        Engine()
+
+    class NoRun(Engine):
+        name = "norun"
+
+    with pytest.raises(TypeError, match="_run"):
+        NoRun()

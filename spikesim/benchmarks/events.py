@@ -2,11 +2,12 @@
 
 Reports ``synaptic_events_per_s`` (arrivals processed: every spike times the out-degree of
 its neuron, counting arrivals inside the trial) and ``trials_per_s`` for each engine, and
-the ratio event engine / brian2-standalone measured in the same run. Brian2 engines:
-``brian2-standalone`` and ``brian2-cuda`` (GPU machines only) compile once into a temporary
-cache (``compile_s``, not part of the rate) and run every trial; the runtime engines
-``brian2`` / ``brian2-cython`` rebuild their objects per trial, so only ``--runtime-trials``
-trials are timed.
+the ratio event engine / brian2-standalone measured in the same run. Any registered
+engine can be named (:func:`bench_engine`): engines that compile per structure
+(``brian2-standalone``, ``brian2-cuda`` on GPU machines) compile once into a temporary cache
+(``compile_s``, not part of the rate) and run every trial; the others (the runtime engines
+``brian2`` / ``brian2-cython`` rebuild their objects per trial) time only
+``--runtime-trials`` trials. An engine unavailable here is an entry with the reason.
 """
 
 from __future__ import annotations
@@ -96,6 +97,70 @@ def bench_event(network, inputs, duration: float) -> dict:
     }
 
 
+def bench_engine(
+    network,
+    inputs,
+    duration: float,
+    dt: float,
+    *,
+    engine: str,
+    max_trials: int | None = None,
+) -> dict:
+    """Benchmark a registered engine (other than ``event``) on ``inputs`` (list of input
+    spikes).
+
+    An engine unavailable here (:meth:`~spikesim.engines.base.Engine.availability`) is an
+    :class:`~spikesim.errors.EngineError` with its reason; nothing is measured. A
+    clock-driven engine runs at time step ``dt`` (seconds). An engine that compiles per
+    structure (``brian2-standalone``, ``brian2-cuda``) is compiled into a fresh temporary
+    cache first (``compile_s``, reported apart), then every trial runs through
+    ``run_batch``. Other engines time at most ``max_trials`` trials after a warm-up trial
+    (cython compiles there).
+
+    Returns ``trials``, ``wall_s``, ``trials_per_s``, ``synaptic_events_per_trial``,
+    ``synaptic_events_per_s``, ``compile_s`` (None for engines without a build) and ``dt``.
+    """
+    import tempfile
+
+    from spikesim.engines import get_engine
+    from spikesim.engines.brian2.standalone import Brian2StandaloneEngine
+    from spikesim.errors import EngineError
+    from spikesim.record import check_input_spikes
+
+    eng = get_engine(engine)
+    ok, why = type(eng).availability()
+    if not ok:
+        raise EngineError(f"{why}; nothing was measured")
+    if not eng.exact:
+        eng = eng.with_dt(dt)
+    trials = list(
+        inputs if max_trials is None or eng.compiles_per_structure else inputs[:max_trials]
+    )
+    compile_s = None
+    with tempfile.TemporaryDirectory(prefix="spikesim-bench-") as tmp:
+        if isinstance(eng, Brian2StandaloneEngine):  # brian2-cuda extends it
+            eng = eng.with_cache(tmp)
+            checked = [check_input_spikes(network, inp, duration) for inp in trials]
+            t0 = time.perf_counter()
+            eng.project(network, duration, checked)
+            compile_s = time.perf_counter() - t0
+        else:
+            eng.run(network, trials[0], duration)  # warm-up (cython compiles here)
+        t0 = time.perf_counter()
+        recs = eng.run_batch(network, trials, duration)
+        wall = time.perf_counter() - t0
+    events = sum(synaptic_events(network, r.counts()) for r in recs)
+    return {
+        "trials": len(trials),
+        "wall_s": wall,
+        "trials_per_s": len(trials) / wall,
+        "synaptic_events_per_trial": events / len(trials),
+        "synaptic_events_per_s": events / wall,
+        "compile_s": compile_s,
+        "dt": dt,
+    }
+
+
 def run(args: argparse.Namespace) -> dict:
     from spikesim import encoding
 
@@ -123,20 +188,20 @@ def run(args: argparse.Namespace) -> dict:
     for name in [e.strip() for e in args.engines.split(",") if e.strip()]:
         if name == "event":
             result["engines"][name] = bench_event(net, inputs, args.duration)
-        elif name in ("brian2-standalone", "brian2-cuda", "brian2", "brian2-cython"):
-            from spikesim.engines.brian2_standalone import bench_brian2
-            from spikesim.errors import EngineError
-
-            compiled = name in ("brian2-standalone", "brian2-cuda")
-            limit = None if compiled else args.runtime_trials
-            try:
-                result["engines"][name] = bench_brian2(
-                    net, inputs, args.duration, args.dt, engine=name, max_trials=limit
-                )
-            except EngineError as exc:
-                result["engines"][name] = {"error": str(exc)}
         else:
-            result["engines"][name] = {"error": "no benchmark for this engine"}
+            from spikesim.errors import EngineError, ValidationError
+
+            try:
+                result["engines"][name] = bench_engine(
+                    net,
+                    inputs,
+                    args.duration,
+                    args.dt,
+                    engine=name,
+                    max_trials=args.runtime_trials,
+                )
+            except (EngineError, ValidationError) as exc:  # unknown / unavailable engine
+                result["engines"][name] = {"error": str(exc)}
     ev = result["engines"].get("event", {}).get("synaptic_events_per_s")
     b2 = result["engines"].get("brian2-standalone", {}).get("synaptic_events_per_s")
     result["synaptic_events_per_s"] = ev

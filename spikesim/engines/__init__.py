@@ -1,6 +1,8 @@
 """Simulation engines behind one interface (:class:`spikesim.engines.base.Engine`).
 
-Every module of this package registers its engines on import; ``available()`` lists them.
+Every module and subpackage of this package (``event``, ``brian2``) registers its engines
+on import; ``available()`` lists them. Conformance checks for an engine:
+:func:`spikesim.testing.engine.check_engine`.
 """
 
 import importlib

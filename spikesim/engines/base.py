@@ -3,16 +3,23 @@
 An engine simulates a :class:`~spikesim.graph.Network` for one trial and returns a
 :class:`~spikesim.record.SpikeRecord`. Engines know nothing about learning. Each engine is
 registered by name; ``spikesim.simulate(..., engine=NAME)`` looks it up, and every
-registered engine passes the conformance suite ``tests/test_engine_conformance.py``.
+registered engine passes :func:`spikesim.testing.engine.check_engine`.
+
+An engine declares what it can do as class attributes of :class:`Engine` (``exact``,
+``dt``, ``compiles_per_structure``, ``supports_voltages``, ``supports_batch``) and says
+whether it can run on this machine with :meth:`Engine.availability`; callers read these,
+they never probe for methods.
 """
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Callable, Sequence
+from typing import ClassVar
 
 import numpy as np
 
-from spikesim.errors import ValidationError
+from spikesim.errors import EngineError, ValidationError
 from spikesim.graph import Network
 from spikesim.record import SpikeRecord, check_input_spikes
 
@@ -21,19 +28,62 @@ __all__ = ["Engine", "register", "available", "get_engine"]
 _REGISTRY: dict[str, Callable[[], Engine]] = {}
 
 
-class Engine:
+class Engine(abc.ABC):
     """Base class of simulation engines.
+
+    A subclass implements :meth:`_run` (one checked trial) and may override
+    :meth:`_run_batch` (many trials of one network), :meth:`with_dt` (clock-driven
+    engines) and :meth:`availability`.
 
     Attributes
     ----------
     name : str
         Registry name.
+    exact : bool
+        True for event-driven engines whose spike times are exact (then ``dt`` is None);
+        False for clock-driven ones, whose spikes agree with the exact model within
+        ``(depth + 1) * dt`` (docs/engines.md).
     dt : float or None
-        Time step in seconds for clock-driven engines; None for exact (event-driven) ones.
+        Time step in seconds of a clock-driven engine (an instance may set its own);
+        None for an exact engine.
+    compiles_per_structure : bool
+        The engine compiles a binary per network structure (seconds to minutes the first
+        time a structure is seen; cached afterwards).
+    supports_voltages : bool
+        :meth:`run` records membrane potentials (``voltage_neurons``); otherwise asking
+        for them raises :class:`~spikesim.errors.EngineError`.
+    supports_batch : bool
+        :meth:`run_batch` simulates the trials together (threads, one binary run for many
+        trials), faster than one :meth:`run` per trial. Every engine accepts
+        :meth:`run_batch`; without this capability it runs the trials one by one.
     """
 
-    name: str = "base"
+    name: ClassVar[str] = "base"
+    exact: ClassVar[bool] = False
     dt: float | None = None
+    compiles_per_structure: ClassVar[bool] = False
+    supports_voltages: ClassVar[bool] = False
+    supports_batch: ClassVar[bool] = False
+
+    @classmethod
+    def availability(cls) -> tuple[bool, str]:
+        """Whether the engine can run on this machine, and if not, why.
+
+        Returns
+        -------
+        available : bool
+        reason : str
+            Empty when available; else what is missing (e.g. no GPU, no compiler).
+        """
+        return True, ""
+
+    def with_dt(self, dt: float) -> Engine:
+        """A copy of this engine with time step ``dt`` (seconds).
+
+        Clock-driven engines (``exact = False``) implement it; an exact engine has no time
+        step and raises :class:`~spikesim.errors.EngineError`.
+        """
+        raise EngineError(f"engine {self.name!r} has no time step (dt) to set")
 
     def run(
         self,
@@ -57,7 +107,7 @@ class Engine:
         weights : ndarray, shape (n_edges,), optional
             Weight magnitudes to use instead of ``network.weight``.
         voltage_neurons : sequence of int, optional
-            Neurons whose potential is recorded.
+            Neurons whose potential is recorded (engines with ``supports_voltages``).
         voltage_times : ndarray, shape (n_samples,), optional
             Sample times (seconds) for the recorded potentials; default every 0.1 ms.
 
@@ -68,6 +118,11 @@ class Engine:
         w = network.weight if weights is None else network.check_weights(weights)
         times, neurons = check_input_spikes(network, input_spikes, duration)
         vn, vt = _check_voltage_request(network, voltage_neurons, voltage_times, duration)
+        if vn is not None and not self.supports_voltages:
+            raise EngineError(
+                f"unsupported option voltage_neurons for engine {self.name!r} (it records "
+                "spikes only); use engine 'brian2' or 'event' for voltages"
+            )
         return self._run(network, w, times, neurons, float(duration), vn, vt)
 
     def run_batch(
@@ -78,16 +133,22 @@ class Engine:
         *,
         weights: np.ndarray | None = None,
     ) -> list[SpikeRecord]:
-        """Simulate many trials of the same network; ``inputs`` is a list of input spikes."""
+        """Simulate many trials of the same network; ``inputs`` is a list of input spikes
+        (each as for :meth:`run`). Returns one SpikeRecord per trial, in order."""
         w = network.weight if weights is None else network.check_weights(weights)
         checked = [check_input_spikes(network, spk, duration) for spk in inputs]
         return self._run_batch(network, w, checked, float(duration))
 
     # -- to implement -------------------------------------------------------------------
+    @abc.abstractmethod
     def _run(self, network, weights, times, neurons, duration, voltage_neurons, voltage_times):
-        raise NotImplementedError
+        """One trial on checked arguments: ``weights`` (n_edges,), input ``times`` (n,)
+        seconds and ``neurons`` (n,), ``duration`` seconds, and ``voltage_neurons`` (k,) /
+        ``voltage_times`` (m,) or both None. Returns a SpikeRecord."""
 
     def _run_batch(self, network, weights, checked_inputs, duration):
+        """Many trials on checked arguments (``checked_inputs``: list of ``(times,
+        neurons)``); default: one :meth:`_run` per trial."""
         return [self._run(network, weights, t, n, duration, None, None) for t, n in checked_inputs]
 
 

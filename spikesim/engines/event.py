@@ -593,7 +593,10 @@ class EventEngine(Engine):
     """
 
     name = "event"
+    exact = True
     dt = None
+    supports_voltages = True
+    supports_batch = True
 
     def __init__(self, n_threads: int | None = None):
         self.n_threads = n_threads

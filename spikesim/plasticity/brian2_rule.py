@@ -86,7 +86,7 @@ def _stdp_code(tt: str, win: str) -> dict:
 def stdp_extra(c: float, duration: float) -> dict:
     """The additions to the Brian2 model that accumulate the eligibility with rate ``c``
     (1/s) over a trial of ``duration`` seconds; see
-    :func:`spikesim.engines._brian2_model.build` (``extra``)."""
+    :func:`spikesim.engines.brian2.model.build` (``extra``)."""
     c = check_rate(c, duration)
     code = _stdp_code("t", "1")
     code["constants"] = {"c_stdp": c}
@@ -139,8 +139,8 @@ def brian2_eligibility(
     """
     import brian2 as b2
 
-    from spikesim.engines import _brian2_model as model
-    from spikesim.engines.brian2_runtime import TARGETS, assemble, brian2_error, check_dt
+    from spikesim.engines.brian2 import model
+    from spikesim.engines.brian2.common import TARGETS, assemble, brian2_error, check_dt
     from spikesim.errors import EngineError
     from spikesim.record import check_input_spikes
 
@@ -357,9 +357,10 @@ def train_standalone(
     at most once per time step (a second spike would go to a copy synapse with its own
     weight).
     """
-    from spikesim.engines import _brian2_model as model
-    from spikesim.engines import brian2_standalone as bs
-    from spikesim.engines.brian2_runtime import assemble, check_dt
+    from spikesim.engines.brian2 import model
+    from spikesim.engines.brian2 import project as bs
+    from spikesim.engines.brian2.common import assemble, check_dt
+    from spikesim.engines.brian2.options import BuildOptions
     from spikesim.plasticity.loss import trial_loss
     from spikesim.record import check_input_spikes
 
@@ -392,21 +393,12 @@ def train_standalone(
         n_outputs=network.outputs.size,
     )
     before = bs.BUILDS
-    proj = bs.ensure_project(
-        network,
-        dt,
-        duration,
-        capacity=cap * n_trials,
-        copies=1,
-        trials_per_run=n_trials,
-        root=cache,
-        extra=extra,
-        openmp_threads=threads,
-    )
+    opts = BuildOptions(capacity=cap * n_trials, copies=1, openmp_threads=threads, extra=extra)
+    proj = bs.ensure_project(network, dt, duration, opts, trials_per_run=n_trials, root=cache)
     targ = np.zeros((n_trials + 1, network.n_neurons))
     targ[:n_trials, network.outputs] = targets
     final = {}
-    with bs._in_use(proj):
+    with bs.in_use(proj):
         spikes = proj.run(w0, checked, arrays={"targ": targ.ravel()}, final=final)
     slot = np.full(network.n_neurons, -1)
     slot[network.outputs] = np.arange(network.outputs.size)

@@ -1,22 +1,24 @@
 """Engine ``brian2-cuda``: brian2cuda's ``cuda_standalone`` device (extra ``gpu``).
 
-The same model and project layout as ``brian2-standalone`` (see
-:mod:`spikesim.engines.brian2_standalone`): the CUDA project is generated in a child
-process, compiled once per structure with ``make`` (nvcc), and re-run for new weights and
-inputs through the binary's command line.
+:class:`CudaEngine` extends the ``brian2-standalone`` engine
+(:class:`~spikesim.engines.brian2.standalone.Brian2StandaloneEngine`): the same model and
+project layout, generated in a child process for the ``cuda_standalone`` device, compiled
+once per structure with ``make`` (nvcc), and re-run for new weights and inputs through the
+binary's command line.
 
 Without a GPU (``nvidia-smi`` missing or failing) nothing can be compiled or run: the
 engine generates the CUDA project (Brian2CUDA's GPU detection switched off, compute
 capability and CUDA runtime version taken from the options) and raises
 :class:`~spikesim.errors.EngineError` naming the directory. :func:`generate_cuda_project`
 does only the generation, with the trial's inputs and weights written beside it and a
-``run.sh`` that builds and runs it on a GPU machine. :meth:`CudaEngine.available_here`
-tells the conformance suite whether to run or skip the engine.
+``run.sh`` that builds and runs it on a GPU machine. :meth:`CudaEngine.availability`
+tells the conformance checks whether to run or skip the engine.
 """
 
 from __future__ import annotations
 
 import functools
+import importlib.util
 import os
 import shlex
 import shutil
@@ -25,8 +27,12 @@ from pathlib import Path
 
 import numpy as np
 
-from spikesim.engines.base import Engine, register
-from spikesim.engines.brian2_runtime import check_dt
+from spikesim.engines.base import register
+from spikesim.engines.brian2 import model
+from spikesim.engines.brian2.common import brian2_installed, check_dt
+from spikesim.engines.brian2.options import DEFAULT_CAPACITY, BuildOptions
+from spikesim.engines.brian2.project import cache_dir, generate_project
+from spikesim.engines.brian2.standalone import Brian2StandaloneEngine
 from spikesim.errors import EngineError, ValidationError
 
 __all__ = ["CudaEngine", "gpu_present", "generate_cuda_project"]
@@ -111,8 +117,6 @@ def generate_cuda_project(
         ``manifest.json``, ``run_inputs/`` (this trial's command-line arrays) and
         ``run.sh`` (``make`` then run the binary with those arrays).
     """
-    from spikesim.engines import _brian2_model as model
-    from spikesim.engines.brian2_standalone import generate_project
     from spikesim.record import check_input_spikes
 
     dt = check_dt(dt)
@@ -125,14 +129,13 @@ def generate_cuda_project(
     directory = Path(directory).absolute()
     if directory.exists() and any(directory.iterdir()):
         raise ValidationError(f"directory {directory} is not empty")
-    opts = {
-        "device": "cuda_standalone",
-        "capacity": int(capacity),
-        "copies": int(copies),
-        "extra_compile_args": None,
-        "compute_capability": float(compute_capability),
-        "cuda_runtime_version": float(cuda_runtime_version),
-    }
+    opts = BuildOptions(
+        device="cuda_standalone",
+        capacity=int(capacity),
+        copies=int(copies),
+        compute_capability=compute_capability,
+        cuda_runtime_version=cuda_runtime_version,
+    )
     man = generate_project(spec, opts, directory)
     ptr, pend, step, nxt = model.input_table(spec, [(times, neurons)], capacity, copies)
     files = {"ptr": ptr, "pend": pend, "in_step": step, "nxt": nxt}
@@ -155,7 +158,7 @@ def generate_cuda_project(
 
 
 @register("brian2-cuda")
-class CudaEngine(Engine):
+class CudaEngine(Brian2StandaloneEngine):
     """brian2cuda engine (GPU). Without a GPU: generates the project and raises.
 
     Parameters
@@ -168,42 +171,47 @@ class CudaEngine(Engine):
         Target for code generation; default: queried from the GPU / nvcc where present,
         else 8.0 and 12.0.
     cache : str or Path, optional
-        Project cache root (default ``$SPIKESIM_CACHE/brian2``).
+        Project cache root (default :func:`spikesim.engines.brian2.project.cache_dir`).
+    trials_per_run : int
+        Trials per invocation of the binary (default 1, the setting checked on a GPU).
     """
 
     name = "brian2-cuda"
-    compiles_per_structure = True
+    device = "cuda_standalone"
+
+    @classmethod
+    def availability(cls) -> tuple[bool, str]:
+        """Available where brian2 and brian2cuda are installed and a GPU is present."""
+        ok, why = brian2_installed()
+        if not ok:
+            return ok, why
+        if importlib.util.find_spec("brian2cuda") is None:
+            return False, "brian2-cuda needs the brian2cuda package (extra 'gpu')"
+        if not gpu_present():
+            return False, "brian2-cuda needs an NVIDIA GPU (nvidia-smi found none)"
+        return True, ""
 
     def __init__(
         self,
         dt: float = 1e-4,
-        capacity: int = 4096,
+        capacity: int = DEFAULT_CAPACITY,
         compute_capability: float | None = None,
         cuda_runtime_version: float | None = None,
         cache: str | os.PathLike | None = None,
+        trials_per_run: int = 1,
     ):
-        self.dt = check_dt(dt)
-        if isinstance(capacity, bool) or not isinstance(capacity, int) or capacity < 1:
-            raise EngineError(f"unsupported option capacity={capacity!r}: a positive integer")
-        self.capacity = capacity
+        super().__init__(dt=dt, capacity=capacity, cache=cache, trials_per_run=trials_per_run)
         self.compute_capability = compute_capability
         self.cuda_runtime_version = cuda_runtime_version
-        self.cache = None if cache is None else Path(cache)
 
-    @staticmethod
-    def available_here() -> bool:
-        """Whether this machine can run the engine (a GPU is present)."""
-        return gpu_present()
+    def _options(self) -> dict:
+        out = super()._options()
+        del out["extra_compile_args"]
+        out["compute_capability"] = self.compute_capability
+        out["cuda_runtime_version"] = self.cuda_runtime_version
+        return out
 
-    unavailable_reason = "brian2-cuda needs an NVIDIA GPU (nvidia-smi found none)"
-
-    def with_dt(self, dt: float) -> CudaEngine:
-        """A copy with time step ``dt`` (seconds)."""
-        return CudaEngine(
-            dt, self.capacity, self.compute_capability, self.cuda_runtime_version, self.cache
-        )
-
-    def _cuda_opts(self) -> dict:
+    def _cuda_target(self) -> dict:
         found = _query_gpu() if gpu_present() else {}
         return {
             "compute_capability": float(
@@ -215,52 +223,32 @@ class CudaEngine(Engine):
             ),
         }
 
-    def _run(self, network, weights, times, neurons, duration, voltage_neurons, voltage_times):
-        if voltage_neurons is not None:
-            raise EngineError(
-                "unsupported option voltage_neurons for engine 'brian2-cuda'; use 'brian2'"
-            )
-        return self._run_batch(network, weights, [(times, neurons)], duration)[0]
+    def build_options(self, capacity: int, copies: int) -> BuildOptions:
+        """As the standalone engine's, for the ``cuda_standalone`` device and this GPU."""
+        return BuildOptions(
+            device=self.device, capacity=capacity, copies=copies, **self._cuda_target()
+        )
 
     def _run_batch(self, network, weights, checked_inputs, duration):
-        from spikesim.engines.brian2_standalone import (
-            cache_dir,
-            ensure_project,
-            run_trials,
-            table_size,
-        )
-
-        if not gpu_present():
-            root = cache_dir() if self.cache is None else self.cache
-            target = root / "cuda-generated" / f"{network.structure_key()}-{os.getpid()}"
-            if target.exists():
-                shutil.rmtree(target)
-            times, neurons = checked_inputs[0] if checked_inputs else (None, None)
-            opts = self._cuda_opts()
-            generate_cuda_project(
-                network,
-                None if times is None else (times, neurons),
-                duration,
-                target,
-                dt=self.dt,
-                weights=weights,
-                capacity=self.capacity,
-                **opts,
-            )
-            raise EngineError(
-                "engine 'brian2-cuda' needs an NVIDIA GPU, and none was found (nvidia-smi). "
-                f"The CUDA project was generated at {target}; it needs a GPU to build "
-                f"and run: copy it to a GPU machine and run {target / 'run.sh'}"
-            )
-        capacity, copies = table_size(network, self.dt, duration, checked_inputs, self.capacity)
-        proj = ensure_project(
+        if gpu_present():
+            return super()._run_batch(network, weights, checked_inputs, duration)
+        root = cache_dir() if self.cache is None else self.cache
+        target = root / "cuda-generated" / f"{network.structure_key()}-{os.getpid()}"
+        if target.exists():
+            shutil.rmtree(target)
+        times, neurons = checked_inputs[0] if checked_inputs else (None, None)
+        generate_cuda_project(
             network,
-            self.dt,
+            None if times is None else (times, neurons),
             duration,
-            capacity=capacity,
-            copies=copies,
-            root=self.cache,
-            device="cuda_standalone",
-            cuda=self._cuda_opts(),
+            target,
+            dt=self.dt,
+            weights=weights,
+            capacity=self.capacity,
+            **self._cuda_target(),
         )
-        return run_trials(proj, network, weights, checked_inputs, duration)
+        raise EngineError(
+            "engine 'brian2-cuda' needs an NVIDIA GPU, and none was found (nvidia-smi). "
+            f"The CUDA project was generated at {target}; it needs a GPU to build "
+            f"and run: copy it to a GPU machine and run {target / 'run.sh'}"
+        )

@@ -1,8 +1,8 @@
 """Engine ``brian2``: Brian2 runtime mode (numpy or cython code generation).
 
-The model and its clock semantics are in :mod:`spikesim.engines._brian2_model`: exact
+The model and its clock semantics are in :mod:`spikesim.engines.brian2.model`: exact
 exponential decay, arrivals added before the threshold test of their step, arrivals to a
-refractory neuron dropped, delays floored to whole steps, input spikes placed at
+refractory neuron dropped, delays rounded up to whole steps, input spikes placed at
 ``ceil(t / dt)``. Spike times agree with the exact ``event`` engine within
 ``(depth + 1) * dt`` (docs/engines.md). Input neurons are a ``SpikeGeneratorGroup``;
 their spikes in the returned record are the given input times (exact).
@@ -17,48 +17,17 @@ from __future__ import annotations
 import numpy as np
 
 from spikesim.engines.base import Engine, register
+from spikesim.engines.brian2.common import (
+    TARGETS,
+    assemble,
+    brian2_error,
+    brian2_installed,
+    check_dt,
+)
 from spikesim.errors import EngineError
 from spikesim.record import SpikeRecord
 
-__all__ = ["Brian2Engine", "brian2_error"]
-
-TARGETS = ("numpy", "cython")
-
-
-def check_dt(dt) -> float:
-    """Validate a time step (seconds)."""
-    if isinstance(dt, bool) or not isinstance(dt, int | float | np.floating) or not dt > 0:
-        raise EngineError(f"unsupported option dt={dt!r}: must be a positive number of seconds")
-    if dt > 1e-3:
-        raise EngineError(f"unsupported option dt={dt!r}: must be <= 1e-3 s")
-    return float(dt)
-
-
-def brian2_error(exc: BaseException, what: str) -> EngineError:
-    """An EngineError carrying Brian2's (and the compiler's) message."""
-    msg = str(exc).strip()
-    cause = exc.__cause__ or exc.__context__
-    while cause is not None:
-        extra = str(cause).strip()
-        if extra and extra not in msg:
-            msg += "\n" + extra
-        cause = cause.__cause__ or cause.__context__
-    return EngineError(f"{what} failed: {type(exc).__name__}: {msg}")
-
-
-def assemble(network, in_times, in_neurons, idx, t, duration) -> SpikeRecord:
-    """A SpikeRecord from the given input spikes and the simulated neurons' spikes."""
-    times = np.concatenate([np.asarray(in_times, float), np.asarray(t, float)])
-    neurons = np.concatenate([np.asarray(in_neurons, np.int64), np.asarray(idx, np.int64)])
-    keep = times < duration
-    times, neurons = times[keep], neurons[keep]
-    order = np.lexsort((neurons, times))
-    return SpikeRecord(
-        times=times[order],
-        neurons=neurons[order],
-        n_neurons=network.n_neurons,
-        duration=float(duration),
-    )
+__all__ = ["Brian2Engine"]
 
 
 @register("brian2")
@@ -76,6 +45,13 @@ class Brian2Engine(Engine):
     """
 
     name = "brian2"
+    exact = False
+    supports_voltages = True
+
+    @classmethod
+    def availability(cls) -> tuple[bool, str]:
+        """Available where the brian2 package is installed."""
+        return brian2_installed()
 
     def __init__(
         self,
@@ -102,7 +78,7 @@ class Brian2Engine(Engine):
     def _run(self, network, weights, times, neurons, duration, voltage_neurons, voltage_times):
         import brian2 as b2
 
-        from spikesim.engines import _brian2_model as model
+        from spikesim.engines.brian2 import model
 
         spec = model.spec_from_network(network, self.dt, duration)
         idx, steps, copies = model.generator_arrays(spec, times, neurons)

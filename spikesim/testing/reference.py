@@ -1,6 +1,7 @@
 """A slow, obviously-correct pure-Python simulator of the spiking model (DESIGN.md).
 
-Used as the independent reference of the engine conformance suite. It follows the model
+Used as the independent reference of the engine conformance checks
+(:func:`spikesim.testing.engine.check_engine`). It follows the model
 contract literally: neurons in topological order; for neuron j, all arrivals
 ``(t_i + d_ij, s_ij w_ij)`` with arrival time < duration, grouped by exact time; the
 potential decays between groups, a group's weights are summed before the threshold test;
@@ -22,7 +23,27 @@ from collections import defaultdict
 
 
 def simulate(net, weights, in_times, in_neurons, duration):
-    """Return ``(trains, margin, gap)``; ``trains[j]`` is neuron j's list of spike times."""
+    """Simulate one trial literally (see the module docstring).
+
+    Parameters
+    ----------
+    net : Network
+    weights : sequence of float, shape (n_edges,)
+        Weight magnitudes.
+    in_times, in_neurons : sequence, shape (n,)
+        Input spike times (seconds) and their input neurons.
+    duration : float
+        Trial length (seconds).
+
+    Returns
+    -------
+    trains : list of list of float
+        ``trains[j]``: neuron j's spike times (seconds), increasing.
+    margin : float
+        Closest relative approach of any threshold test, ``|V - S| / S``.
+    gap : float
+        Smallest time (s) between arrival groups, refractory ends and the trial's end.
+    """
     n = net.n_neurons
     trains = [[] for _ in range(n)]
     for t, k in zip(in_times, in_neurons, strict=True):

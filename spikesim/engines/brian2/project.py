@@ -1,37 +1,42 @@
-"""Engine ``brian2-standalone``: Brian2 cpp_standalone, compiled once per network structure.
+"""Brian2 standalone projects: generated, compiled once per structure, cached, run.
 
-Design
-------
+Shared by the ``brian2-standalone`` and ``brian2-cuda`` engines
+(:mod:`spikesim.engines.brian2.standalone`, :mod:`spikesim.engines.brian2.cuda`) and by the
+Brian2-native learning rule (:mod:`spikesim.plasticity.brian2_rule`).
+
 * **One binary per structure.** The project is generated for everything except the
-  weights and the input spikes. ``Network.structure_key()``, dt, trial length, trials per
-  run, input table sizes, compiler arguments, the Brian2 version and the source of the
+  weights and the input spikes. ``Network.structure_key()``, the model spec's dt, trial
+  length and trials per run, the :class:`~spikesim.engines.brian2.options.BuildOptions`
+  (input table sizes, compiler arguments, ...), the Brian2 version and the source of the
   generating modules form the cache key. Weights (``syn_*.w``) and the input spike tables
   (``inputs.ptr``, ``inputs.pend``, ``in_step.values``; see
-  :mod:`spikesim.engines._brian2_model`) are passed to the binary on its command line
+  :mod:`spikesim.engines.brian2.model`) are passed to the binary on its command line
   (Brian2's ``run_args`` mechanism: ``name=file``), so a new trial never recompiles.
   One invocation simulates ``trials_per_run`` trials back to back (state reset between
-  them, see :func:`spikesim.engines._brian2_model.spec_from_network`), which spreads the
+  them, see :func:`spikesim.engines.brian2.model.spec_from_network`), which spreads the
   binary's fixed start-up cost (creating the synapses, writing results) over them.
 * **No global device in this process.** The code is generated in a child process
-  (:mod:`spikesim.engines._brian2_build`); this process runs ``make`` (capturing the
-  compiler's messages for :class:`~spikesim.errors.EngineError`) and then runs the binary
-  directly, reading the spike monitor's result files. Brian2 in this process stays on
-  the runtime device, so the ``brian2`` engine keeps working alongside.
-* **Cache.** Projects live in ``$SPIKESIM_CACHE/brian2/<key>/`` (default
-  ``~/.cache/spikesim``). A build happens under an exclusive ``flock`` on ``<key>.lock``
-  in a private temporary directory which is renamed into place when complete (so a
-  crashed build never leaves a half project behind, and a second process waiting on the
-  lock finds the finished project). Runs hold a shared lock and use a private results
-  directory (``--results_dir``), so concurrent runs of one binary from several processes
-  do not collide. After each build the least recently used projects beyond
-  ``SPIKESIM_BRIAN2_CACHE_MAX`` (default 16) are deleted (skipping ones in use);
-  :func:`clean_cache` deletes them explicitly.
+  (:mod:`spikesim.engines.brian2.codegen`, given the spec and ``options.json``); this
+  process runs ``make`` (capturing the compiler's messages for
+  :class:`~spikesim.errors.EngineError`) and then runs the binary directly, reading the
+  spike monitor's result files. Brian2 in this process stays on the runtime device, so
+  the ``brian2`` engine keeps working alongside.
+* **Cache.** Projects live in :func:`cache_dir` (``$SPIKESIM_BRIAN2_CACHE``, else
+  ``$SPIKESIM_CACHE/brian2``, else ``~/.cache/spikesim/brian2``) as ``<key>/``. A build
+  happens under an exclusive ``flock`` on ``<key>.lock`` in a private temporary directory
+  which is renamed into place when complete (so a crashed build never leaves a half
+  project behind, and a second process waiting on the lock finds the finished project).
+  Runs hold a shared lock and use a private results directory (``--results_dir``), so
+  concurrent runs of one binary from several processes do not collide. After each build
+  the least recently used projects beyond ``SPIKESIM_BRIAN2_CACHE_MAX`` (default 16) are
+  deleted (skipping ones in use); :func:`clean_cache` deletes them explicitly.
 * :data:`BUILDS` counts the compilations done by this process (tests assert on it).
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import hashlib
 import json
@@ -45,23 +50,37 @@ from pathlib import Path
 
 import numpy as np
 
-from spikesim.engines.base import Engine, register
-from spikesim.engines.brian2_runtime import assemble, check_dt
+from spikesim.engines.brian2 import model
+from spikesim.engines.brian2.codegen import write_spec
+from spikesim.engines.brian2.common import assemble
+from spikesim.engines.brian2.options import DEFAULT_COPIES, BuildOptions
 from spikesim.errors import EngineError
 
-__all__ = ["Brian2StandaloneEngine", "cache_dir", "clean_cache", "ensure_project", "BUILDS"]
+__all__ = [
+    "BUILDS",
+    "Project",
+    "cache_dir",
+    "clean_cache",
+    "ensure_project",
+    "in_use",
+    "project_key",
+    "run_trials",
+    "table_size",
+]
 
 #: Number of projects compiled by this process (``make`` runs that succeeded).
 BUILDS = 0
 
-DEFAULT_CAPACITY = 4096
-DEFAULT_COPIES = 2
-DEFAULT_TRIALS_PER_RUN = 16
+#: The modules whose source generates a project (part of the cache key).
+_GENERATORS = ("model.py", "codegen.py", "options.py")
 
 
 def cache_dir() -> Path:
-    """Root of the Brian2 project cache: ``$SPIKESIM_CACHE/brian2`` or
-    ``~/.cache/spikesim/brian2``."""
+    """Root of the Brian2 project cache: ``$SPIKESIM_BRIAN2_CACHE`` if set, else
+    ``$SPIKESIM_CACHE/brian2``, else ``~/.cache/spikesim/brian2``."""
+    own = os.environ.get("SPIKESIM_BRIAN2_CACHE")
+    if own:
+        return Path(own)
     root = os.environ.get("SPIKESIM_CACHE") or os.path.join(
         os.path.expanduser("~"), ".cache", "spikesim"
     )
@@ -121,37 +140,34 @@ def _tail(text: str, n: int = 40) -> str:
     return "\n".join(lines[-n:])
 
 
-def _spec_file(spec: dict, path: Path, opts: dict) -> None:
-    arrays = {k: v for k, v in spec.items()}
-    arrays["device"] = np.array(opts["device"])
-    arrays["capacity"] = np.array(opts["capacity"])
-    arrays["copies"] = np.array(opts["copies"])
-    arrays["extra_compile_args"] = np.array(json.dumps(opts["extra_compile_args"]))
-    arrays["compute_capability"] = np.array(opts.get("compute_capability", 0.0))
-    arrays["cuda_runtime_version"] = np.array(opts.get("cuda_runtime_version", 0.0))
-    arrays["extra"] = np.array(json.dumps(opts.get("extra")))
-    arrays["openmp_threads"] = np.array(int(opts.get("openmp_threads", 0)))
-    arrays["profile"] = np.array(bool(opts.get("profile", False)))
-    np.savez(path, **arrays)
+def generate_project(spec: dict, opts: BuildOptions, directory: Path) -> dict:
+    """Generate the project's code into ``directory`` (child process); returns the manifest.
 
-
-def generate_project(spec: dict, opts: dict, directory: Path) -> dict:
-    """Generate the project's code into ``directory`` (child process); returns the manifest."""
+    The child reads ``spec.npz`` (the model spec) and ``options.json`` (``opts``) written
+    here (:mod:`spikesim.engines.brian2.codegen`).
+    """
     directory.mkdir(parents=True, exist_ok=True)
     spec_path = directory / "spec.npz"
-    _spec_file(spec, spec_path, opts)
+    options_path = directory / "options.json"
+    write_spec(spec, spec_path)
+    options_path.write_text(opts.to_json())
     env = dict(os.environ)
     env.setdefault("OPENBLAS_NUM_THREADS", "1")
     proc = subprocess.run(
-        [sys.executable, "-m", "spikesim.engines._brian2_build", str(spec_path), str(directory)],
+        [
+            sys.executable,
+            "-m",
+            "spikesim.engines.brian2.codegen",
+            str(spec_path),
+            str(options_path),
+            str(directory),
+        ],
         capture_output=True,
         text=True,
         env=env,
     )
     if proc.returncode != 0:
-        raise EngineError(
-            f"Brian2 code generation ({opts['device']}) failed:\n{_tail(proc.stderr)}"
-        )
+        raise EngineError(f"Brian2 code generation ({opts.device}) failed:\n{_tail(proc.stderr)}")
     return json.loads((directory / "manifest.json").read_text())
 
 
@@ -173,27 +189,18 @@ def compile_project(directory: Path, device: str) -> float:
     return time.perf_counter() - t0
 
 
-def project_key(spec: dict, opts: dict, structure_key: str) -> str:
+def project_key(spec: dict, opts: BuildOptions, structure_key: str) -> str:
+    """The cache key of a project: structure, clock, options, versions, generator source."""
     import importlib.metadata
 
     h = hashlib.sha1()
     h.update(structure_key.encode())
-    h.update(
-        repr(
-            (spec["dt"], spec["n_steps"], opts["capacity"], opts["copies"], opts["device"])
-        ).encode()
-    )
-    h.update(json.dumps(opts["extra_compile_args"]).encode())
-    h.update(json.dumps(opts.get("extra"), sort_keys=True).encode())
-    if opts.get("openmp_threads"):
-        h.update(f"openmp={opts['openmp_threads']}".encode())
-    if opts.get("profile"):  # a profiled build is a different project
-        h.update(b"profile")
-    h.update(repr((opts.get("compute_capability"), opts.get("cuda_runtime_version"))).encode())
+    h.update(repr((spec["dt"], spec["n_steps"])).encode())
+    h.update(opts.to_json().encode())
     h.update(importlib.metadata.version("brian2").encode())
-    if opts["device"] == "cuda_standalone":
+    if opts.device == "cuda_standalone":
         h.update(importlib.metadata.version("brian2cuda").encode())
-    for mod in ("_brian2_model.py", "_brian2_build.py"):  # the code that generates it
+    for mod in _GENERATORS:  # the code that generates it
         h.update((Path(__file__).parent / mod).read_bytes())
     return h.hexdigest()[:20]
 
@@ -228,8 +235,6 @@ class Project:
         rule's); with ``final`` (a dict), the weights at the end of the run are stored in
         ``final["weights"]`` (n_edges,).
         """
-        from spikesim.engines import _brian2_model as model
-
         man = self.manifest
         spec = self.spec
         if len(trials) > spec["trials_per_run"]:
@@ -297,48 +302,37 @@ def ensure_project(
     network,
     dt: float,
     duration: float,
+    opts: BuildOptions,
     *,
-    capacity: int = DEFAULT_CAPACITY,
-    copies: int = DEFAULT_COPIES,
     trials_per_run: int = 1,
-    extra_compile_args: list[str] | None = None,
     root: Path | None = None,
-    device: str = "cpp_standalone",
-    cuda: dict | None = None,
-    extra: dict | None = None,
-    openmp_threads: int = 0,
 ) -> Project:
     """The compiled project for ``network``'s structure: from the cache, or built now.
 
-    ``device`` is "cpp_standalone" or "cuda_standalone" (then ``cuda`` gives
-    ``compute_capability`` and ``cuda_runtime_version``). ``openmp_threads > 0`` builds a
-    ``cpp_standalone`` binary that runs each step's loops on that many OpenMP threads
-    (Brian2's ``devices.cpp_standalone.openmp_threads``; 0: single-threaded). With
-    ``SPIKESIM_BRIAN2_PROFILE=1`` in the environment the project (a separate cache entry)
-    records Brian2's per-code-object timers; :meth:`Project.run` keeps the last run's as
-    ``last_profiling_info.txt`` in the project folder.
+    Parameters
+    ----------
+    network : Network
+    dt, duration : float
+        Time step and trial length (seconds).
+    opts : BuildOptions
+        How to build (device, input table size, compiler arguments, ...).
+    trials_per_run : int
+        Trials simulated back to back by one invocation of the binary.
+    root : Path, optional
+        Cache root (default :func:`cache_dir`).
+
+    With ``SPIKESIM_BRIAN2_PROFILE=1`` in the environment the project (a separate cache
+    entry: ``opts.profile`` is set) records Brian2's per-code-object timers;
+    :meth:`Project.run` keeps the last run's as ``last_profiling_info.txt`` in the project
+    folder.
     """
     global BUILDS
-    from spikesim.engines import _brian2_model as model
-
+    if not isinstance(opts, BuildOptions):
+        raise TypeError(f"opts must be a BuildOptions record, got {type(opts).__name__}")
     spec = model.spec_from_network(network, dt, duration, trials_per_run)
-    opts = {
-        "device": device,
-        "capacity": int(capacity),
-        "copies": int(copies),
-        "extra_compile_args": extra_compile_args,
-        "extra": extra,
-        **(cuda or {}),
-    }
-    if openmp_threads:  # absent when 0, so the keys of existing builds stay valid
-        if device != "cpp_standalone" or int(openmp_threads) < 0:
-            raise EngineError(
-                f"openmp_threads={openmp_threads!r}: a non-negative thread count, and only "
-                "for the cpp_standalone device"
-            )
-        opts["openmp_threads"] = int(openmp_threads)
     if os.environ.get("SPIKESIM_BRIAN2_PROFILE") == "1":  # Brian2's per-code-object timers
-        opts["profile"] = True
+        opts = dataclasses.replace(opts, profile=True)
+    device = opts.device
     root = cache_dir() if root is None else Path(root)
     key = project_key(spec, opts, network.structure_key())
     final = root / key
@@ -391,93 +385,12 @@ def ensure_project(
 
 
 @contextlib.contextmanager
-def _in_use(project: Project):
+def in_use(project: Project):
+    """Hold ``project`` in use (a shared lock: the cache cleaner skips it) while running."""
     with _locked(project.path.parent / f"{project.path.name}.lock", shared=True):
         if not (project.path / "READY").exists():
             raise EngineError(f"Brian2 project {project.path} was removed from the cache")
         yield
-
-
-@register("brian2-standalone")
-class Brian2StandaloneEngine(Engine):
-    """Brian2 cpp_standalone engine: one compilation per network structure.
-
-    Parameters
-    ----------
-    dt : float
-        Time step in seconds (default 1e-4).
-    capacity : int
-        Input table entries (spiking (input neuron, step) pairs) per trial; grown to the
-        next power of two when a trial needs more (a new build).
-    trials_per_run : int
-        Trials simulated back to back by one invocation of the binary (part of the
-        build; a single ``run`` pads with empty trials).
-    extra_compile_args : list of str, optional
-        C++ compiler arguments replacing Brian2's defaults.
-    cache : str or Path, optional
-        Cache root (default :func:`cache_dir`).
-    """
-
-    name = "brian2-standalone"
-    compiles_per_structure = True
-
-    def __init__(
-        self,
-        dt: float = 1e-4,
-        capacity: int = DEFAULT_CAPACITY,
-        extra_compile_args: list[str] | None = None,
-        cache: str | os.PathLike | None = None,
-        trials_per_run: int = DEFAULT_TRIALS_PER_RUN,
-    ):
-        self.dt = check_dt(dt)
-        for name, v in (("capacity", capacity), ("trials_per_run", trials_per_run)):
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise EngineError(f"unsupported option {name}={v!r}: a positive integer")
-        self.capacity = capacity
-        self.trials_per_run = trials_per_run
-        self.extra_compile_args = None if extra_compile_args is None else list(extra_compile_args)
-        self.cache = None if cache is None else Path(cache)
-
-    def with_dt(self, dt: float) -> Brian2StandaloneEngine:
-        """A copy with time step ``dt`` (seconds)."""
-        return Brian2StandaloneEngine(
-            dt, self.capacity, self.extra_compile_args, self.cache, self.trials_per_run
-        )
-
-    def __repr__(self) -> str:
-        return f"Brian2StandaloneEngine(dt={self.dt!r}, capacity={self.capacity})"
-
-    def project(self, network, duration: float, checked_inputs=()) -> Project:
-        """The compiled project for ``network``, trial length ``duration`` (seconds) and
-        input table sizes that fit ``checked_inputs``."""
-        capacity, copies = table_size(network, self.dt, duration, checked_inputs, self.capacity)
-        return ensure_project(
-            network,
-            self.dt,
-            duration,
-            capacity=capacity * self.trials_per_run,
-            copies=copies,
-            trials_per_run=self.trials_per_run,
-            extra_compile_args=self.extra_compile_args,
-            root=self.cache,
-        )
-
-    def _run(self, network, weights, times, neurons, duration, voltage_neurons, voltage_times):
-        if voltage_neurons is not None:
-            raise EngineError(
-                "unsupported option voltage_neurons for engine 'brian2-standalone' (its "
-                "binary records spikes only); use engine 'brian2' for voltages"
-            )
-        return self._run_batch(network, weights, [(times, neurons)], duration)[0]
-
-    def _run_batch(self, network, weights, checked_inputs, duration):
-        return run_trials(
-            self.project(network, duration, checked_inputs),
-            network,
-            weights,
-            checked_inputs,
-            duration,
-        )
 
 
 def table_size(
@@ -486,8 +399,6 @@ def table_size(
     """Input table ``(capacity, copies)`` fitting every trial: at least ``capacity`` and
     ``min_copies``, capacity grown to the next power of two when a trial needs more (a new
     build)."""
-    from spikesim.engines import _brian2_model as model
-
     spec = model.spec_from_network(network, dt, duration)
     need_cap, need_copies = 1, 1
     for times, neurons in checked_inputs:
@@ -504,69 +415,9 @@ def run_trials(proj: Project, network, weights, checked_inputs, duration):
     """Run every trial on the compiled project (holding it in use); SpikeRecords."""
     out = []
     per_run = proj.spec["trials_per_run"]
-    with _in_use(proj):
+    with in_use(proj):
         for k in range(0, len(checked_inputs), per_run):
             chunk = checked_inputs[k : k + per_run]
             for (times, neurons), (idx, t) in zip(chunk, proj.run(weights, chunk), strict=True):
                 out.append(assemble(network, times, neurons, idx, t, duration))
     return out
-
-
-def bench_brian2(
-    network,
-    inputs,
-    duration: float,
-    dt: float,
-    *,
-    engine: str = "brian2-standalone",
-    max_trials: int | None = None,
-) -> dict:
-    """Benchmark one Brian2 engine on ``inputs`` (list of input spikes).
-
-    For ``brian2-standalone`` the project is compiled into a fresh temporary cache first
-    (``compile_s``, reported apart), then every trial runs through ``run_batch``; likewise
-    ``brian2-cuda``, whose build is its first trial (an :class:`EngineError` without a GPU). For the
-    runtime engines (``brian2``, ``brian2-cython``) each trial builds its Brian2 objects,
-    so at most ``max_trials`` trials are timed; the first (cython compilation) is a warm-up.
-
-    Returns ``trials``, ``wall_s``, ``trials_per_s``, ``synaptic_events_per_trial``,
-    ``synaptic_events_per_s``, ``compile_s`` (None for runtime engines) and ``dt``.
-    """
-    from spikesim.engines.base import get_engine
-    from spikesim.record import check_input_spikes
-
-    outdeg = np.bincount(network.pre, minlength=network.n_neurons)
-    trials = list(inputs if max_trials is None else inputs[:max_trials])
-    compile_s = None
-    with tempfile.TemporaryDirectory(prefix="spikesim-bench-") as tmp:
-        if engine == "brian2-standalone":
-            eng = Brian2StandaloneEngine(dt=dt, cache=tmp)
-            checked = [check_input_spikes(network, inp, duration) for inp in trials]
-            t0 = time.perf_counter()
-            eng.project(network, duration, checked)
-            compile_s = time.perf_counter() - t0
-        elif engine == "brian2-cuda":
-            from spikesim.engines.brian2_cuda import CudaEngine
-
-            eng = CudaEngine(dt=dt, cache=tmp)
-            if not eng.available_here():  # nothing to time; skip generating a project
-                raise EngineError(eng.unavailable_reason + "; nothing was measured")
-            t0 = time.perf_counter()
-            eng.run(network, trials[0], duration)  # nvcc build (raises without a GPU)
-            compile_s = time.perf_counter() - t0
-        else:
-            eng = get_engine(engine).with_dt(dt)
-            eng.run(network, trials[0], duration)  # warm-up (cython compiles here)
-        t0 = time.perf_counter()
-        recs = eng.run_batch(network, trials, duration)
-        wall = time.perf_counter() - t0
-    events = sum(int(np.dot(r.counts(), outdeg)) for r in recs)
-    return {
-        "trials": len(trials),
-        "wall_s": wall,
-        "trials_per_s": len(trials) / wall,
-        "synaptic_events_per_trial": events / len(trials),
-        "synaptic_events_per_s": events / wall,
-        "compile_s": compile_s,
-        "dt": dt,
-    }

@@ -1,4 +1,4 @@
-"""The spiking model as Brian2 objects; shared by every Brian2 engine and the build script.
+"""The spiking model as Brian2 objects; shared by every Brian2 engine and the code generator.
 
 This is the only place (besides the engine modules) where Brian2 units appear. Nothing
 here is imported unless a Brian2 engine is used: ``import brian2`` happens inside functions.
