@@ -117,7 +117,7 @@ def test_training_loop_in_one_standalone_run_equals_python_loop(threads):
     net = spikesim.layered([6, 4, 2], weight_mean=[0.5, 0.8], t_ref=262 * DT, seed=1)
     n_trials, T = 5, 0.02
     n_steps = int(np.ceil(T / DT))
-    kw = dict(c=100.0, alpha=0.05, C=1.0, max_change=0.5, rate_scale=100.0)
+    kw = dict(c=100.0, learning_rate=0.05, C=1.0, max_change=0.5, rate_scale=100.0)
 
     def python_loop(inputs, targets, w):
         prev, losses, recs = None, [], []
@@ -130,7 +130,7 @@ def test_training_loop_in_one_standalone_run_equals_python_loop(threads):
             )
             losses.append(L)
             if prev is not None:
-                w = sh_update(w, E, L, prev, kw["alpha"], C=1.0, max_change=0.5)
+                w = sh_update(w, E, L, prev, kw["learning_rate"], C=1.0, max_change=0.5)
             prev = L
         return w, np.array(losses), recs
 
@@ -165,7 +165,7 @@ def test_profiled_build_leaves_the_timers_of_its_last_run(tmp_path, monkeypatch)
 
     net = spikesim.layered([4, 3, 2], weight_mean=[0.6, 0.8], seed=2)
     inputs = [(np.array([0.001, 0.002]), net.inputs[:2]) for _ in range(2)]
-    kw = dict(c=100.0, alpha=0.01, dt=1e-4, cache=tmp_path, records=False)
+    kw = dict(c=100.0, learning_rate=0.01, dt=1e-4, cache=tmp_path, records=False)
     train_standalone(net, inputs, np.full((2, 2), 50.0), 0.01, **kw)
     assert not list(tmp_path.glob("*/last_profiling_info.txt"))  # an ordinary build
     monkeypatch.setenv("SPIKESIM_BRIAN2_PROFILE", "1")

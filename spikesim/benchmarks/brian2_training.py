@@ -20,7 +20,7 @@ import time
 
 import numpy as np
 
-KW = dict(c=100.0, alpha=0.01, C=1.0, max_change=0.5, rate_scale=20.0)
+KW = dict(c=100.0, learning_rate=0.01, C=1.0, max_change=0.5, rate_scale=20.0)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -106,7 +106,9 @@ def _event_loop(net, inputs, targets, T) -> float:
                 cnt[net.outputs], T, kind="mse", target=targets[k], rate_scale=KW["rate_scale"]
             )
             if prev is not None:
-                w = sh_update(w, E, L, prev, KW["alpha"], C=KW["C"], max_change=KW["max_change"])
+                w = sh_update(
+                    w, E, L, prev, KW["learning_rate"], C=KW["C"], max_change=KW["max_change"]
+                )
             prev = L
         return w
 

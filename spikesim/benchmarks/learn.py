@@ -59,7 +59,7 @@ def _trainer(net, args, *, batch: int, chunk: int, threads: int):
         duration=args.duration,
         max_rate=args.rate,
         c=100.0,
-        alpha=1e-4,
+        learning_rate=1e-4,
         baseline="ema",
         loss="mse",
         rate_scale=20.0,

@@ -75,7 +75,7 @@ def bench_learner(name: str, sizes, batch: int, min_time: float, seed: int) -> d
     learner.initialize()
     rng = np.random.default_rng(seed)
     n = batch * 16
-    dtype = np.dtype(getattr(learner, "dtype", "float64"))
+    dtype = np.dtype(learner.dtype)
     x = rng.random((n, sizes[0])).astype(dtype)
     y = rng.integers(0, sizes[-1], size=n)
     pos = [0]
@@ -88,10 +88,7 @@ def bench_learner(name: str, sizes, batch: int, min_time: float, seed: int) -> d
 
     reps, wall = _time_loop(step, min_time)
     samples_per_s = reps * batch / wall
-    try:
-        fps = float(learner.flops_per_sample(batch))
-    except NotImplementedError:
-        fps = None
+    fps = float(learner.flops_per_sample(batch)) if learner.counts_flops else None
     gemm = gemm_flops_per_s(sizes, batch, dtype, min_time / 2, seed)
     achieved = fps * samples_per_s if fps is not None else None
     return {
@@ -159,7 +156,7 @@ def run(args: argparse.Namespace) -> dict:
         raise ValidationError("--batch must be >= 0 and --min-time > 0")
     learners = {}
     for name in names:
-        batch = args.batch or int(getattr(rate.REGISTRY[name], "paper_batch_size", 20))
+        batch = args.batch or rate.REGISTRY[name].paper_batch_size
         learners[name] = bench_learner(name, sizes, batch, args.min_time, args.seed)
     out = {
         "sizes": sizes,

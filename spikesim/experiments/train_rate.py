@@ -94,7 +94,7 @@ class RateStepper(Stepper):
                 f"{dataset.n_features} inputs and {dataset.n_classes} outputs"
             )
         self.learner, self.dataset = learner, dataset
-        dt = np.dtype(learner.get_params().get("dtype", "float64"))
+        dt = np.dtype(learner.dtype)
         self.x_train = np.ascontiguousarray(dataset.x_train, dtype=dt)
         self.y_train = np.asarray(dataset.y_train, dtype=np.int64)
         self.x_test = np.ascontiguousarray(dataset.x_test, dtype=dt)

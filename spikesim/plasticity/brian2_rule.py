@@ -183,7 +183,7 @@ TT = "(int(t / dt + 0.5) % period_steps) * dt"
 def training_extra(
     c: float,
     *,
-    alpha: float,
+    learning_rate: float,
     C: float,
     max_change: float,
     w_min: float,
@@ -210,7 +210,7 @@ def training_extra(
         "trial_start_code": "cnt = 0\nhtl = 0\ntgt = targ(t, i)",
         "constants": {
             "c_stdp": float(c),  # checked by train_standalone (check_rate)
-            "alpha_c": float(alpha),
+            "alpha_c": float(learning_rate),
             "C_c": float(C),
             "max_change": float(max_change),
             "w_min": float(w_min),
@@ -300,7 +300,7 @@ def train_standalone(
     duration: float,
     *,
     c: float,
-    alpha: float,
+    learning_rate: float,
     C: float = 1.0,
     max_change: float = 0.5,
     w_min: float = 0.0,
@@ -324,8 +324,8 @@ def train_standalone(
         Target output rates (hertz) of each trial.
     duration : float
         Trial length in seconds.
-    c, alpha, C : float
-        STDP rate (1/s), learning rate, STDP amplitude.
+    c, learning_rate, C : float
+        STDP rate (1/s), learning rate (``alpha`` of eq. 4.1), STDP amplitude.
     max_change, w_min, w_max : float
         Clipping as in :func:`spikesim.plasticity.rule.sh_update`.
     rate_scale : float
@@ -383,7 +383,7 @@ def train_standalone(
         )
     extra = training_extra(
         c,
-        alpha=alpha,
+        learning_rate=learning_rate,
         C=C,
         max_change=max_change,
         w_min=w_min,
