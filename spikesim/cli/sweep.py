@@ -25,8 +25,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         action="append",
         default=[],
         metavar="TABLE.KEY=V1,V2,...",
-        help="swept key and its values (each parsed as TOML), e.g. --param train.lr=0.01,0.1; "
-        "repeat for a grid",
+        help="swept key and its values (each parsed as TOML), e.g. "
+        "--param learner.learning_rate=0.01,0.1; repeat for a grid",
     )
     p.add_argument("--seeds", type=int, default=1, help="seeds per combination (default 1)")
     p.add_argument(
@@ -51,7 +51,8 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from spikesim.errors import ConfigError
-    from spikesim.experiments.sweep import build_grid, parse_param, read_experiment, run_sweep
+    from spikesim.experiments.config import read_experiment
+    from spikesim.experiments.sweep import build_grid, parse_param, run_sweep
 
     if args.seeds < 1:
         raise ConfigError(f"--seeds must be >= 1, got {args.seeds}")

@@ -61,9 +61,7 @@ def resolve_run(
     dict
         ``{"label": str, "note": str, "config": resolved config}``.
     """
-    import tomllib
-
-    from spikesim.experiments.config import resolve
+    from spikesim.experiments.config import apply_overrides, locate, read_toml, resolve
 
     where = f"compare.runs[{index}]"
     if not isinstance(run, Mapping):
@@ -79,25 +77,10 @@ def resolve_run(
     overrides = run.get("set", {})
     if not isinstance(overrides, Mapping):
         raise ConfigError(f'{where}.set must be a table of "table.key" = value')
-    candidates = [Path(run["file"])]
-    if base_dir is not None:
-        candidates = [base_dir / run["file"], base_dir.parent / run["file"], *candidates]
-    path = next((c for c in candidates if c.is_file()), None)
-    if path is None:
-        raise ConfigError(f"{where}.file = {run['file']!r} not found")
-    try:
-        raw = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{where}.file {path}: not valid TOML: {exc}") from None
-    for source, table_of in (("compare.set", common or {}), (f"{where}.set", overrides)):
-        for dotted, value in table_of.items():
-            table, dot, key = dotted.partition(".")
-            if not dot or not table or not key:
-                raise ConfigError(f"{source} key {dotted!r} must be TABLE.KEY")
-            target = raw.setdefault(table, {})
-            if not isinstance(target, dict):
-                raise ConfigError(f"{source} key {dotted!r}: {table} is not a table")
-            target[key] = value
+    path = locate(run["file"], base_dir, f"{where}.file")
+    raw = read_toml(path, what=f"{where}.file")
+    apply_overrides(raw, common or {}, "compare.set")
+    apply_overrides(raw, overrides, f"{where}.set")
     if raw.get("experiment", {}).get("kind") == "compare":
         raise ConfigError(f"{where}.file is itself a comparison")
     try:
