@@ -40,6 +40,8 @@ def test_ck_rate_slope(tmp_path, capsys):
             "2,4",
             "--replicates",
             "40",
+            "--learning-rate",
+            "1.5",
             "--json",
             "--out",
             str(tmp_path),
@@ -47,6 +49,7 @@ def test_ck_rate_slope(tmp_path, capsys):
     )
     assert code == 0
     res = json.loads(out)
+    assert res["learning_rate"] == 1.5 and "alpha" not in res
     assert -0.7 < res["slope"] < -0.3
     for case in res["cases"]:
         assert np.all(np.diff(case["error"]) < 0)
@@ -73,7 +76,7 @@ def test_bad_sizes_exit_with_usage_error(tmp_path, capsys):
 
 
 def test_divergence_is_a_runtime_failure(tmp_path, capsys):
-    # n = 10 updates with d = 64 is far outside the stable regime n >> alpha A^2 d
+    # n = 10 updates with d = 64 is far outside the stable regime n >> learning_rate A^2 d
     code, _, err = _run(
         capsys,
         [
@@ -90,7 +93,7 @@ def test_divergence_is_a_runtime_failure(tmp_path, capsys):
         ],
     )
     assert code == 1
-    assert "diverged at step" in err and "n >> alpha A^2 d" in err
+    assert "diverged at step" in err and "n >> learning_rate A^2 d" in err
 
 
 def test_digits_quick(tmp_path, capsys):
@@ -105,6 +108,8 @@ def test_digits_quick(tmp_path, capsys):
             "1000",
             "--rules",
             "previous,ema",
+            "--learning-rate",
+            "0.02",
             "--out",
             str(tmp_path),
         ],
@@ -112,6 +117,7 @@ def test_digits_quick(tmp_path, capsys):
     assert code == 0 and "previous" in out and "ema" in out
     res = json.loads((tmp_path / "digits.json").read_text())
     assert [r["rule"] for r in res["runs"]] == ["previous", "ema"]
+    assert res["learning_rate"] == 0.02 and "alpha" not in res
     assert res["runs"][0]["steps"] == [0, 1000, 2000]
     assert (tmp_path / "digits.png").exists()
 

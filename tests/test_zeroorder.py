@@ -45,7 +45,7 @@ class Recording:
 def test_step_hand_computed():
     theta = np.array([0.1, -0.2])
     u = np.array([0.5, -0.25])
-    new = zero_order_step(theta, u, loss=3.0, baseline=1.0, alpha=0.1)
+    new = zero_order_step(theta, u, loss=3.0, baseline=1.0, learning_rate=0.1)
     # alpha (L - b) = 0.2; e^{-0.5} - e^{0.5} = -1.0421906...; e^{0.25} - e^{-0.25} = 0.5052246...
     expected = [0.1 + 0.2 * (math.exp(-0.5) - math.exp(0.5)), -0.2 + 0.2 * 0.5052246336163365]
     np.testing.assert_allclose(new, expected, rtol=1e-10)
@@ -55,7 +55,7 @@ def test_step_hand_computed():
 def test_step_batched_rows_use_their_own_loss():
     theta = np.zeros((2, 3))
     u = np.full((2, 3), 0.1)
-    new = zero_order_step(theta, u, np.array([1.0, 2.0]), np.array([1.0, 0.0]), alpha=1.0)
+    new = zero_order_step(theta, u, np.array([1.0, 2.0]), np.array([1.0, 0.0]), learning_rate=1.0)
     np.testing.assert_allclose(new[0], 0.0)
     np.testing.assert_allclose(new[1], 2.0 * (math.exp(-0.1) - math.exp(0.1)))
 
@@ -72,13 +72,13 @@ def test_constants_against_quadrature(A):
 
 def test_flow_rate_is_the_limit_of_n_ck_steps():
     # n steps of mean size alpha * drift_constant(A / sqrt(n)) add up to (2/3) A^2 alpha
-    A, alpha = 1.3, 0.7
+    A, learning_rate = 1.3, 0.7
     for n in (10**4, 10**6):
-        total = n * alpha * drift_constant(ck_amplitude(A, n))
+        total = n * learning_rate * drift_constant(ck_amplitude(A, n))
         # next Taylor term: n A_n^4 / 15 = A^4 / (15 n), relative A^2 / (10 n)
-        rel = total / flow_rate(A, alpha) - 1
+        rel = total / flow_rate(A, learning_rate) - 1
         assert 0.99 * A**2 / (10 * n) < rel < 1.01 * A**2 / (10 * n)
-    assert flow_rate(A, alpha) == pytest.approx(2 / 3 * A**2 * alpha)
+    assert flow_rate(A, learning_rate) == pytest.approx(2 / 3 * A**2 * learning_rate)
 
 
 def test_bad_configuration_raises():
@@ -86,6 +86,10 @@ def test_bad_configuration_raises():
         ZeroOrder(A=-1.0)
     with pytest.raises(ValidationError, match="baseline"):
         ZeroOrder(baseline="median")
+    with pytest.raises(ValidationError, match="learning_rate"):
+        ZeroOrder(learning_rate=0.0)
+    with pytest.raises(ValidationError, match="learning_rate"):
+        SGD(learning_rate=float("nan"))
     with pytest.raises(ValidationError, match="presentations"):
         ZeroOrder(presentations=4, baseline="ema")
     with pytest.raises(ValidationError, match="theta0"):
@@ -145,7 +149,7 @@ def test_previous_baseline_path_follows_eq_4_5():
     def lin(theta, x, y):
         return (theta @ x - y) ** 2
 
-    zo = ZeroOrder(A=0.4, alpha=0.05, seed=3)
+    zo = ZeroOrder(A=0.4, learning_rate=0.05, seed=3)
     rec, tr = _run_recorded(zo, lin, np.zeros(3), (X, Y), 20)
     assert len(rec.points) == 21  # one priming evaluation, then one per update
     for k in range(20):
@@ -168,7 +172,7 @@ def test_ck_presentations_amplitude_and_baseline():
         return (theta @ x - y) ** 2
 
     n, A = 4, 0.8
-    zo = ZeroOrder(A=A, alpha=0.1, presentations=n, seed=5)
+    zo = ZeroOrder(A=A, learning_rate=0.1, presentations=n, seed=5)
     assert zo.amplitude == pytest.approx(A / 2)
     rec, tr = _run_recorded(zo, lin, np.zeros(2), (X, Y), 3 * n)
     assert len(rec.points) == 3 * (n + 1)
@@ -193,7 +197,7 @@ def test_ck_presentations_amplitude_and_baseline():
 def test_same_seed_same_path(baseline):
     loss = LeastSquares(np.eye(4), np.ones(4))
     X, Y = np.arange(10.0)[:, None], np.arange(10.0)
-    kw = {"A": 0.3, "alpha": 0.05, "baseline": baseline}
+    kw = {"A": 0.3, "learning_rate": 0.05, "baseline": baseline}
     a = ZeroOrder(seed=11, **kw).run(loss, np.zeros(4), (X, Y), 200, record_every=50)
     b = ZeroOrder(seed=11, **kw).run(loss, np.zeros(4), (X, Y), 200, record_every=50)
     c = ZeroOrder(seed=12, **kw).run(loss, np.zeros(4), (X, Y), 200, record_every=50)
@@ -227,13 +231,13 @@ def test_replicates_are_independent_paths():
 def test_divergence_reports_the_step():
     """SH sec. 3: started far from the minimum the dynamics blow up; the error says when."""
     loss = Quadratic(np.zeros(20))
-    zo = ZeroOrder(A=0.5, alpha=0.5, baseline="zero", seed=2, theta_limit=1e3)
+    zo = ZeroOrder(A=0.5, learning_rate=0.5, baseline="zero", seed=2, theta_limit=1e3)
     with pytest.raises(DivergenceError, match="step") as info:
         zo.run(loss, np.full(20, 3.0), n_steps=10_000)
     step = info.value.step
     assert isinstance(step, int) and 0 < step < 10_000
     assert f"step {step}" in str(info.value)
-    ok = ZeroOrder(A=0.5, alpha=0.5, baseline="zero", seed=2, theta_limit=1e3).run(
+    ok = ZeroOrder(A=0.5, learning_rate=0.5, baseline="zero", seed=2, theta_limit=1e3).run(
         loss, np.full(20, 3.0), n_steps=step - 1
     )
     assert np.max(np.abs(ok.theta)) <= 1e3  # the step before was still within the limit
@@ -255,15 +259,17 @@ def test_nan_loss_raises_divergence():
 
 def test_sgd_matches_hand_computed_step_and_converges():
     loss = LeastSquares(np.eye(2), np.array([1.0, -1.0]), scale=0.5)  # grad = theta - Y
-    tr = SGD(lr=0.5).run(loss, np.zeros(2), n_steps=1, record_every=1)
+    tr = SGD(learning_rate=0.5).run(loss, np.zeros(2), n_steps=1, record_every=1)
     np.testing.assert_allclose(tr.thetas[1], [0.5, -0.5])
-    tr = SGD(lr=0.5).run(loss, np.zeros(2), n_steps=60)
+    tr = SGD(learning_rate=0.5).run(loss, np.zeros(2), n_steps=60)
     np.testing.assert_allclose(tr.theta, [1.0, -1.0], atol=1e-12)
 
 
 def test_zero_order_descends_on_average():
     loss = Quadratic(np.ones(4))
-    tr = ZeroOrder(A=0.5, alpha=0.5, seed=0).run(loss, np.zeros(4), n_steps=3000, replicates=20)
+    tr = ZeroOrder(A=0.5, learning_rate=0.5, seed=0).run(
+        loss, np.zeros(4), n_steps=3000, replicates=20
+    )
     assert np.mean(loss.value(tr.theta)) < 0.25 * loss.value(np.zeros((1, 4)))[0]
 
 
@@ -271,7 +277,7 @@ def test_zero_order_descends_on_average():
 
 
 def test_theorem1_mean_update_within_ci():
-    res = sh_theorem1(samples=40_000, dims=(2, 4), A=0.3, alpha=0.02, seed=1)
+    res = sh_theorem1(samples=40_000, dims=(2, 4), A=0.3, learning_rate=0.02, seed=1)
     for c in res["cases"]:
         assert c["p_value"] > 1e-3, c
         assert c["coords_in_ci95"] >= c["d"] - 1

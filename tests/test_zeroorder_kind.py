@@ -37,7 +37,7 @@ def test_results_follow_the_convention_and_equal_the_direct_api(tmp_path):
     # reference: the same run through spikesim.zeroorder directly
     ds = data.load("digits", seed=2, n_train=300, n_test=100)
     model = SignedMLP([64, 8, 10], seed=2, scale=0.2)
-    traj = ZeroOrder(A=0.3, alpha=0.02, baseline="previous", seed=2).run(
+    traj = ZeroOrder(A=0.3, learning_rate=0.02, baseline="previous", seed=2).run(
         model, model.init(2, spread=0.1), (ds.x_train, ds.y_train), 2000
     )
     assert final["test_accuracy"] == model.accuracy(traj.theta, ds.x_test, ds.y_test)
@@ -60,7 +60,7 @@ def test_sgd_reference_takes_the_mean_step(tmp_path):
     res = run_experiment(config(rule={"method": "sgd"}, train={"steps": 300}), tmp_path)
     ds = data.load("digits", seed=2, n_train=300, n_test=100)
     model = SignedMLP([64, 8, 10], seed=2)
-    traj = SGD(lr=0.02 * drift_constant(0.3), seed=2).run(
+    traj = SGD(learning_rate=0.02 * drift_constant(0.3), seed=2).run(
         model, model.init(2), (ds.x_train, ds.y_train), 300
     )
     assert res["final"]["test_accuracy"] == model.accuracy(traj.theta, ds.x_test, ds.y_test)

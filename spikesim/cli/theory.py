@@ -78,7 +78,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--dims", type=_ints, default=None, help="dimensions (2,8,32)")
     q.add_argument("--replicates", type=int, default=None, help="paths per point (200)")
     q.add_argument("--A", type=float, default=1.0, help="amplitude A (1.0)")
-    q.add_argument("--alpha", type=float, default=1.5, help="learning rate alpha (1.5)")
+    q.add_argument(
+        "--learning-rate", type=float, default=1.5, help="learning rate, alpha of SH eq. 4.5 (1.5)"
+    )
     q.set_defaults(func=_ck_rate)
 
     q = tsub.add_parser("variance", help="estimator variance against the dimension d")
@@ -97,7 +99,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="comma-separated runs among previous,ema,ck4,sgd (default all four)",
     )
     q.add_argument("--A", type=float, default=0.3, help="amplitude A (0.3)")
-    q.add_argument("--alpha", type=float, default=0.02, help="learning rate alpha (0.02)")
+    q.add_argument(
+        "--learning-rate",
+        type=float,
+        default=0.02,
+        help="learning rate, alpha of SH eq. 4.5 (0.02)",
+    )
     q.add_argument("--eval-every", type=float, default=None, help="test every (2e4 steps)")
     q.set_defaults(func=_digits)
 
@@ -147,7 +154,7 @@ def _ck_rate(args) -> int:
     res = ck_rate(
         dims=dims,
         A=args.A,
-        alpha=args.alpha,
+        learning_rate=args.learning_rate,
         replicates=replicates,
         seed=args.seed,
         progress=_say,
@@ -185,7 +192,12 @@ def _digits(args) -> int:
     steps = int(args.steps or (4_000 if args.quick else 400_000))
     every = int(args.eval_every or (1_000 if args.quick else 20_000))
     res = digits_experiment(
-        rules=rules, steps=steps, A=args.A, alpha=args.alpha, eval_every=every, seed=args.seed
+        rules=rules,
+        steps=steps,
+        A=args.A,
+        learning_rate=args.learning_rate,
+        eval_every=every,
+        seed=args.seed,
     )
     summary = [
         f"{r['rule']:<10s} test accuracy {r['test_accuracy'][-1]:.3f} after {r['steps'][-1]} "

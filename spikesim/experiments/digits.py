@@ -2,13 +2,13 @@
 on the one training driver.
 
 Signed-weight MLP 64-32-10 (:class:`~spikesim.zeroorder.mlp.SignedMLP`), one sample per
-update, 80/20 split, ``A = 0.3``, ``alpha = 0.02``. Rules:
+update, 80/20 split, ``A = 0.3``, ``learning_rate = 0.02`` (``alpha`` of SH eq. 4.5). Rules:
 
 * ``previous``: SH eq. (4.5), baseline = previous update's perturbed loss;
 * ``ema``: baseline = moving average of the perturbed loss (rate 0.01);
 * ``ck4``: Christensen-Kallsen, 4 updates per sample, ``A_4 = A / 2``;
 * ``sgd``: backpropagation SGD on ``theta`` with the zero-order rule's mean step,
-  ``lr = alpha * drift_constant(A)`` (what SH Theorem 1 says the rule does on average).
+  ``learning_rate * drift_constant(A)`` (what SH Theorem 1 says the rule does on average).
 
 ``steps`` counts parameter updates (for ``ck4`` four per sample, plus one priming loss
 evaluation per sample). Each rule is one run of :func:`spikesim.training.train`; with
@@ -34,20 +34,28 @@ __all__ = ["RULES", "DigitsStepper", "digits_experiment", "digits_figure"]
 RULES = ("previous", "ema", "ck4", "sgd")
 
 
-def _path(rule: str, A: float, alpha: float, seed: int, model, theta0, data):
+def _path(rule: str, A: float, learning_rate: float, seed: int, model, theta0, data):
     if rule == "previous":
         return ZeroOrderPath(
-            ZeroOrder(A=A, alpha=alpha, baseline="previous", seed=seed), model, theta0, data
+            ZeroOrder(A=A, learning_rate=learning_rate, baseline="previous", seed=seed),
+            model,
+            theta0,
+            data,
         )
     if rule == "ema":
-        opt = ZeroOrder(A=A, alpha=alpha, baseline="ema", ema_rate=0.01, seed=seed)
+        opt = ZeroOrder(A=A, learning_rate=learning_rate, baseline="ema", ema_rate=0.01, seed=seed)
         return ZeroOrderPath(opt, model, theta0, data)
     if rule == "ck4":
         return ZeroOrderPath(
-            ZeroOrder(A=A, alpha=alpha, presentations=4, seed=seed), model, theta0, data
+            ZeroOrder(A=A, learning_rate=learning_rate, presentations=4, seed=seed),
+            model,
+            theta0,
+            data,
         )
     if rule == "sgd":
-        return SGDPath(SGD(lr=alpha * drift_constant(A), seed=seed), model, theta0, data)
+        return SGDPath(
+            SGD(learning_rate=learning_rate * drift_constant(A), seed=seed), model, theta0, data
+        )
     raise ValidationError(f"unknown rule {rule!r}; choose among {', '.join(RULES)}")
 
 
@@ -113,7 +121,7 @@ def digits_experiment(
     rules=RULES,
     steps: int = 400_000,
     A: float = 0.3,
-    alpha: float = 0.02,
+    learning_rate: float = 0.02,
     eval_every: int = 20_000,
     sizes=(64, 32, 10),
     seed: int = 0,
@@ -123,6 +131,27 @@ def digits_experiment(
     """Train one network per rule from the same start; test accuracy every ``eval_every``.
 
     A run that diverges keeps its curve up to that point and reports ``diverged_at``.
+
+    Parameters
+    ----------
+    rules : sequence of str
+        Rules to run, from :data:`RULES`.
+    steps : int
+        Parameter updates per rule.
+    A : float
+        Perturbation amplitude of SH eq. (4.5).
+    learning_rate : float
+        ``alpha`` of SH eq. (4.5); ``sgd`` steps by ``learning_rate * drift_constant(A)``.
+    eval_every : int
+        Updates between evaluations.
+    sizes : sequence of int
+        Layer widths of the signed MLP, input first.
+    seed : int
+        Seeds the split, the network and the rules.
+    out_dir : str or Path, optional
+        Folder for the per-rule checkpoints and results.
+    resume : bool
+        Continue interrupted rules from ``out_dir``.
 
     Returns
     -------
@@ -135,8 +164,14 @@ def digits_experiment(
     model = SignedMLP(sizes, seed=seed)
     theta0 = model.init(seed)
     data = (X_train, y_train)
-    paths = {rule: _path(rule, A, alpha, seed, model, theta0, data) for rule in rules}
-    settings = {"sizes": list(sizes), "A": A, "alpha": alpha, "steps": steps, "seed": seed}
+    paths = {rule: _path(rule, A, learning_rate, seed, model, theta0, data) for rule in rules}
+    settings = {
+        "sizes": list(sizes),
+        "A": A,
+        "learning_rate": learning_rate,
+        "steps": steps,
+        "seed": seed,
+    }
     runs = []
     for rule, path in paths.items():
         stepper = DigitsStepper(path, model, split, steps)
@@ -188,7 +223,8 @@ def digits_figure(result: dict):
     ax.set_ylabel("test accuracy")
     ax.set_ylim(0, 1)
     ax.set_title(
-        f"digits {'-'.join(map(str, result['sizes']))}, A={result['A']}, alpha={result['alpha']}"
+        f"digits {'-'.join(map(str, result['sizes']))}, A={result['A']}, "
+        f"learning_rate={result['learning_rate']}"
     )
     ax.legend(fontsize=8)
     fig.tight_layout()

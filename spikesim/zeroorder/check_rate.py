@@ -1,10 +1,10 @@
 """Christensen-Kallsen Theorem 1: ``n`` zero-order updates per sample vs the gradient flow.
 
 For one fixed sample (a fixed loss), run CK eq. (3.4): ``n`` updates with amplitude
-``A_n = A / sqrt(n)`` and learning rate ``alpha``, the ``l``-th at time ``t_l = l/n``, and
-compare the piecewise-constant path ``Z^n`` with the solution ``Z`` of
-``dZ/dt = -(2/3) A^2 alpha grad L(Z)`` on ``[0, 1]`` (CK eq. 3.5, solved with scipy's
-DOP853 at tight tolerances). CK Theorem 1 bounds
+``A_n = A / sqrt(n)`` and learning rate ``alpha`` (the ``learning_rate`` argument), the
+``l``-th at time ``t_l = l/n``, and compare the piecewise-constant path ``Z^n`` with the
+solution ``Z`` of ``dZ/dt = -(2/3) A^2 alpha grad L(Z)`` on ``[0, 1]`` (CK eq. 3.5, solved
+with scipy's DOP853 at tight tolerances). CK Theorem 1 bounds
 ``sqrt(E sup_t ||Z^n_t - Z_t||^2) <= c sqrt(d / n)``.
 """
 
@@ -59,7 +59,7 @@ def sup_error(
     *,
     n: int,
     A: float,
-    alpha: float,
+    learning_rate: float,
     replicates: int,
     seed: int,
 ) -> np.ndarray:
@@ -70,7 +70,7 @@ def sup_error(
     over one step and off by ``O(1/n^2)`` otherwise.
     """
     t = np.arange(n + 1) / n
-    flow = gradient_flow(lambda th: loss.grad(th), z0, flow_rate(A, alpha), t)
+    flow = gradient_flow(lambda th: loss.grad(th), z0, flow_rate(A, learning_rate), t)
     worst = np.zeros(replicates)
 
     def monitor(step, theta):
@@ -78,13 +78,13 @@ def sup_error(
             np.maximum(worst, np.linalg.norm(theta - flow[j], axis=1), out=worst)
 
     try:
-        ZeroOrder(A=A, alpha=alpha, presentations=n, seed=seed).run(
+        ZeroOrder(A=A, learning_rate=learning_rate, presentations=n, seed=seed).run(
             loss, z0, n_steps=n, replicates=replicates, monitor=monitor, monitor_every=1
         )
     except DivergenceError as exc:
         raise DivergenceError(
             f"n={n}, d={z0.size}: {exc}; the dynamics are only stable for "
-            f"n >> alpha A^2 d = {alpha * A**2 * z0.size:.3g} (use larger n)",
+            f"n >> learning_rate A^2 d = {learning_rate * A**2 * z0.size:.3g} (use larger n)",
             step=exc.step,
         ) from exc
     return worst
@@ -96,7 +96,7 @@ def ck_rate(
     dims=(2, 8, 32),
     kinds=("quadratic", "network"),
     A: float = 1.0,
-    alpha: float = 1.5,
+    learning_rate: float = 1.5,
     replicates: int = 200,
     seed: int = 0,
     progress=None,
@@ -121,7 +121,13 @@ def ck_rate(
             errors, stderrs = [], []
             for i, n in enumerate(ns):
                 sup = sup_error(
-                    loss, z0, n=n, A=A, alpha=alpha, replicates=replicates, seed=seed + 7919 * i
+                    loss,
+                    z0,
+                    n=n,
+                    A=A,
+                    learning_rate=learning_rate,
+                    replicates=replicates,
+                    seed=seed + 7919 * i,
                 )
                 ms = np.mean(sup**2)
                 errors.append(float(np.sqrt(ms)))
@@ -144,8 +150,8 @@ def ck_rate(
         "check": "ck-rate",
         "equation": "CK Theorem 1, eqs. (3.4)-(3.5), A_n = A / sqrt(n)",
         "A": A,
-        "alpha": alpha,
-        "flow_rate": flow_rate(A, alpha),
+        "learning_rate": learning_rate,
+        "flow_rate": flow_rate(A, learning_rate),
         "replicates": int(replicates),
         "seed": seed,
         "n": ns,

@@ -8,6 +8,7 @@ We estimate the left side by plain Monte Carlo over ``samples`` draws and compar
 the right side computed independently: in closed form for least squares (the gradient is
 affine, so the right side is ``-alpha drift_constant(A) grad L(theta_k)``) and by
 randomised quasi-Monte Carlo (scrambled Sobol points) for the tanh network.
+The paper's ``alpha`` is the ``learning_rate`` argument throughout.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ def mean_update(
     theta: np.ndarray,
     *,
     A: float,
-    alpha: float,
+    learning_rate: float,
     samples: int,
     checkpoints,
     rng: np.random.Generator,
@@ -76,7 +77,7 @@ def mean_update(
             u_prev = rng.uniform(-A, A, size=(m, d))
             base = np.broadcast_to(theta, (m, d))
             delta = zero_order_step(
-                np.zeros((m, d)), u, loss.value(base + u), loss.value(base + u_prev), alpha
+                np.zeros((m, d)), u, loss.value(base + u), loss.value(base + u_prev), learning_rate
             )
             total += delta.sum(axis=0)
             outer += delta.T @ delta
@@ -93,7 +94,7 @@ def rhs_eq46(
     theta: np.ndarray,
     *,
     A: float,
-    alpha: float,
+    learning_rate: float,
     rng: np.random.Generator,
     exact: bool,
     log2_points: int = 17,
@@ -109,13 +110,13 @@ def rhs_eq46(
     d = theta.size
     if exact:
         g = loss.grad(theta[None, :])[0]
-        return -alpha * drift_constant(A) * g, np.zeros(d)
+        return -learning_rate * drift_constant(A) * g, np.zeros(d)
     estimates = []
     for _ in range(scramblings):
         sob = qmc.Sobol(d, scramble=True, seed=rng)
         u = (2.0 * sob.random_base2(log2_points) - 1.0) * A
         g = loss.grad(theta[None, :] + u) * stdp_window(u, A)
-        estimates.append(-alpha * np.exp(-A) * g.mean(axis=0))
+        estimates.append(-learning_rate * np.exp(-A) * g.mean(axis=0))
     estimates = np.array(estimates)
     return estimates.mean(axis=0), estimates.std(axis=0, ddof=1) / np.sqrt(scramblings)
 
@@ -126,7 +127,7 @@ def sh_theorem1(
     dims=(2, 4, 8),
     kinds=("least_squares", "network"),
     A: float = 0.3,
-    alpha: float = 0.02,
+    learning_rate: float = 0.02,
     seed: int = 0,
     progress=None,
 ) -> dict:
@@ -151,10 +152,21 @@ def sh_theorem1(
         for d in dims:
             loss, theta = make_case(kind, int(d), rng)
             rhs, rhs_se = rhs_eq46(
-                loss, theta, A=A, alpha=alpha, rng=rng, exact=kind == "least_squares"
+                loss,
+                theta,
+                A=A,
+                learning_rate=learning_rate,
+                rng=rng,
+                exact=kind == "least_squares",
             )
             mc = mean_update(
-                loss, theta, A=A, alpha=alpha, samples=samples, checkpoints=checkpoints, rng=rng
+                loss,
+                theta,
+                A=A,
+                learning_rate=learning_rate,
+                samples=samples,
+                checkpoints=checkpoints,
+                rng=rng,
             )
             norm = np.linalg.norm(rhs)
             rel = [float(np.linalg.norm(m - rhs) / norm) for m in mc["mean"]]
@@ -192,7 +204,7 @@ def sh_theorem1(
         "check": "sh-theorem1",
         "equation": "SH eq. (4.6)",
         "A": A,
-        "alpha": alpha,
+        "learning_rate": learning_rate,
         "samples": samples,
         "seed": seed,
         "relative_error": max(c["relative_error"] for c in cases),

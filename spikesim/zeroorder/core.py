@@ -51,7 +51,7 @@ def zero_order_step(
     u: np.ndarray,
     loss: np.ndarray | float,
     baseline: np.ndarray | float,
-    alpha: float,
+    learning_rate: float,
 ) -> np.ndarray:
     """One zero-order update, SH eq. (4.5) / CK eq. (3.2).
 
@@ -67,8 +67,8 @@ def zero_order_step(
         The perturbation ``U_k`` used to compute ``loss``.
     loss, baseline : float or ndarray, shape (m,)
         Perturbed loss and baseline (one per replicate).
-    alpha : float
-        Learning rate ``alpha_{k+1}``.
+    learning_rate : float
+        Learning rate, ``alpha_{k+1}`` of SH eq. (4.5).
 
     Returns
     -------
@@ -78,7 +78,7 @@ def zero_order_step(
     diff = np.asarray(loss, dtype=float) - np.asarray(baseline, dtype=float)
     if diff.ndim:
         diff = diff[:, None]
-    return theta + alpha * diff * perturbation_factor(u)
+    return theta + learning_rate * diff * perturbation_factor(u)
 
 
 def stdp_window(u: np.ndarray, A: float) -> np.ndarray:
@@ -119,14 +119,15 @@ def drift_constant(A: float) -> float:
     return 2.0 * _acosh_minus_sinh(A) / A
 
 
-def flow_rate(A: float, alpha: float) -> float:
+def flow_rate(A: float, learning_rate: float) -> float:
     """Rate ``(2/3) A^2 alpha`` of the gradient flow ``dZ/dt = -rate * grad L(Z)``, CK eq. (3.5).
 
-    It is the limit ``n * drift_constant(A / sqrt(n)) * alpha`` as ``n -> infinity``: ``n``
-    steps of size ``1/n`` with amplitude ``A_n = A / sqrt(n)`` (see :func:`ck_amplitude`).
+    ``alpha`` is ``learning_rate`` (SH eq. 4.5). The rate is the limit
+    ``n * drift_constant(A / sqrt(n)) * alpha`` as ``n -> infinity``: ``n`` steps of size
+    ``1/n`` with amplitude ``A_n = A / sqrt(n)`` (see :func:`ck_amplitude`).
     """
     A = check_amplitude(A)
-    return 2.0 / 3.0 * A**2 * float(alpha)
+    return 2.0 / 3.0 * A**2 * float(learning_rate)
 
 
 def ck_amplitude(A: float, n: int) -> float:

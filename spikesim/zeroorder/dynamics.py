@@ -198,8 +198,8 @@ class ZeroOrder:
     ----------
     A : float
         Perturbation amplitude (half the inter-spike interval, in STDP time constants).
-    alpha : float
-        Learning rate.
+    learning_rate : float
+        Learning rate, ``alpha`` of SH eq. (4.5).
     baseline : {"previous", "ema", "per-sample", "zero"}
     presentations : int
         Updates per data sample, ``n`` (1 = SH).
@@ -217,7 +217,7 @@ class ZeroOrder:
         self,
         *,
         A: float = 0.3,
-        alpha: float = 0.02,
+        learning_rate: float = 0.02,
         baseline: str = "previous",
         presentations: int = 1,
         ema_rate: float = 0.01,
@@ -226,9 +226,9 @@ class ZeroOrder:
         seed: int = 0,
     ):
         self.A = check_amplitude(A)
-        self.alpha = float(alpha)
-        if not np.isfinite(self.alpha) or self.alpha <= 0:
-            raise ValidationError(f"learning rate alpha must be finite and > 0, got {alpha!r}")
+        self.learning_rate = float(learning_rate)
+        if not np.isfinite(self.learning_rate) or self.learning_rate <= 0:
+            raise ValidationError(f"learning_rate must be finite and > 0, got {learning_rate!r}")
         if baseline not in BASELINES:
             raise ValidationError(
                 f"unknown baseline {baseline!r}; choose one of {', '.join(BASELINES)}"
@@ -392,7 +392,7 @@ class ZeroOrderPath:
         u = self._draw()
         value = self._evaluate(self.sample, u)
         self.n_evaluations += 1
-        self.theta = zero_order_step(self.theta, u, value, b, rule.alpha)
+        self.theta = zero_order_step(self.theta, u, value, b, rule.learning_rate)
         self.k += 1
         _check_finite(self.k, value, self.theta, rule.theta_limit)
         self.base.observe(self.sample, value)
@@ -435,23 +435,30 @@ class ZeroOrderPath:
 
 
 class SGD:
-    """Plain stochastic gradient descent ``theta <- theta - lr grad L(theta, X_k, Y_k)``.
+    """Plain SGD, ``theta <- theta - learning_rate * grad L(theta, X_k, Y_k)``.
 
     Uses the same sample order as :class:`ZeroOrder` with the same ``seed``.
 
     Parameters
     ----------
-    lr : float
-        Learning rate.
+    learning_rate : float
+        Step size of the gradient step.
     shuffle : bool
     seed : int
     theta_limit : float
     """
 
-    def __init__(self, *, lr: float = 0.01, shuffle: bool = True, seed: int = 0, theta_limit=1e6):
-        self.lr = float(lr)
-        if not np.isfinite(self.lr) or self.lr <= 0:
-            raise ValidationError(f"learning rate lr must be finite and > 0, got {lr!r}")
+    def __init__(
+        self,
+        *,
+        learning_rate: float = 0.01,
+        shuffle: bool = True,
+        seed: int = 0,
+        theta_limit=1e6,
+    ):
+        self.learning_rate = float(learning_rate)
+        if not np.isfinite(self.learning_rate) or self.learning_rate <= 0:
+            raise ValidationError(f"learning_rate must be finite and > 0, got {learning_rate!r}")
         self.shuffle = bool(shuffle)
         self.seed = int(seed)
         self.theta_limit = float(theta_limit)
@@ -504,11 +511,11 @@ class SGDPath:
         self.k = 0
 
     def advance(self) -> np.ndarray:
-        """One step ``theta <- theta - lr grad L``; returns the loss before it, ``(m,)``."""
+        """One step ``theta <- theta - learning_rate * grad L``; returns the prior loss (m,)."""
         i = self.order.next()
         x, y = (None, None) if i is None else (self.X[i], self.Y[i])
         value = self.loss.value(self.theta, x, y)
-        self.theta = self.theta - self.rule.lr * self.loss.grad(self.theta, x, y)
+        self.theta = self.theta - self.rule.learning_rate * self.loss.grad(self.theta, x, y)
         self.k += 1
         _check_finite(self.k, value, self.theta, self.rule.theta_limit)
         return value

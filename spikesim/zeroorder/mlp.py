@@ -2,14 +2,15 @@
 
 Weights ``w = sign * exp(theta)`` with fixed random signs (SH sec. 4: the dynamics act on
 log-weights ``theta``), tanh hidden layers, linear output, squared error against one-hot
-targets, ``L(theta, x, y) = scale * sum_k (f_k(x) - 1[k = y])^2``. Only ``alpha * scale``
-matters to the zero-order rule. The default ``scale = 0.2`` is our choice (ANCHORS does not
-record the reference's): on digits with ``A = 0.3, alpha = 0.02`` it gives the anchored
+targets, ``L(theta, x, y) = scale * sum_k (f_k(x) - 1[k = y])^2``. Only
+``learning_rate * scale`` matters to the zero-order rule (``learning_rate`` is ``alpha`` of
+SH eq. 4.5). The default ``scale = 0.2`` is our choice (ANCHORS does not record the
+reference's): on digits with ``A = 0.3, learning_rate = 0.02`` it gives the anchored
 behaviour (previous-loss baseline near 50% test accuracy after 2e5 updates), while
-``scale = 0.5`` (half the summed squared error; equivalently ``alpha = 0.05``) diverges
-within 1e5 updates, as ANCHORS reports for ``alpha = 0.05``, and ``scale = 1`` within 1e4.
-The loss of a batch of parameter vectors on one sample is a Numba kernel (one pass: exp,
-matrix-vector, tanh).
+``scale = 0.5`` (half the summed squared error; equivalently ``learning_rate = 0.05``)
+diverges within 1e5 updates, as ANCHORS reports for ``alpha = 0.05``, and ``scale = 1``
+within 1e4. The loss of a batch of parameter vectors on one sample is a Numba kernel (one
+pass: exp, matrix-vector, tanh).
 """
 
 from __future__ import annotations

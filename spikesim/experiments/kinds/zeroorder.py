@@ -137,7 +137,7 @@ def build(config: dict):
         theta0 = model.init(seed, spread=mc["init_spread"])
         if rc["method"] == "sgd":
             opt = SGD(
-                lr=rc["learning_rate"] * drift_constant(rc["A"]),
+                learning_rate=rc["learning_rate"] * drift_constant(rc["A"]),
                 shuffle=config["train"]["shuffle"],
                 seed=seed,
                 theta_limit=rc["theta_limit"],
@@ -145,7 +145,7 @@ def build(config: dict):
         else:
             opt = ZeroOrder(
                 A=rc["A"],
-                alpha=rc["learning_rate"],
+                learning_rate=rc["learning_rate"],
                 baseline=rc["baseline"],
                 presentations=rc["presentations"],
                 ema_rate=rc["ema_rate"],
