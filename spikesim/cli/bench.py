@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import pkgutil
-import sys
 
 import spikesim.benchmarks as _benchmarks
+from spikesim.cli._output import print_result
 
 
 def _format_table(result: dict, prefix: str = "") -> list[str]:
@@ -39,9 +38,4 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def _run(module, args: argparse.Namespace) -> int:
     result = module.run(args)
-    if args.json:
-        json.dump(result, sys.stdout, indent=2, default=float)
-        sys.stdout.write("\n")
-    else:
-        print("\n".join(_format_table(result)))
-    return 0
+    return print_result(result, as_json=args.json, lines=_format_table(result))

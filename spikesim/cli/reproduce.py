@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import pkgutil
-import sys
 
 import spikesim.reproduce as _reproduce
+from spikesim.cli._output import print_result
 
 
 def commands() -> dict[str, str]:
@@ -52,9 +51,4 @@ def _summary(result: dict) -> list[str]:
 
 def _run(module, args: argparse.Namespace) -> int:
     result = module.run(args)
-    if args.json:
-        json.dump(result, sys.stdout, indent=2, default=float)
-        sys.stdout.write("\n")
-    else:
-        print("\n".join(_summary(result)))
-    return 0
+    return print_result(result, as_json=args.json, lines=_summary(result))

@@ -13,13 +13,13 @@ prints the JSON on stdout, otherwise a short summary. The defaults reach the tar
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
 
 import numpy as np
 
+from spikesim.cli._output import print_result
 from spikesim.errors import ValidationError
 
 
@@ -116,13 +116,8 @@ def _finish(args, name: str, result: dict, figure, summary: list[str]) -> int:
     result = _plain(result)
     write_json(out / f"{name}.json", result)
     save_figure(figure(result), out / f"{name}.png")
-    if args.json:
-        json.dump(result, sys.stdout, indent=2)
-        sys.stdout.write("\n")
-    else:
-        print("\n".join(summary))
-        print(f"wrote {out / (name + '.json')} and {out / (name + '.png')}")
-    return 0
+    wrote = f"wrote {out / (name + '.json')} and {out / (name + '.png')}"
+    return print_result(result, as_json=args.json, lines=[*summary, wrote])
 
 
 def _sh_theorem1(args) -> int:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import json
-import sys
+
+from spikesim.cli._output import print_result
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -53,6 +53,4 @@ def run(args: argparse.Namespace) -> int:
         config, args.out, resume=args.resume, force=args.force, command=command
     )
     final = results.get("final", {}) if isinstance(results, dict) else {}
-    json.dump({"out": str(args.out), "final": final}, sys.stdout, indent=2, default=float)
-    sys.stdout.write("\n")
-    return 0
+    return print_result({"out": str(args.out), "final": final}, as_json=True)

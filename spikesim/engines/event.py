@@ -308,25 +308,7 @@ def gather_arrivals(q0, fan, in_edges, pre, delay, start, count, buf, duration, 
 
 
 @njit(cache=True, nogil=True)
-def _kernel(
-    order,
-    blk,
-    is_input,
-    in_ptr,
-    in_edges,
-    pre,
-    delay,
-    w_signed,
-    tau,
-    thr,
-    tref,
-    inp_ptr,
-    inp_times,
-    duration,
-    vrow,
-    vtimes,
-    vout,
-):
+def _kernel(net, w_signed, inp_ptr, inp_times, duration, vrow, vtimes, vout):
     """Simulate one trial. Returns (start, count, buf): neuron j's spike times are
     ``buf[start[j] : start[j] + count[j]]`` (sorted).
 
@@ -337,7 +319,15 @@ def _kernel(
     (one would be among the other's sources), so they are independent. Blocks of 4 or more
     unrecorded neurons are scanned together (:func:`_scan_block`), others one by one
     (:func:`_scan_one`); both give identical spikes.
+
+    ``net`` is the network's :class:`EventNet` record, ``w_signed`` (n_edges,) the signed
+    weights, ``inp_ptr`` (n_neurons + 1,) and ``inp_times`` the input spikes by neuron
+    (sorted within each), ``duration`` in seconds; ``vrow`` (n_neurons,) names each
+    neuron's row of ``vout`` (n_recorded, len(vtimes)) or -1 (voltages not recorded).
     """
+    order, blk, is_input = net.order, net.blocks, net.is_input
+    in_ptr, in_edges, pre, delay = net.in_ptr, net.in_edges, net.pre, net.delay
+    tau, thr, tref = net.tau_syn, net.threshold, net.t_ref
     n = order.shape[0]
     start = np.zeros(n, np.int64)
     count = np.zeros(n, np.int64)
@@ -494,17 +484,7 @@ def simulate_csr(network, weights, times, neurons, duration, vrow=None, vtimes=N
         vtimes = np.zeros(0)
         vout = np.zeros((0, 0))
     net = event_net(network)
-    return _kernel(
-        *net[:7],
-        w_signed,
-        *net[7:],
-        inp_ptr,
-        inp_times,
-        float(duration),
-        vrow,
-        vtimes,
-        vout,
-    )
+    return _kernel(net, w_signed, inp_ptr, inp_times, float(duration), vrow, vtimes, vout)
 
 
 def to_record(network, start, count, buf, duration, vout=None, vn=None, vt=None):
@@ -558,17 +538,7 @@ def simulate_many(network, weights, checked_inputs, duration, *, n_threads=None)
         jobs.append((inp_ptr, np.ascontiguousarray(times, dtype=np.float64)))
 
     def one(job):
-        return _kernel(
-            *net[:7],
-            w_signed,
-            *net[7:],
-            job[0],
-            job[1],
-            float(duration),
-            none_row,
-            no_t,
-            no_v,
-        )
+        return _kernel(net, w_signed, job[0], job[1], float(duration), none_row, no_t, no_v)
 
     if n_threads == 1 or len(jobs) < 2:
         return [one(job) for job in jobs]

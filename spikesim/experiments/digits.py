@@ -24,7 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from spikesim.errors import ValidationError
-from spikesim.training import Schedule, Stepper, StepReport, config_hash, train
+from spikesim.experiments.kinds.zeroorder import PathStepper
+from spikesim.training import Schedule, config_hash, train
 from spikesim.zeroorder.core import drift_constant
 from spikesim.zeroorder.dynamics import SGD, SGDPath, ZeroOrder, ZeroOrderPath
 from spikesim.zeroorder.mlp import SignedMLP, load_digits_split
@@ -59,41 +60,14 @@ def _path(rule: str, A: float, learning_rate: float, seed: int, model, theta0, d
     raise ValidationError(f"unknown rule {rule!r}; choose among {', '.join(RULES)}")
 
 
-class DigitsStepper(Stepper):
-    """One rule of the digits experiment: one step is one update; evaluations report test
-    and train accuracy. A divergence ends the run (``diverged_at``)."""
-
-    unit = "update"
+class DigitsStepper(PathStepper):
+    """One rule of the digits experiment (:class:`PathStepper`); evaluations report test
+    and train accuracy."""
 
     def __init__(self, path, model, split, steps: int):
-        self.path, self.model, self.steps = path, model, int(steps)
+        self.path, self.model, self._total = path, model, int(steps)
         self.X_train, self.y_train, self.X_test, self.y_test = split
         self.diverged_at = None
-
-    @property
-    def position(self) -> int:
-        return int(self.path.k)
-
-    @property
-    def total(self) -> int:
-        return self.steps
-
-    @property
-    def samples_seen(self) -> int:
-        return int(self.path.k)
-
-    def init(self) -> None:
-        self.path.start()
-
-    def step(self) -> StepReport:
-        from spikesim.errors import DivergenceError
-
-        try:
-            self.path.advance()
-        except DivergenceError as exc:
-            self.diverged_at = int(exc.step)
-            return StepReport(samples=1, stop=True)
-        return StepReport(samples=1)
 
     def evaluate(self) -> dict:
         theta = self.path.theta[0]
@@ -101,13 +75,6 @@ class DigitsStepper(Stepper):
             "test_accuracy": self.model.accuracy(theta, self.X_test, self.y_test),
             "train_accuracy": self.model.accuracy(theta, self.X_train, self.y_train),
         }
-
-    def state_dict(self) -> dict:
-        return self.path.state_dict()
-
-    def load_state_dict(self, state) -> None:
-        self.path.start()
-        self.path.load_state_dict(state)
 
     def finalize(self, curve: list[dict], out_dir: Path | None) -> dict:
         final = {k: curve[-1][k] for k in ("test_accuracy", "train_accuracy")}

@@ -114,10 +114,15 @@ def _block_eligibility(
 
 
 @njit(cache=True, nogil=True)
-def _eligibility_kernel(
-    order, blk, is_input, in_ptr, in_edges, pre, delay, start, count, buf, duration, c, out
-):
-    """Fill ``out`` (n_edges,) with the eligibilities of one trial (zeroed first)."""
+def _eligibility_kernel(net, start, count, buf, duration, c, out):
+    """Fill ``out`` (n_edges,) with the eligibilities of one trial (zeroed first).
+
+    ``net`` is the network's :class:`~spikesim.engines.event.EventNet` record; ``start``,
+    ``count`` (n_neurons,) and ``buf`` the event kernel's spikes by neuron; ``duration`` in
+    seconds; ``c`` the STDP rate (1/s).
+    """
+    order, blk, is_input = net.order, net.blocks, net.is_input
+    in_ptr, in_edges, pre, delay = net.in_ptr, net.in_edges, net.pre, net.delay
     out[:] = 0.0
     for b in range(blk.shape[0] - 1):
         oi = blk[b]
@@ -163,13 +168,7 @@ def eligibility_csr(network, start, count, buf, duration: float, c: float, out=N
         out = np.empty(network.n_edges)
     net = event_net(network)
     _eligibility_kernel(
-        net.order,
-        net.blocks,
-        net.is_input,
-        net.in_ptr,
-        net.in_edges,
-        net.pre,
-        net.delay,
+        net,
         np.ascontiguousarray(start, dtype=np.int64),
         np.ascontiguousarray(count, dtype=np.int64),
         np.ascontiguousarray(buf, dtype=np.float64),

@@ -136,24 +136,9 @@ def forward_trial(net, w_signed, task, trials, t):
     """
     n = net.order.shape[0]
     ptr, itimes = _input_trains(task.inputs, n, trials.counts[t], trials.times, trials.offsets[t])
+    no_voltages = np.full(n, -1, np.int64)
     start, count, buf = _simulate_kernel(
-        net.order,
-        net.blocks,
-        net.is_input,
-        net.in_ptr,
-        net.in_edges,
-        net.pre,
-        net.delay,
-        w_signed,
-        net.tau_syn,
-        net.threshold,
-        net.t_ref,
-        ptr,
-        itimes,
-        task.duration,
-        np.full(n, -1, np.int64),
-        np.zeros(0),
-        np.zeros((0, 0)),
+        net, w_signed, ptr, itimes, task.duration, no_voltages, np.zeros(0), np.zeros((0, 0))
     )
     outputs = task.outputs
     n_out = outputs.shape[0]

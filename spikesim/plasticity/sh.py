@@ -137,21 +137,7 @@ class SH(Rule):
 @njit(cache=True, nogil=True)
 def _sh_trace(kp, net, start, count, buf, duration, out):
     """SH eq. (2.4): the eligibility of every edge (``out``, shape (n_edges,))."""
-    _eligibility_kernel(
-        net.order,
-        net.blocks,
-        net.is_input,
-        net.in_ptr,
-        net.in_edges,
-        net.pre,
-        net.delay,
-        start,
-        count,
-        buf,
-        duration,
-        kp.c,
-        out,
-    )
+    _eligibility_kernel(net, start, count, buf, duration, kp.c, out)
 
 
 @njit(cache=True, nogil=True)

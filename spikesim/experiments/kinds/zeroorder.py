@@ -174,29 +174,16 @@ def _test_loss(model, theta: np.ndarray, x: np.ndarray, y: np.ndarray) -> float:
     return float(model.scale * np.mean(np.sum((out - target) ** 2, axis=1)))
 
 
-class ZeroOrderStepper(Stepper):
-    """The ``zeroorder`` kind on the driver: one step is one parameter update
-    (:class:`~spikesim.zeroorder.dynamics.ZeroOrderPath` or ``SGDPath``).
+class PathStepper(Stepper):
+    """A stepper over a zero-order or SGD path (:class:`~spikesim.zeroorder.dynamics.ZeroOrderPath`,
+    ``SGDPath``): one step is one parameter update. A divergence ends the run at the last
+    evaluation (``diverged_at``), not with an error: a diverging learning rate is a result.
 
-    A divergence ends the run at the last evaluation (``final.diverged_at``), not with an
-    error: a diverging learning rate is a result of this kind.
+    Subclasses set ``path`` (started by :meth:`init`), ``_total`` and ``diverged_at = None``
+    and write :meth:`evaluate` and :meth:`finalize`.
     """
 
     unit = "update"
-
-    def __init__(self, config: dict):
-        from spikesim.zeroorder.dynamics import SGDPath, ZeroOrderPath
-
-        self.config = config
-        self.model, theta0, self.ds, opt = build(config)
-        tr = config["train"]
-        self._total = tr["steps"]
-        n_eval = tr["eval_n_test"] or None
-        self.x_eval, self.y_eval = self.ds.x_test[:n_eval], self.ds.y_test[:n_eval]
-        make = SGDPath if config["rule"]["method"] == "sgd" else ZeroOrderPath
-        self.path = make(opt, self.model, theta0, (self.ds.x_train, self.ds.y_train))
-        self.theta_eval = np.asarray(theta0, float)
-        self.diverged_at = None
 
     @property
     def position(self) -> int:
@@ -221,6 +208,32 @@ class ZeroOrderStepper(Stepper):
             return StepReport(samples=1, stop=True)
         return StepReport(samples=1)
 
+    def state_dict(self) -> dict:
+        return self.path.state_dict()
+
+    def load_state_dict(self, state) -> None:
+        self.path.start()
+        self.path.load_state_dict(state)
+
+
+class ZeroOrderStepper(PathStepper):
+    """The ``zeroorder`` kind on the driver (:class:`PathStepper`); evaluations on
+    ``train.eval_n_test`` test examples, the final figures on all of them."""
+
+    def __init__(self, config: dict):
+        from spikesim.zeroorder.dynamics import SGDPath, ZeroOrderPath
+
+        self.config = config
+        self.model, theta0, self.ds, opt = build(config)
+        tr = config["train"]
+        self._total = tr["steps"]
+        n_eval = tr["eval_n_test"] or None
+        self.x_eval, self.y_eval = self.ds.x_test[:n_eval], self.ds.y_test[:n_eval]
+        make = SGDPath if config["rule"]["method"] == "sgd" else ZeroOrderPath
+        self.path = make(opt, self.model, theta0, (self.ds.x_train, self.ds.y_train))
+        self.theta_eval = np.asarray(theta0, float)
+        self.diverged_at = None
+
     def evaluate(self) -> dict:
         theta = self.path.theta[0]
         self.theta_eval = theta.copy()
@@ -230,11 +243,10 @@ class ZeroOrderStepper(Stepper):
         }
 
     def state_dict(self) -> dict:
-        return {**self.path.state_dict(), "theta_eval": self.theta_eval.copy()}
+        return {**super().state_dict(), "theta_eval": self.theta_eval.copy()}
 
     def load_state_dict(self, state) -> None:
-        self.path.start()
-        self.path.load_state_dict(state)
+        super().load_state_dict(state)
         self.theta_eval = np.array(state["theta_eval"], dtype=float)
 
     def finalize(self, curve: list[dict], out_dir: Path | None) -> dict:
