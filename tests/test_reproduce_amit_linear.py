@@ -79,3 +79,23 @@ def test_cli(tmp_path, capsys):
     assert len(saved["runs"][0]["curves"]["zero_init"]["eps=1"]) == 101
     assert (tmp_path / "amit_linear.png").stat().st_size > 1000
     assert main(["reproduce", "amit-linear", "--seeds", "0", "--out", str(tmp_path)]) == 2
+
+
+def test_sh_baselines_reproduction_runs_every_variant(tmp_path, capsys):
+    """``spikesim reproduce sh-baselines``: every variant's curve on the evaluation grid,
+    accuracies in [0, 1], figure and numbers written, strict JSON on stdout."""
+    import json
+
+    from spikesim.cli import main
+    from spikesim.reproduce.sh_baselines import VARIANTS
+
+    argv = ["reproduce", "sh-baselines", "--trials", "320", "--every", "160", "--seeds", "1"]
+    assert main([*argv, "--out", str(tmp_path), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert set(out["results"]) == set(VARIANTS)
+    for numbers in out["results"].values():
+        assert numbers["steps"] == [0, 160, 320]
+        assert all(0.0 <= a <= 1.0 for a in numbers["mean_test_accuracy"])
+    saved = json.loads((tmp_path / "sh-baselines.json").read_text())
+    assert saved["results"] == out["results"]
+    assert (tmp_path / "sh-baselines.png").stat().st_size > 0

@@ -1,12 +1,12 @@
-"""Baselines compared at equal numbers of trials (the figure of the plasticity guide).
+"""SH baselines and CK presentations at equal trials (the plasticity guide's figure).
 
-``python -m spikesim.plasticity.compare --out docs/figures/sh-baselines.png`` trains the
+``spikesim reproduce sh-baselines --out docs/figures`` trains the
 two-class spike-pattern task (20 inputs + bias -> 2 outputs, E/I pairs) with the
 ``previous`` baseline (SH eq. 4.1; equal to Christensen-Kallsen with n = 1), the ``ema``
 baseline, and Christensen-Kallsen presentations n = 4 and n = 16 (baseline = previous
 presentation of the same sample, CK eq. 3.1), for the same number of trials and several
-seeds; it plots mean test accuracy against trials and writes the numbers as JSON beside
-the figure.
+seeds; it plots mean test accuracy against trials (``sh-baselines.png``) and writes the
+numbers beside it (``sh-baselines.json``).
 """
 
 from __future__ import annotations
@@ -57,17 +57,22 @@ def run_variant(
     return np.asarray(steps), np.asarray(acc)
 
 
-def main(argv=None) -> int:
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--trials", type=int, default=32000, help="trials per run (default 32000)")
+    parser.add_argument(
+        "--every", type=int, default=2000, help="trials between evaluations (default 2000)"
+    )
+    parser.add_argument("--seeds", type=int, default=3, help="seeds per variant (default 3)")
+    parser.add_argument(
+        "--learning-rate", type=float, default=0.02, help="alpha of SH eq. 4.1 (default 0.02)"
+    )
+
+
+def run(args: argparse.Namespace) -> dict:
+    """Train every variant for every seed; write the figure and the numbers to ``args.out``."""
     from spikesim import plots
     from spikesim.io import save_figure, write_json
 
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--out", default="docs/figures/sh-baselines.png")
-    p.add_argument("--trials", type=int, default=32000)
-    p.add_argument("--every", type=int, default=2000)
-    p.add_argument("--seeds", type=int, default=3)
-    p.add_argument("--learning-rate", type=float, default=0.02)
-    args = p.parse_args(argv)
     curves, numbers = {}, {}
     for label, kw in VARIANTS.items():
         runs = [
@@ -85,7 +90,6 @@ def main(argv=None) -> int:
             "final_per_seed": [float(r[1][-1]) for r in runs],
             "mean_last_4": float(np.mean(acc[-4:])),
         }
-        print(f"{label:28s} final {acc[-1]:.3f}  mean of last 4 evals {np.mean(acc[-4:]):.3f}")
     ax = plots.learning_curves(
         curves,
         xlabel="trials",
@@ -93,10 +97,13 @@ def main(argv=None) -> int:
         title=f"spike-pattern task, {args.seeds} seeds, learning rate {args.learning_rate}",
     )
     out = Path(args.out)
-    save_figure(ax.figure, out)
-    write_json(out.with_suffix(".json"), {"command": vars(args), "results": numbers})
-    return 0
-
-
-if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())
+    save_figure(ax.figure, out / "sh-baselines.png")
+    settings = {k: getattr(args, k) for k in ("trials", "every", "seeds", "learning_rate")}
+    result = {"settings": settings, "results": numbers}
+    write_json(out / "sh-baselines.json", result)
+    summary = {
+        f"{label}: final / mean of last 4 evaluations": f"{n['mean_test_accuracy'][-1]:.3f} / "
+        f"{n['mean_last_4']:.3f}"
+        for label, n in numbers.items()
+    }
+    return {**result, "summary": summary, "figure": str(out / "sh-baselines.png")}
