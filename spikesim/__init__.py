@@ -7,6 +7,7 @@ finished run back.
 """
 
 from spikesim import encoding
+from spikesim._version import __version__
 from spikesim.errors import (
     ConfigError,
     DatasetNotFoundError,
@@ -19,8 +20,6 @@ from spikesim.graph import Network, layered, random_dag
 from spikesim.record import SpikeRecord
 from spikesim.simulate import simulate
 
-__version__ = "0.1.0"
-
 
 def load_run(path):
     """Read a finished run back from its folder: configuration, curve, final figures and,
@@ -31,6 +30,7 @@ def load_run(path):
 
 
 __all__ = [
+    "__version__",
     "ConfigError",
     "DatasetNotFoundError",
     "DivergenceError",

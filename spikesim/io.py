@@ -178,7 +178,7 @@ _NETWORK_LAYERS = {"layer_ptr": ("int64", 1), "layer_neurons": ("int64", 1)}
 
 
 def _meta(fmt: str, units: dict, info: dict | None) -> np.ndarray:
-    from spikesim import __version__
+    from spikesim._version import __version__
 
     meta = {
         "format": fmt,

@@ -188,6 +188,7 @@ def test_sweep_and_train_share_the_reader():
 #: ``spikesim.testing`` (the conformance checks: nothing imports them) sit on top.
 LAYERS = {
     "errors": 0,
+    "_version": 0,
     "graph": 1,
     "record": 1,
     "encoding": 1,

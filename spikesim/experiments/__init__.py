@@ -14,9 +14,9 @@ from spikesim.experiments.config import (
     load,
     register_kind,
     resolve,
-    run_experiment,
     validate_table,
 )
+from spikesim.experiments.runs import load_run, run_experiment, run_or_skip
 
 __all__ = [
     "Field",
@@ -24,7 +24,9 @@ __all__ = [
     "available_kinds",
     "load",
     "register_kind",
+    "load_run",
     "resolve",
     "run_experiment",
+    "run_or_skip",
     "validate_table",
 ]

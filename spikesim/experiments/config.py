@@ -42,6 +42,7 @@ __all__ = [
     "RENAMED_VALUES",
     "apply_overrides",
     "available_kinds",
+    "get_kind",
     "load",
     "locate",
     "parse_override",
@@ -50,7 +51,6 @@ __all__ = [
     "read_toml",
     "register_kind",
     "resolve",
-    "run_experiment",
     "set_key",
     "validate_table",
 ]
@@ -206,6 +206,22 @@ def available_kinds() -> list[str]:
     """Names of the registered kinds of run."""
     _load_kinds()
     return sorted(_KINDS)
+
+
+def get_kind(name: str) -> Kind:
+    """The registered kind ``name``.
+
+    Raises
+    ------
+    ConfigError
+        ``experiment.kind`` names no registered kind (the registered ones are listed).
+    """
+    _load_kinds()
+    if name not in _KINDS:
+        raise ConfigError(
+            f"experiment.kind = {name!r} is not registered (known: {', '.join(sorted(_KINDS))})"
+        )
+    return _KINDS[name]
 
 
 def read_toml(path: str | Path, what: str = "experiment file") -> dict:
@@ -476,17 +492,3 @@ def resolve(raw: Mapping[str, Any], base_dir: Path | None = None) -> dict:
     if kind.validate is not None:
         kind.validate(out)
     return out
-
-
-def run_experiment(
-    config: Mapping[str, Any],
-    out_dir: str | Path,
-    *,
-    resume: bool = False,
-    force: bool = False,
-    command=None,
-):
-    """Run a resolved config under the run contract (see :mod:`spikesim.experiments.runs`)."""
-    from spikesim.experiments.runs import run_experiment as run
-
-    return run(config, out_dir, resume=resume, force=force, command=command)

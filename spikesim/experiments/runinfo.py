@@ -65,7 +65,7 @@ def write_run_info(
     outside a checkout), ``data_paths`` (dataset name -> directory read, None for data
     built in), ``command`` (the command line, None when run from Python), ``versions``.
     """
-    from spikesim import __version__
+    from spikesim._version import __version__
 
     return write_json(
         Path(out_dir) / "run.json",

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from spikesim.errors import ConfigError, ValidationError
-from spikesim.experiments.config import Kind, _load_kinds
+from spikesim.experiments.config import Kind, get_kind
 from spikesim.training import (
     CHECKPOINT,
     LOCK,
@@ -212,13 +212,7 @@ def _describe(diff: list[tuple[str, Any, Any]]) -> str:
 
 
 def _kind(config: Mapping[str, Any]) -> Kind:
-    from spikesim.experiments.config import _KINDS
-
-    _load_kinds()
-    name = config["experiment"]["kind"]
-    if name not in _KINDS:
-        raise ConfigError(f"experiment.kind = {name!r} is not registered")
-    return _KINDS[name]
+    return get_kind(config["experiment"]["kind"])
 
 
 # -- the contract --------------------------------------------------------------------------

@@ -190,9 +190,8 @@ def register_rule(cls: type, trace_kernel, update_kernel, params_type: type) -> 
 
 
 def available_rules() -> list[str]:
-    """Names of the registered rules."""
-    import spikesim.plasticity.sh  # noqa: F401  (registers "sh")
-
+    """Names of the registered rules (the package's modules register theirs on import:
+    importing any part of :mod:`spikesim.plasticity` imports them all)."""
     return sorted(_RULES)
 
 
