@@ -272,11 +272,16 @@ def test_another_experiment_needs_force_which_empties_the_folder(tmp_path, capsy
     capsys.readouterr()
     assert main(["train", str(exp), "--out", str(out), "--set", "toy.scale=3.0"]) == 2
     err = capsys.readouterr().err
-    assert "another experiment" in err and "--force" in err and "toy.scale" in err
+    assert "another configuration" in err and "--force" in err and "toy.scale" in err
     assert (
         json.loads((out / "results.json").read_text())["experiment"]
         == json.loads(before)["experiment"]
     )
+    other = tmp_path / "other.toml"
+    other.write_text(exp.read_text().replace('kind = "toy"', 'kind = "toy"\nname = "other"', 1))
+    assert main(["train", str(other), "--out", str(out)]) == 2
+    err = capsys.readouterr().err  # names the run the folder holds, not every key
+    assert "experiment 'experiment' (kind 'toy')" in err and "toy.n" not in err
     assert main(["train", str(exp), "--out", str(out), "--set", "toy.scale=3.0", "--force"]) == 0
     assert not (out / "notes.txt").exists()
     assert json.loads((out / "run.json").read_text())["config"]["toy"]["scale"] == 3.0

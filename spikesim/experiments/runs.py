@@ -255,9 +255,15 @@ def _check_folder(kind: Kind, config: dict, out: Path, *, resume: bool, force: b
         return "resume"
     if old is not None and changed_keys(old, config) and not force:
         diff = changed_keys(old, config)
+        was = old.get("experiment", {}) if isinstance(old, Mapping) else {}
+        now = config["experiment"]
+        if (was.get("kind"), was.get("name")) != (now["kind"], now["name"]):
+            what = f"experiment {was.get('name')!r} (kind {was.get('kind')!r})"
+        else:
+            what = f"another configuration ({_describe(diff)})"
         raise ConfigError(
-            f"{out} holds the results of another experiment ({_describe(diff)}); choose "
-            "another --out, or pass --force to empty the folder first"
+            f"{out} holds the results of {what}; choose another --out, or pass --force to "
+            "empty the folder first"
         )
     return "fresh"
 
