@@ -459,3 +459,54 @@ def test_spiking_rule_from_config(tmp_path):
     config = load(p)
     assert config["rule"]["kind"] == "sh" and config["rule"]["learning_rate"] == 0.05
     assert make_rule(config) == SH(max_change=0.25, w_max=1e9)
+
+
+def test_a_new_rule_brings_its_own_rule_keys(tmp_path, monkeypatch):
+    """A rule registered outside the package gets its parameters as ``[rule]`` keys (type,
+    default and doc from its dataclass fields) without any change to the spiking kind; its
+    validation errors name the key; SH's own keys are not accepted for it."""
+    import dataclasses
+    from typing import NamedTuple
+
+    from spikesim import ConfigError
+    from spikesim.experiments.config import load
+    from spikesim.experiments.kinds.spiking import make_rule, rule_fields
+    from spikesim.plasticity import base
+    from spikesim.plasticity.sh import SHState, _sh_trace, _sh_update
+
+    class ScaledKernel(NamedTuple):
+        c: float
+        C: float
+        max_change: float
+        w_min: float
+        w_max: float
+        center_eligibility: bool
+        center_beta: float
+
+    @dataclasses.dataclass(frozen=True)
+    class Scaled(base.Rule):
+        c: float = dataclasses.field(default=50.0, metadata={"doc": "STDP rate, 1/s"})
+        gain: float = dataclasses.field(default=2.0, metadata={"doc": "amplitude C"})
+        name = "scaled-test"
+        signal = "scalar"
+        State = SHState
+
+        def validate(self):
+            if not self.gain > 0:
+                raise ValidationError(f"rule.gain must be positive, got {self.gain!r}")
+
+        def kernel_params(self, *, noise_scale=1.0):
+            return ScaledKernel(self.c / noise_scale, self.gain, 0.5, 0.0, 1e9, False, 0.01)
+
+    monkeypatch.setattr(base, "_RULES", dict(base._RULES))
+    base.register_rule(Scaled, _sh_trace, _sh_update, ScaledKernel)
+    assert set(rule_fields(Scaled)) == {"c", "gain"}
+    p = tmp_path / "exp.toml"
+    p.write_text(_CONFIG.format(rule='kind = "scaled-test"\ngain = 3.0'))
+    assert make_rule(load(p)) == Scaled(gain=3.0)
+    p.write_text(_CONFIG.format(rule='kind = "scaled-test"\ngain = -1.0'))
+    with pytest.raises(ConfigError, match="rule.gain must be positive"):
+        load(p)
+    p.write_text(_CONFIG.format(rule='kind = "scaled-test"\nmax_change = 0.2'))
+    with pytest.raises(ConfigError, match="unknown key rule.max_change"):
+        load(p)

@@ -73,6 +73,11 @@ class Rule:
     State : type
         NamedTuple of the rule's per-edge state arrays, each shape (n_edges,); its field
         names are the rule's keys in a trainer checkpoint.
+
+    Each parameter's ``dataclasses.field`` metadata may hold ``doc`` (one line, with units:
+    the experiment file's documentation of ``rule.KEY``) and ``config_default`` (the default
+    an experiment file gets where the Python default cannot be written in TOML and JSON,
+    e.g. ``1e9`` for an infinite weight ceiling).
     """
 
     name: ClassVar[str]

@@ -74,13 +74,21 @@ class SH(Rule):
         Averaging weight of that mean, in (0, 1].
     """
 
-    c: float = 100.0
-    C: float = 1.0
-    max_change: float = 0.5
-    w_min: float = 0.0
-    w_max: float = np.inf
-    center_eligibility: bool = False
-    center_beta: float = 0.01
+    c: float = dataclasses.field(default=100.0, metadata={"doc": "STDP rate, 1/s (time 1/c)"})
+    C: float = dataclasses.field(default=1.0, metadata={"doc": "STDP amplitude (SH eq. 2.1)"})
+    max_change: float = dataclasses.field(
+        default=0.5, metadata={"doc": "per-trial relative weight change limit, [0, 1)"}
+    )
+    w_min: float = dataclasses.field(default=0.0, metadata={"doc": "weight floor"})
+    w_max: float = dataclasses.field(
+        default=np.inf, metadata={"doc": "weight ceiling", "config_default": 1e9}
+    )
+    center_eligibility: bool = dataclasses.field(
+        default=False, metadata={"doc": "deviation from eq. 4.1: eligibility minus its mean"}
+    )
+    center_beta: float = dataclasses.field(
+        default=0.01, metadata={"doc": "averaging weight of that running mean, (0, 1]"}
+    )
 
     name = "sh"
     signal = "scalar"

@@ -1,7 +1,9 @@
 """Kind ``spiking``: train a spiking network with reward-modulated STDP (SH eq. 4.1).
 
 Tables: ``[task]``, ``[network]``, ``[encoding]``, ``[loss]``, ``[rule]``, ``[train]``; every
-key is listed in :data:`TABLES` (and in ``docs/guide/plasticity.md``). Trained by the one
+key is listed in :data:`TABLES` (``[rule]``: :data:`RULE_COMMON` plus the parameters of the
+rule ``rule.kind`` names, :func:`rule_table`) and in ``docs/guide/plasticity.md``. Trained by
+the one
 driver (:class:`SpikingStepper`: one step is one chunk of trials) under the run contract
 (``docs/guide/file-formats.md``). Writes into the output directory: ``run.json``,
 ``results.json``, ``checkpoint.npz`` (at every evaluation), ``weights.npz`` (initial and
@@ -14,12 +16,14 @@ final weights, the sampled synapses' trajectories), ``network.npz`` (the trained
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 
 from spikesim.errors import ConfigError
-from spikesim.experiments.config import Field, register_kind
+from spikesim.experiments.config import Field, register_kind, validate_table
 from spikesim.experiments.runs import TrainingKind
 from spikesim.experiments.task import task_table
 from spikesim.training import Schedule, Stepper, StepReport
@@ -48,11 +52,74 @@ def _sizes(v):
     return None
 
 
-def _rule_kind(v):
-    from spikesim.plasticity import available_rules
+#: The ``[rule]`` keys of the trainer, shared by every rule (baselines, schedules,
+#: Christensen-Kallsen presentations, the control); the other keys of the table are the
+#: parameters of the rule that ``rule.kind`` names (:func:`rule_table`).
+RULE_COMMON = {
+    "kind": Field(str, "sh", doc="plasticity rule (spikesim.plasticity.available_rules())"),
+    "learning_rate": Field(float, 0.02, check=_pos, doc="alpha of SH eq. 4.1"),
+    "baseline": Field(
+        str,
+        "ema",
+        choices=("previous", "ema", "per-sample", "same-sample"),
+        doc="L_bar (same-sample: CK eq. 3.1, needs presentations >= 2)",
+    ),
+    "beta": Field(float, 0.05, doc="averaging weight of ema / per-sample baselines"),
+    "schedule": Field(
+        str, "constant", choices=("constant", "inverse", "step"), doc="alpha_k of eq. 4.1"
+    ),
+    "k0": Field(float, 1e5, check=_pos, doc="schedule scale, trials"),
+    "gamma": Field(float, 0.5, check=_pos, doc="step schedule factor"),
+    "presentations": Field(int, 1, check=_pos, doc="CK: presentations per sample"),
+    "ck_noise_scaling": Field(str, "none", choices=("sqrt", "none"), doc="c / sqrt(n)"),
+    "shuffle_reward": Field(bool, False, doc="control: losses shuffled across trials"),
+}
 
-    names = available_rules()
-    return None if v in names else f"is not one of {', '.join(map(repr, names))}"
+
+def rule_fields(rule_class) -> dict[str, Field]:
+    """The ``[rule]`` keys of a rule's parameters, from its dataclass fields (type, default
+    or ``config_default``, and ``doc`` from the field metadata)."""
+    out = {}
+    for f in dataclasses.fields(rule_class):
+        default = f.metadata.get("config_default", f.default)
+        kind = (
+            bool
+            if isinstance(default, bool)
+            else float
+            if isinstance(default, float)
+            else type(default)
+        )
+        out[f.name] = Field(kind, default, doc=f.metadata.get("doc", ""))
+    return out
+
+
+def rule_table(table, where: str = "rule") -> dict:
+    """Validate a ``[rule]`` table: :data:`RULE_COMMON` plus the parameters of the rule that
+    ``rule.kind`` names, so a registered rule needs no change here.
+
+    Raises
+    ------
+    ConfigError
+        An unknown rule (the registered ones are named), a key of neither (the known keys
+        are listed), a wrong type or a value the rule refuses (naming ``rule.KEY``).
+    """
+    from spikesim.errors import ValidationError
+    from spikesim.plasticity import available_rules, get_rule
+
+    if not isinstance(table, Mapping):
+        raise ConfigError(f"[{where}] must be a table, got {type(table).__name__}")
+    name = table.get("kind", RULE_COMMON["kind"].default)
+    if not isinstance(name, str) or name not in available_rules():
+        raise ConfigError(
+            f"{where}.kind = {name!r}: is not one of {', '.join(map(repr, available_rules()))}"
+        )
+    cls = get_rule(name)
+    out = validate_table(table, {**RULE_COMMON, **rule_fields(cls)}, where)
+    try:
+        cls(**{k: out[k] for k in cls.keys()})
+    except ValidationError as exc:
+        raise ConfigError(str(exc)) from None
+    return out
 
 
 TABLES = {
@@ -124,34 +191,7 @@ TABLES = {
             doc="decoding of ties (random: all-silent trials score chance)",
         ),
     },
-    "rule": {
-        "kind": Field(str, "sh", check=_rule_kind, doc="plasticity rule (sh: SH eq. 4.1)"),
-        "c": Field(float, 100.0, check=_pos, doc="STDP rate, 1/s (time constant 1/c)"),
-        "learning_rate": Field(float, 0.02, check=_pos, doc="alpha of SH eq. 4.1"),
-        "C": Field(float, 1.0, check=_pos, doc="STDP amplitude"),
-        "baseline": Field(
-            str,
-            "ema",
-            choices=("previous", "ema", "per-sample", "same-sample"),
-            doc="L_bar (same-sample: CK eq. 3.1, needs presentations >= 2)",
-        ),
-        "beta": Field(float, 0.05, doc="averaging weight of ema / per-sample baselines"),
-        "schedule": Field(
-            str, "constant", choices=("constant", "inverse", "step"), doc="alpha_k of eq. 4.1"
-        ),
-        "k0": Field(float, 1e5, check=_pos, doc="schedule scale, trials"),
-        "gamma": Field(float, 0.5, check=_pos, doc="step schedule factor"),
-        "presentations": Field(int, 1, check=_pos, doc="CK: presentations per sample"),
-        "ck_noise_scaling": Field(str, "none", choices=("sqrt", "none"), doc="c / sqrt(n)"),
-        "max_change": Field(float, 0.5, doc="per-trial relative weight change limit, [0, 1)"),
-        "w_min": Field(float, 0.0, check=_nonneg, doc="weight floor"),
-        "w_max": Field(float, 1e9, check=_pos, doc="weight ceiling"),
-        "shuffle_reward": Field(bool, False, doc="control: losses shuffled across trials"),
-        "center_eligibility": Field(
-            bool, False, doc="deviation from eq. 4.1: eligibility minus its running mean"
-        ),
-        "center_beta": Field(float, 0.01, doc="averaging weight of that running mean, (0, 1]"),
-    },
+    "rule": rule_table,
     "train": {
         "trials": Field(int, 20000, check=_pos, doc="training trials"),
         "chunk": Field(int, 1000, check=_pos, doc="trials per chunk (checkpoint unit)"),
