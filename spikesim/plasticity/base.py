@@ -64,8 +64,8 @@ class Rule:
     Subclasses are ``@dataclasses.dataclass(frozen=True)`` and set the class attributes
     below; construction validates (:meth:`validate`), so a rule that exists is valid.
 
-    Class attributes
-    ----------------
+    Attributes
+    ----------
     name : str
         Registry name (``rule.kind`` in an experiment file).
     signal : {"scalar", "per-output", "per-neuron"}

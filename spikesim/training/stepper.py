@@ -64,8 +64,8 @@ class Stepper(abc.ABC):
     minibatch (rate), one zero-order update. Constructors store (data, models, settings);
     :meth:`init` or :meth:`load_state_dict` set the training state; :meth:`step` computes.
 
-    Class attributes
-    ----------------
+    Attributes
+    ----------
     unit : str
         Name of what :attr:`position` counts, for the progress bar (``"trial"``).
     """
