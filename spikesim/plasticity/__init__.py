@@ -2,7 +2,9 @@
 
 - :mod:`spikesim.plasticity.base`: the rule interface (:class:`Rule`) and its registry,
   :func:`available_rules` and :func:`get_rule`; :mod:`spikesim.plasticity.sh`: the
-  reward-modulated STDP rule of SH eq. (4.1) (registered as ``"sh"``).
+  reward-modulated STDP rule of SH eq. (4.1) (registered as ``"sh"``);
+  :mod:`spikesim.plasticity.mstdpet`: Florian's (2007) MSTDP with eligibility trace
+  (registered as ``"mstdpet"``).
 - :func:`eligibility`: the STDP eligibility of every edge after one trial (SH eq. 2.4).
 - :mod:`spikesim.plasticity.rule`: the SH update (pure), baselines and learning-rate
   schedules (shared by every rule).
@@ -13,9 +15,11 @@
 
 from spikesim.plasticity.base import Rule, available_rules, get_rule
 from spikesim.plasticity.eligibility import eligibility, eligibility_csr, eligibility_reference
+from spikesim.plasticity.mstdpet import MSTDPET
 from spikesim.plasticity.sh import SH
 
 __all__ = [
+    "MSTDPET",
     "SH",
     "Rule",
     "available_rules",
