@@ -128,7 +128,8 @@ class MSTDPET(Rule):
         default=0.025, metadata={"doc": "eligibility trace z time constant, s (Florian: 0.025)"}
     )
     gamma_scale: float = dataclasses.field(
-        default=1.0, metadata={"doc": "update factor: dw = -learning_rate (L - L_bar) gamma_scale z"}
+        default=1.0,
+        metadata={"doc": "update factor: dw = -learning_rate (L - L_bar) gamma_scale z"},
     )
     w_min: float = dataclasses.field(default=0.0, metadata={"doc": "weight floor"})
     w_max: float = dataclasses.field(
