@@ -142,13 +142,19 @@ def test_late_arrival_is_dropped_and_silence_gives_zero():
     assert _trace(rule, _pair_network(), rec)[0] == 0.0
 
 
-def test_inhibitory_edge_gets_the_same_trace():
-    """The rule is sign-blind: an inhibitory edge's magnitude follows the same z."""
+def test_inhibitory_edge_trace_is_signed():
+    """The trace is ``sign_e z_e``: an inhibitory edge's magnitude moves opposite to an
+    excitatory one's, so the signed weight follows Florian's dW on both."""
     rule = MSTDPET()
     rec = _record([[0.02, 0.07], [0.03, 0.05, 0.08]], T)
-    np.testing.assert_array_equal(
-        _trace(rule, _pair_network(sign=1), rec), _trace(rule, _pair_network(sign=-1), rec)
-    )
+    z = _trace(rule, _pair_network(sign=1), rec)
+    assert z[0] != 0.0
+    np.testing.assert_array_equal(_trace(rule, _pair_network(sign=-1), rec), -z)
+    np.testing.assert_array_equal(rule.trace_reference(_pair_network(sign=-1), rec), -z)
+    w = np.array([0.5])
+    we, _, _ = rule.update(w, z, 0.2, ())
+    wi, _, _ = rule.update(w, -z, 0.2, ())
+    np.testing.assert_allclose(we - w, -(wi - w), rtol=1e-15)  # equal signed changes
 
 
 def test_noise_scale_multiplies_the_stdp_windows():
@@ -178,7 +184,7 @@ def _trial(draw):
         post=[p[1] for p in pairs],
         weight=np.full(len(pairs), 0.3),
         delay=np.array(delays) * _GRID,
-        sign=np.ones(len(pairs), np.int64),
+        sign=draw(st.lists(st.sampled_from([1, -1]), min_size=len(pairs), max_size=len(pairs))),
         inputs=list(range(n_in)),
         outputs=list(range(n_in, n)),
     )
@@ -252,4 +258,4 @@ def test_experiment_file_loads():
 
     cfg = load(ROOT / "experiments" / "spike-pattern-mstdpet.toml")
     assert cfg["rule"]["kind"] == "mstdpet"
-    assert cfg["network"]["ei_pairs"] is False and cfg["network"]["inhibitory_fraction"] == 0.0
+    assert cfg["network"]["ei_pairs"] is True

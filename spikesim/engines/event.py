@@ -245,7 +245,10 @@ class EventNet(NamedTuple):
 
     The arrays of :class:`spikesim.graph.NetworkArrays` plus the engine's ``blocks``
     (positions in ``order`` where a block of neurons sharing one arrival sequence starts,
-    shape (n_blocks + 1,)). Weights are not part of it: they change during training.
+    shape (n_blocks + 1,)), and ``sign`` (n_edges,), the fixed edge signs as float64 (+1
+    excitatory, -1 inhibitory; read by rules that update the signed weight, e.g.
+    :mod:`spikesim.plasticity.mstdpet`). Weights are not part of it: they change during
+    training.
     """
 
     order: np.ndarray
@@ -258,6 +261,7 @@ class EventNet(NamedTuple):
     tau_syn: np.ndarray
     threshold: np.ndarray
     t_ref: np.ndarray
+    sign: np.ndarray
 
 
 def event_net(network) -> EventNet:
@@ -274,6 +278,7 @@ def event_net(network) -> EventNet:
         a.tau_syn,
         a.threshold,
         a.t_ref,
+        np.ascontiguousarray(a.sign, dtype=np.float64),
     )
 
 

@@ -36,17 +36,19 @@ Trial-based reading (this module's choices):
   trainer's learning signal ``s = learning_rate_k (L - L_bar)`` (SH's sign convention:
   positive when the loss was worse than the baseline) the update is additive,
 
-      w_e <- clip(w_e - gamma_scale * s * z_e(T), w_min, w_max).
+      w_e <- clip(w_e - gamma_scale * s * sign_e * z_e(T), w_min, w_max)
+
+  (``sign_e``: see inhibitory edges below).
 
 - Inhibitory edges. The network learns weight *magnitudes* ``w >= 0`` with fixed signs
-  (the signed weight is ``sign_e w_e``), and the rule's kernels do not see the signs (the
-  :class:`~spikesim.engines.event.EventNet` record has none). The update therefore acts on
-  the magnitude of every edge alike: ``|W|`` follows Florian's ``dW``, which for an
-  excitatory edge is exactly Florian's rule and for an inhibitory edge moves the signed
-  weight opposite to it (the same convention as SH's rule, which also updates magnitudes
-  sign-blind). With E/I pairs of equal delay both edges of a pair get the same ``z`` and
-  the same additive change, so the pair's effective weight does not change; use
-  excitatory-only networks (or a signed variant once the kernels receive the signs).
+  ``sign_e`` (the signed weight is ``W_e = sign_e w_e``); Florian's rule is written for
+  the signed weight (an arrival's effect on the potential is proportional to ``W``, so
+  ``z`` is the eligibility of ``W`` whatever its sign). The update acts on the magnitude
+  so that the signed weight follows Florian's ``dW``: the rule's per-trial trace is
+  ``sign_e z_e(T)`` and ``Delta w_e = -gamma_scale s sign_e z_e(T)``, i.e. ``Delta W_e =
+  -gamma_scale s z_e(T) = gamma r z_e(T)``. An inhibitory edge whose arrivals precede
+  rewarded post spikes thus loses magnitude (its inhibition weakens). With E/I pairs the
+  pair's effective weight ``w_plus - w_minus`` moves by twice Florian's ``dW``.
 - Christensen-Kallsen presentations: the trainer's ``noise_scale`` multiplies the STDP
   windows ``tau_plus`` and ``tau_minus`` (as SH's ``c`` is divided by it); ``tau_z`` is
   not scaled.
@@ -180,7 +182,7 @@ class MSTDPET(Rule):
         return MSTDPETState()
 
     def trace_reference(self, network, record, *, noise_scale: float = 1.0) -> np.ndarray:
-        """``z_e(T)`` of every edge by integrating Florian's ODEs event by event (pure
+        """``sign_e z_e(T)`` of every edge, ``z`` by integrating Florian's ODEs event by event (pure
         Python): the edge's arrivals and post spikes in one time-sorted list (an arrival
         before a post spike at the same time), ``P+``, ``P-`` and ``z`` decayed exactly
         between consecutive events, then ``z`` decayed to the end of the trial."""
@@ -208,7 +210,7 @@ class MSTDPET(Rule):
                 else:  # post spike: zeta pulse P+, then P- drops
                     z += p_plus
                     p_minus -= kp.A_minus
-            out[e] = z * math.exp(-(T - now) / kp.tau_z)
+            out[e] = float(network.sign[e]) * z * math.exp(-(T - now) / kp.tau_z)
         return out
 
 
@@ -248,24 +250,25 @@ def _edge_z(kp, buf, i0, ni, d, j0, nj, duration):
 
 @njit(cache=True, nogil=True)
 def _mstdpet_trace(kp, net, start, count, buf, duration, out):
-    """``out[e] = z_e(T)`` for every edge (shape (n_edges,)): for each neuron its incoming
+    """``out[e] = sign_e z_e(T)`` for every edge (shape (n_edges,)): for each neuron its incoming
     edges, each edge's arrivals merged with the neuron's spikes (cost: the edge's arrivals
     plus its post neuron's spikes, per edge)."""
-    in_ptr, in_edges, pre, delay = net.in_ptr, net.in_edges, net.pre, net.delay
+    in_ptr, in_edges, pre, delay, sign = net.in_ptr, net.in_edges, net.pre, net.delay, net.sign
     out[:] = 0.0
     for j in range(in_ptr.shape[0] - 1):
         for q in range(in_ptr[j], in_ptr[j + 1]):
             e = in_edges[q]
             i = pre[e]
-            out[e] = _edge_z(kp, buf, start[i], count[i], delay[e], start[j], count[j], duration)
+            z = _edge_z(kp, buf, start[i], count[i], delay[e], start[j], count[j], duration)
+            out[e] = sign[e] * z
 
 
 @njit(cache=True, nogil=True)
 def _mstdpet_update(kp, ks, w, E, signal, lo, hi):
-    """``w_e <- clip(w_e - gamma_scale * signal * z_e, w_min, w_max)`` on edges ``lo:hi``;
-    returns ``sum_e |gamma_scale * signal * z_e|`` over the range (the absolute change
-    before clipping, weight units: the rule is additive), 0 and no change if the signal is
-    0."""
+    """``w_e <- clip(w_e - gamma_scale * signal * E_e, w_min, w_max)`` on edges ``lo:hi``
+    (``E_e = sign_e z_e``); returns ``sum_e |gamma_scale * signal * E_e|`` over the range
+    (the absolute change before clipping, weight units: the rule is additive), 0 and no
+    change if the signal is 0."""
     a = kp.gamma_scale * signal
     if a == 0.0:
         return 0.0
