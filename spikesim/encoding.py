@@ -221,7 +221,15 @@ def spike_counts(record: SpikeRecord, neurons, *, t_start: float = 0.0, t_stop=N
 def spike_rates(record: SpikeRecord, neurons, *, t_start: float = 0.0, t_stop=None):
     """Firing rates in hertz of ``neurons`` over ``[t_start, t_stop)``, shape (len(neurons),)."""
     t_start, t_stop = _window(record, t_start, t_stop)
-    return spike_counts(record, neurons, t_start=t_start, t_stop=t_stop) / (t_stop - t_start)
+    counts = spike_counts(record, neurons, t_start=t_start, t_stop=t_stop)
+    with np.errstate(over="ignore"):
+        rates = counts / (t_stop - t_start)
+    if not np.all(np.isfinite(rates)):
+        raise ValidationError(
+            f"the window [{t_start!r}, {t_stop!r}) s is too short for a finite rate of "
+            f"{int(counts.max())} spikes"
+        )
+    return rates
 
 
 def first_spike_times(record: SpikeRecord, neurons, *, default: float = np.inf):

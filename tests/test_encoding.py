@@ -115,3 +115,13 @@ def test_poisson_draw_is_counts_then_times():
     c2, t2 = poisson_draw(np.array([0.25, 0.5]) * 40.0 * 0.2, 0.2, np.random.default_rng(9))
     np.testing.assert_array_equal(np.bincount(n, minlength=2), c2)
     np.testing.assert_array_equal(np.sort(t[n == 0]), np.sort(t2[: c2[0]]))
+
+
+def test_spike_rates_refuse_a_window_too_short_for_a_finite_rate():
+    from spikesim import SpikeRecord, ValidationError
+    from spikesim.encoding import spike_rates
+
+    rec = SpikeRecord(times=np.zeros(3), neurons=np.zeros(3, np.int64), n_neurons=1, duration=1.0)
+    assert spike_rates(rec, [0], t_stop=0.5)[0] == 6.0
+    with pytest.raises(ValidationError, match="too short for a finite rate"):
+        spike_rates(rec, [0], t_stop=1.1125369292536007e-308)

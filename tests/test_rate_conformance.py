@@ -20,7 +20,9 @@ NAMES = rate.available()
 @pytest.mark.parametrize("check", CHECKS, ids=[c.__name__ for c in CHECKS])
 @pytest.mark.parametrize("name", NAMES)
 def test_registered_learner_conforms(name, check):
-    check(rate.REGISTRY[name])
+    """Each check raises AssertionError naming the failed property (that they can fail is
+    shown by ``test_checks_catch_broken_learners``); a conforming learner returns None."""
+    assert check(rate.REGISTRY[name]) is None
 
 
 def test_checks_by_name_and_unknown_name():
