@@ -3,7 +3,7 @@
 Public API: :class:`Network`, :func:`simulate`, :class:`SpikeRecord`, the builders
 :func:`layered` and :func:`random_dag`, and the subpackages ``engines``, ``encoding``,
 ``plasticity``, ``rate``, ``zeroorder``, ``data``, ``plots``; :func:`load_run` reads a
-finished run back.
+finished run back; :func:`to_nir` / :func:`from_nir` convert to and from NIR graphs.
 """
 
 from spikesim import encoding
@@ -19,6 +19,22 @@ from spikesim.errors import (
 from spikesim.graph import Network, layered, random_dag
 from spikesim.record import SpikeRecord
 from spikesim.simulate import simulate
+
+
+def to_nir(network):
+    """Export a network as a NIR graph (needs the extra ``nir``;
+    :func:`spikesim.interop.nirgraph.to_nir`)."""
+    from spikesim.interop.nirgraph import to_nir as impl
+
+    return impl(network)
+
+
+def from_nir(graph):
+    """Import a NIR graph as a network (needs the extra ``nir``;
+    :func:`spikesim.interop.nirgraph.from_nir`)."""
+    from spikesim.interop.nirgraph import from_nir as impl
+
+    return impl(graph)
 
 
 def load_run(path):
@@ -40,8 +56,10 @@ __all__ = [
     "SpikesimError",
     "ValidationError",
     "encoding",
+    "from_nir",
     "layered",
     "load_run",
     "random_dag",
     "simulate",
+    "to_nir",
 ]
