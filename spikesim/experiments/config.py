@@ -12,7 +12,9 @@ File layout (TOML)::
     ...
 
 A table may name a file holding its keys (``file = "models/digits.toml"``, path relative to
-the experiment file, then the repository root); keys given inline override the file's.
+the experiment file, then the repository root); keys given inline override the file's. A
+``.npz`` file is not included: its resolved path stays the table's ``file`` key, for the
+kind to read (``network.file`` of the ``spiking`` kind: a saved network).
 
 This module is the one reader of experiment files: :func:`read_experiment` (parse, then
 apply ``TABLE.KEY=VALUE`` overrides), :func:`locate` (find a referenced file),
@@ -386,6 +388,8 @@ def _include(table: dict, where: str, base_dir: Path | None) -> dict:
     if "file" not in table:
         return table
     path = locate(table["file"], base_dir, f"{where}.file")
+    if path.suffix == ".npz":  # a saved network (spikesim.io.save_network): the kind reads it
+        return {**table, "file": str(path.resolve())}
     inc = read_toml(path, what=f"{where}.file")
     return {**inc, **{k: v for k, v in table.items() if k != "file"}}
 

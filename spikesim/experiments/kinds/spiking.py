@@ -28,7 +28,15 @@ from spikesim.experiments.runs import TrainingKind
 from spikesim.experiments.task import task_table
 from spikesim.training import Schedule, Stepper, StepReport
 
-__all__ = ["KIND", "TABLES", "SpikingStepper", "build", "validate"]
+__all__ = [
+    "KIND",
+    "NETWORK_FILE_KEYS",
+    "TABLES",
+    "SpikingStepper",
+    "build",
+    "network_from_file",
+    "validate",
+]
 
 
 def _pos(v):
@@ -156,6 +164,12 @@ TABLES = {
         "teacher_w_scale": Field(float, 1.0, check=_pos, doc="teacher weights x this factor"),
     },
     "network": {
+        "file": Field(
+            str,
+            "",
+            doc="a saved network (.npz, e.g. a run's network.npz) to start from; see "
+            "NETWORK_FILE_KEYS",
+        ),
         "sizes": Field(list, [20, 2], check=_sizes, doc="layer sizes, data inputs first"),
         "bias_inputs": Field(int, 1, check=_nonneg, doc="extra always-on input neurons"),
         "ei_pairs": Field(bool, True, doc="an excitatory and an inhibitory edge per pair"),
@@ -205,6 +219,63 @@ TABLES = {
 }
 
 
+#: Keys of [network] that a saved network (``network.file``) fixes: setting one of them to
+#: other than its default next to ``network.file`` is refused. ``sizes``, ``bias_inputs``
+#: and ``population`` stay: they must describe the saved network's layers.
+NETWORK_FILE_KEYS = (
+    "ei_pairs",
+    "w_exc",
+    "w_inh",
+    "spread",
+    "inhibitory_fraction",
+    "delay",
+    "delay_inh",
+    "tau_syn",
+    "threshold",
+    "t_ref",
+)
+
+
+def network_from_file(config: dict):
+    """The saved network ``network.file`` names, checked against the config.
+
+    Raises
+    ------
+    ConfigError
+        Naming ``network.file`` and the path if the file is not a readable spikesim network
+        file, a key of :data:`NETWORK_FILE_KEYS` that conflicts with it, or ``sizes`` /
+        ``bias_inputs`` / ``population`` that do not describe its layers.
+    """
+    from spikesim.errors import ValidationError
+    from spikesim.io import load_network
+
+    netc = config["network"]
+    path = netc["file"]
+    for key in NETWORK_FILE_KEYS:
+        default = TABLES["network"][key].default
+        if netc[key] != default:
+            raise ConfigError(
+                f"network.{key} = {netc[key]!r} conflicts with network.file = {path!r} (the "
+                f"saved network fixes it); remove network.{key}"
+            )
+    try:
+        net = load_network(path)
+    except ValidationError as exc:
+        raise ConfigError(f"network.file = {path!r} is not a saved network: {exc}") from None
+    sizes = list(netc["sizes"])
+    want = [sizes[0] + netc["bias_inputs"], *sizes[1:-1], sizes[-1] * netc["population"]]
+    have = [int(net.inputs.size), int(net.outputs.size)]
+    if net.layers is not None:
+        have = [int(g.size) for g in net.layers]
+    if have != ([want[0], want[-1]] if net.layers is None else want):
+        raise ConfigError(
+            f"network.file = {path!r} has layers {have} but network.sizes = {sizes} with "
+            f"bias_inputs = {netc['bias_inputs']} and population = {netc['population']} "
+            f"describe {want}"
+        )
+    return net
+
+
 def build(config: dict):
     """Network, training/test data (intensities, target rates, labels) of a config.
 
@@ -252,7 +323,7 @@ def build(config: dict):
             seed=s,
         )
 
-    net = make_net(seed, population=pop)
+    net = network_from_file(config) if netc["file"] else make_net(seed, population=pop)
     name = task["dataset"]
     classification = name != "teacher-student"
     if name == "teacher-student":
@@ -339,6 +410,8 @@ def validate(config: dict) -> None:
         raise ConfigError(f"network.inhibitory_fraction = {inh!r}: must be in [0, 1] (or -1)")
     if netc["delay_inh"] != -1.0 and netc["delay_inh"] < 0:
         raise ConfigError(f"network.delay_inh = {netc['delay_inh']!r}: must be >= 0 (or -1)")
+    if netc["file"]:
+        network_from_file(config)
     if netc["population"] > 1 and config["task"]["dataset"] == "teacher-student":
         raise ConfigError("network.population > 1 needs a classification task")
     if lossc["kind"] == "cross-entropy" and config["task"]["dataset"] == "teacher-student":
