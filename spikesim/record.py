@@ -122,6 +122,30 @@ class SpikeRecord:
             for k in sel.tolist()
         ]
 
+    def to_nwb(self, path, *, network=None, session_description="spikesim simulation", info=None):
+        """Write the record to an NWB file (needs the extra ``nwb``: ``pip install
+        'spikesim[nwb]'``); :func:`spikesim.interop.nwb.write_nwb` says what it holds.
+
+        Parameters
+        ----------
+        path : path-like
+            Destination ``.nwb`` file.
+        network : Network, optional
+            The simulated network (layer labels, parameters, edges).
+        session_description : str
+        info : dict, optional
+            JSON-serialisable run metadata.
+
+        Returns
+        -------
+        Path
+        """
+        from spikesim.interop.nwb import write_nwb
+
+        return write_nwb(
+            path, self, network=network, session_description=session_description, info=info
+        )
+
     def csr(self) -> tuple[np.ndarray, np.ndarray]:
         """Spike times grouped by neuron: ``(ptr (n_neurons+1,), times (n_spikes,))``."""
         order = np.argsort(self.neurons, kind="stable")

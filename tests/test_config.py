@@ -197,7 +197,7 @@ LAYERS = {
     "plots": 1,
     "engines": 2,
     "simulate": 2,
-    "interop": 2,
+    "interop": 1,
     "plasticity": 3,
     "rate": 3,
     "zeroorder": 3,
