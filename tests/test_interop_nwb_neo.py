@@ -136,3 +136,15 @@ def test_elephant_rates_cv_and_cross_correlogram():
         for lag in range(-10, 11)
     ]
     np.testing.assert_allclose(np.asarray(cch.magnitude).ravel(), want)
+
+
+def test_import_spikesim_needs_no_interop_extra():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, spikesim; spikesim.to_nir; spikesim.from_nir; "
+        "print(sorted(m for m in ('nir', 'pynwb', 'elephant', 'h5py') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
