@@ -301,6 +301,12 @@ def test_recurrence_is_refused():
         spikesim.from_nir(nir.NIRGraph(nodes=nodes, edges=edges))
 
 
+def test_a_network_nir_cannot_hold_is_a_validation_error():
+    net = spikesim.Network(1, [], [], [], inputs=[0], t_ref=0.0)  # an Input and nothing else
+    with pytest.raises(ValidationError, match="NIR cannot represent Network"):
+        spikesim.to_nir(net)
+
+
 def test_not_a_graph_is_refused():
     with pytest.raises(ValidationError, match="nir.NIRGraph"):
         spikesim.from_nir({"nodes": {}})

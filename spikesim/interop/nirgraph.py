@@ -197,9 +197,12 @@ def to_nir(network: Network):
             "NIR has no refractory period: t_ref is kept in the LIF nodes' metadata "
             "('t_ref', seconds), which spikesim.from_nir reads back but other tools ignore",
             NIRExportWarning,
-            stacklevel=2,
+            stacklevel=3,  # the caller of spikesim.to_nir
         )
-    return nir.NIRGraph(nodes=nodes, edges=edges, metadata=meta)
+    try:
+        return nir.NIRGraph(nodes=nodes, edges=edges, metadata=meta)
+    except ValueError as exc:  # nir's type inference (e.g. a graph with no Output)
+        raise ValidationError(f"NIR cannot represent {net!r}: {exc}") from None
 
 
 # -- import --------------------------------------------------------------------------------
