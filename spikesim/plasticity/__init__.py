@@ -4,7 +4,8 @@
   :func:`available_rules` and :func:`get_rule`; :mod:`spikesim.plasticity.sh`: the
   reward-modulated STDP rule of SH eq. (4.1) (registered as ``"sh"``);
   :mod:`spikesim.plasticity.mstdpet`: Florian's (2007) MSTDP with eligibility trace
-  (registered as ``"mstdpet"``).
+  (registered as ``"mstdpet"``); :mod:`spikesim.plasticity.dopamine`: NEST's
+  ``stdp_dopamine_synapse`` (registered as ``"dopamine-stdp"``).
 - :func:`eligibility`: the STDP eligibility of every edge after one trial (SH eq. 2.4).
 - :mod:`spikesim.plasticity.rule`: the SH update (pure), baselines and learning-rate
   schedules (shared by every rule).
@@ -14,11 +15,13 @@
 """
 
 from spikesim.plasticity.base import Rule, available_rules, get_rule
+from spikesim.plasticity.dopamine import DopamineSTDP
 from spikesim.plasticity.eligibility import eligibility, eligibility_csr, eligibility_reference
 from spikesim.plasticity.mstdpet import MSTDPET
 from spikesim.plasticity.sh import SH
 
 __all__ = [
+    "DopamineSTDP",
     "MSTDPET",
     "SH",
     "Rule",
