@@ -163,3 +163,54 @@ def test_learning_curves_distinct_colours_and_step_zero():
     assert len(_colors(lines)) == 12
     lo, hi = ax.get_xlim()
     assert lo <= 0 < 100 <= hi  # step 0 visible on the log axis
+
+
+def _fake_results(n_learners):
+    res = {}
+    for k in range(n_learners):
+        steps = [0, 10, 100, 1000]
+        res[f"learner ({k})"] = {
+            "curve": [
+                {
+                    "samples_seen": s,
+                    "wall_s": 0.01 * s,
+                    "test_accuracy": 0.1 + 0.0005 * s * (k + 1) / n_learners,
+                }
+                for s in steps
+            ]
+        }
+    return res
+
+
+def test_compare_curves_start_at_step_zero_with_plain_ticks(tmp_path):
+    from spikesim.experiments.compare import plot_curves
+
+    results = _fake_results(12)
+    plot_curves(results, tmp_path / "curves.png", chance=0.1)
+    fig = plt.gcf()
+    axes = fig.axes
+    assert (tmp_path / "curves.png").stat().st_size > 1000
+    for ax in axes:
+        lines = [ln for ln in ax.get_lines() if ln.get_linestyle() == "-"]
+        assert len(lines) == 12
+        assert all(np.asarray(ln.get_xdata())[0] == 0 for ln in lines)  # step 0 drawn
+        assert len(_colors(lines)) == 12
+        assert ax.get_xlim()[0] == 0
+        fig.canvas.draw()
+        labels = [t.get_text() for t in ax.get_xticklabels() if t.get_text()]
+        assert "0" in labels and labels != ["0"]
+
+
+def test_run_folder_has_no_spaces_or_brackets(tmp_path):
+    from spikesim.errors import ConfigError
+    from spikesim.experiments.compare import run_all, run_folder
+
+    for label in ["zero-order (SH eq. 4.5)", "bp [adam]", "a/b c", "spiking (SH rule)"]:
+        name = run_folder(label)
+        assert not set(name) & set(" ()[]{}/\\"), name
+        assert name and name[0] not in "-."
+    assert run_folder("zero-order (SH eq. 4.5)") == "zero-order-SH-eq.-4.5"
+    runs = [{"label": "a b", "config": {}}, {"label": "a (b)", "config": {}}]
+    with pytest.raises(ConfigError, match="both map to the folder 'a-b'"):
+        run_all(runs, tmp_path, seed=0, resume=False)
+
