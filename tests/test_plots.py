@@ -183,14 +183,14 @@ def _fake_results(n_learners):
 
 
 def test_compare_curves_start_at_step_zero_with_plain_ticks(tmp_path):
-    from spikesim.experiments.compare import plot_curves
+    from spikesim.experiments.compare import curves_figure, plot_curves
 
     results = _fake_results(12)
     plot_curves(results, tmp_path / "curves.png", chance=0.1)
-    fig = plt.gcf()
-    axes = fig.axes
     assert (tmp_path / "curves.png").stat().st_size > 1000
-    for ax in axes:
+    fig = curves_figure(results, chance=0.1)
+    assert len(fig.axes) == 2
+    for ax in fig.axes:
         lines = [ln for ln in ax.get_lines() if ln.get_linestyle() == "-"]
         assert len(lines) == 12
         assert all(np.asarray(ln.get_xdata())[0] == 0 for ln in lines)  # step 0 drawn
@@ -214,3 +214,42 @@ def test_run_folder_has_no_spaces_or_brackets(tmp_path):
     with pytest.raises(ConfigError, match="both map to the folder 'a-b'"):
         run_all(runs, tmp_path, seed=0, resume=False)
 
+
+def test_sweep_table_figure_matches_the_table(tmp_path):
+    from spikesim.experiments.sweep import aggregate, plot_table, table_figure
+
+    rng = np.random.default_rng(0)
+    records = []
+    for a in (1, 2, 4):
+        for b in ("x", "y"):
+            for seed in range(3):
+                acc = float(rng.random())
+                records.append(
+                    {
+                        "params": {"t.a": a, "t.b": b},
+                        "status": "ok",
+                        "final": {"test_accuracy": acc},
+                    }
+                )
+    rows = aggregate(records)
+    plot_table(rows, tmp_path / "sweep.png")
+    assert (tmp_path / "sweep.png").stat().st_size > 1000
+    ax = table_figure(rows).axes[0]
+    assert ax.get_xlabel() == "t.a"
+    assert ax.get_ylabel().startswith("test accuracy")
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend == ["t.b=x", "t.b=y"]
+    lines = [ln for ln in ax.get_lines() if ln.get_marker() == "o"]
+    for ln, b in zip(lines, ("x", "y"), strict=True):
+        expect = [
+            np.mean(
+                [
+                    r["final"]["test_accuracy"]
+                    for r in records
+                    if r["params"] == {"t.a": a, "t.b": b}
+                ]
+            )
+            for a in (1, 2, 4)
+        ]
+        assert np.allclose(ln.get_xdata(), [1, 2, 4])
+        assert np.allclose(ln.get_ydata(), expect)

@@ -25,6 +25,7 @@ __all__ = [
     "curve_table",
     "flat_final",
     "markdown_table",
+    "curves_figure",
     "plot_curves",
     "plot_mean_curves",
     "resolve_run",
@@ -190,11 +191,20 @@ def markdown_table(rows: Sequence[Mapping[str, Any]]) -> str:
 
 
 def plot_curves(results: Mapping[str, Mapping[str, Any]], path: Path, *, chance=None) -> Path:
+    """Save :func:`curves_figure` to ``path``; returns the path."""
+    from spikesim.io import save_figure
+
+    return save_figure(curves_figure(results, chance=chance), path)
+
+
+def curves_figure(results: Mapping[str, Mapping[str, Any]], *, chance=None):
     """Learning curves of every learner against samples seen and against wall time.
 
-    One colour per learner in both panels (log x axes), one legend under the panels; a
-    learner whose wall times are estimated (``wall_s_estimated``) says so in the legend.
-    Test accuracy when any learner reports it, else test loss.
+    One colour per learner in both panels (x axes logarithmic above the first positive
+    point, linear below it, so that step 0 is drawn; ticks as plain numbers), one legend
+    under the panels; a learner whose wall times are estimated (``wall_s_estimated``) says
+    so in the legend. Test accuracy when any learner reports it, else test loss. Returns
+    the matplotlib Figure.
     """
     import matplotlib.pyplot as plt
 
@@ -226,14 +236,12 @@ def plot_curves(results: Mapping[str, Mapping[str, Any]], path: Path, *, chance=
             handles.append(line)
             names.append(name)
     panels = ((axes[0], "symlog", "samples seen"), (axes[1], "symlog", "wall time (s)"))
-    return _finish_panels(fig, panels, metric, chance, handles, names, path)
+    return _finish_panels(fig, panels, metric, chance, handles, names)
 
 
-def _finish_panels(fig, panels, metric: str, chance, handles: list, names: list, path: Path):
+def _finish_panels(fig, panels, metric: str, chance, handles: list, names: list):
     """Axis scales and labels of ``panels`` (``(ax, xscale, xlabel)``), a dotted chance line
-    for accuracy, one legend under the panels; saves ``fig`` to ``path``."""
-    from spikesim.io import save_figure
-
+    for accuracy, one legend under the panels; returns ``fig``."""
     show_chance = chance is not None and metric == "test_accuracy"
     for ax, scale, xlabel in panels:
         if show_chance:
@@ -246,7 +254,7 @@ def _finish_panels(fig, panels, metric: str, chance, handles: list, names: list,
         handles.append(chance_line)
         names.append("chance")
     fig.legend(handles, names, loc="outside lower center", ncol=min(4, max(1, len(names))))
-    return save_figure(fig, path)
+    return fig
 
 
 def _set_xscale(ax, scale: str) -> None:
@@ -478,4 +486,6 @@ def plot_mean_curves(
             handles.append(line)
             names.append(f"{label} (mean of {c['n_seeds']} seeds ± std)")
     panels = ((axes[0], "symlog", "samples seen"), (axes[1], "linear", "samples seen"))
-    return _finish_panels(fig, panels, metric, chance, handles, names, path)
+    from spikesim.io import save_figure
+
+    return save_figure(_finish_panels(fig, panels, metric, chance, handles, names), path)
