@@ -253,3 +253,48 @@ def test_sweep_table_figure_matches_the_table(tmp_path):
         ]
         assert np.allclose(ln.get_xdata(), [1, 2, 4])
         assert np.allclose(ln.get_ydata(), expect)
+
+
+def test_train_figures_group_outputs_by_class_and_pair_weights(tmp_path, monkeypatch):
+    """The spiking kind's figures: rasters with one row group per class and the true and
+    predicted class in the title; weight trajectories drawn as E/I pairs."""
+    from pathlib import Path
+
+    from spikesim.experiments import load, run_experiment
+    from spikesim.experiments.runs import plot_run
+
+    root = Path(__file__).resolve().parent.parent
+    cfg = load(
+        root / "experiments" / "spike-pattern.toml",
+        {"train.trials": 1000, "train.eval_every": 1000, "train.plots": False},
+    )
+    run_experiment(cfg, tmp_path / "run")
+    calls = {"raster": [], "weights": []}
+    real_raster, real_traj = plots.raster, plots.weight_trajectories
+
+    def raster(rec, groups=None, **kw):
+        ax = real_raster(rec, groups, **kw)
+        calls["raster"].append((groups, kw["group_names"], ax.get_title()))
+        return ax
+
+    def traj(steps, weights, **kw):
+        ax = real_traj(steps, weights, **kw)
+        calls["weights"].append((kw, ax.get_lines()))
+        return ax
+
+    monkeypatch.setattr(plots, "raster", raster)
+    monkeypatch.setattr(plots, "weight_trajectories", traj)
+    written = plot_run(tmp_path / "run", tmp_path / "fig")
+    assert {p.name for p in written} >= {"raster_before.png", "raster_after.png", "weight_hist.png"}
+    run = spikesim.load_run(tmp_path / "run")
+    net = run.network
+    for groups, names, title in calls["raster"]:
+        assert names[-2:] == ["output class 0", "output class 1"]
+        assert [list(g) for g in groups[-2:]] == [[int(net.outputs[0])], [int(net.outputs[1])]]
+        assert "true class" in title and "predicted" in title
+    ((kw, lines),) = calls["weights"]
+    edges = kw["edges"]
+    keys = [(int(net.pre[e]), int(net.post[e])) for e in edges]
+    # sampled as whole pairs: every (pre, post) appears twice, once per sign
+    assert all(keys.count(k) == 2 for k in keys)
+    assert len(_colors(lines)) == len(set(keys))
