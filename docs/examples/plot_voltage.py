@@ -5,7 +5,9 @@ Voltage traces
 The exact potentials of two hidden neurons and one output neuron on a 0.05 ms grid, in
 the model's units (weight units, see :doc:`/model`). The threshold is raised to S = 2 to
 show that the dashed line sits at the network's threshold whatever its value; triangles
-mark the spikes, after each of which the potential resets to 0.
+mark the spikes, after each of which the potential resets to 0. Weights and threshold are
+both twice those of ``spikesim demo`` (see the raster example), so the spike times are
+the demo's: only the units of the y axis change.
 """
 
 import numpy as np
