@@ -26,7 +26,10 @@ the number of threads.
 Randomness. Everything random is derived from the one ``seed``: the sample order (a fresh
 permutation of the training set per epoch, ``default_rng([seed, 2, epoch])``), the input
 spikes of training chunk ``i`` (``default_rng([seed, 1, i])``) and the evaluation spikes
-(``default_rng([seed, 3])``, the same at every evaluation). The trainer's state is
+(``default_rng([seed, 3])``, the same at every evaluation), and a perturbing rule's noise
+of global trial ``k`` (Numba's generator seeded with
+:func:`~spikesim.plasticity.base.trial_seed` ``(seed, k)`` before the trial; evaluation
+trials are not perturbed). The trainer's state is
 therefore just ``(weights, baseline state, rule state, step)``: a run resumed from a
 checkpoint at a chunk boundary is bit-identical to an uninterrupted one.
 """
@@ -44,7 +47,7 @@ from spikesim.encoding import poisson_draw
 from spikesim.engines.event import event_net
 from spikesim.errors import DivergenceError, ValidationError
 from spikesim.plasticity._atomic import fetch_add
-from spikesim.plasticity.base import Rule, rule_trace, rule_update
+from spikesim.plasticity.base import Rule, rule_trace, rule_update, rule_weights, trial_seed
 from spikesim.plasticity.forward import Task, Trials, forward_trial, forward_trials, spike_offsets
 from spikesim.plasticity.loss import LOSSES, TIE_BREAKS
 from spikesim.plasticity.rule import (
@@ -66,7 +69,8 @@ class Signal(NamedTuple):
     """How the learning signal ``s_t = alpha_t (L_t - L_bar_t)`` is formed (kernel record).
 
     ``base_code``/``sched_code``: indices in ``BASELINES``/``SCHEDULES``; ``step0``: the
-    global step of the chunk's first trial; ``shuffle``: the shuffled-reward control.
+    global step of the chunk's first trial; ``shuffle``: the shuffled-reward control;
+    ``seed``: the run's seed (a perturbing rule's per-trial noise).
     """
 
     base_code: int
@@ -77,6 +81,7 @@ class Signal(NamedTuple):
     gamma: float
     step0: int
     shuffle: bool
+    seed: int
 
 
 class Progress(NamedTuple):
@@ -153,9 +158,11 @@ def _may_update(sig, trials, t):
 
 
 @njit(cache=True, nogil=True)
-def _forward(net, wt, task, trials, t, out):
-    """Trial ``t`` with the current weights; records its loss and prediction in ``out``."""
-    start, count, buf, loss, pred = forward_trial(net, wt.signed, task, trials, t)
+def _forward(kp, net, wt, task, sig, trials, t, out, E):
+    """Trial ``t`` with the current weights (a perturbing rule's perturbation of them, its
+    noise written to the trace row ``E``); records its loss and prediction in ``out``."""
+    signed = rule_weights(kp, trial_seed(sig.seed, sig.step0 + t), wt.w, wt.sign, wt.signed, E)
+    start, count, buf, loss, pred = forward_trial(net, signed, task, trials, t)
     out.losses[t] = loss
     out.preds[t] = pred
     return start, count, buf
@@ -186,14 +193,14 @@ def _train_serial(kp, ks, net, task, sig, trials, prog, wt, out, E2):
     m = wt.w.shape[0]
     for b0 in range(0, n, b):
         if b == 1:
-            start, count, buf = _forward(net, wt, task, trials, b0, out)
+            start, count, buf = _forward(kp, net, wt, task, sig, trials, b0, out, E2[0])
             if _signals(sig, trials, b0, b0 + 1, prog, out) >= 0:
                 return b0
             if out.signal[b0] != 0.0:
                 rule_trace(kp, net, start, count, buf, task.duration, E2[0])
         else:
             for t in range(b0, b0 + b):
-                start, count, buf = _forward(net, wt, task, trials, t, out)
+                start, count, buf = _forward(kp, net, wt, task, sig, trials, t, out, E2[t - b0])
                 if _may_update(sig, trials, t):
                     rule_trace(kp, net, start, count, buf, task.duration, E2[t - b0])
             bad = _signals(sig, trials, b0, b0 + b, prog, out)
@@ -213,7 +220,7 @@ def _forward_worker(counter, kp, net, task, sig, trials, b0, b1, wt, out, E2):
         t = b0 + fetch_add(counter, 0)
         if t >= b1:
             return
-        start, count, buf = _forward(net, wt, task, trials, t, out)
+        start, count, buf = _forward(kp, net, wt, task, sig, trials, t, out, E2[t - b0])
         if _may_update(sig, trials, t):
             rule_trace(kp, net, start, count, buf, task.duration, E2[t - b0])
 
@@ -557,6 +564,7 @@ class Trainer:
             self.gamma,
             int(self.step),
             self.shuffle_reward,
+            self.seed,
         )
 
     # -- training -------------------------------------------------------------------------------
@@ -712,7 +720,7 @@ class Trainer:
         w_signed = self._sign * self.w
         out = {"losses": losses, "preds": preds, "spike_counts": sc}
         if eligibility:
-            E2 = np.empty((n, self.network.n_edges))
+            E2 = np.zeros((n, self.network.n_edges))
             _simulate_traces(self._kp, self._net, w_signed, task, trials, losses, preds, sc, E2)
             out["traces"] = E2
         else:
