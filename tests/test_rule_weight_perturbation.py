@@ -241,3 +241,38 @@ def test_rule_table_and_experiment_file():
         rule_table({"kind": "weight-perturbation", "sigma": -1.0})
     cfg = load(ROOT / "experiments" / "spike-pattern-weight-perturbation.toml")
     assert cfg["rule"]["kind"] == "weight-perturbation"
+
+
+@pytest.mark.parametrize("rule", [SH(), WeightPerturbation(sigma=0.2)])
+def test_frozen_edges_keep_their_weights(rule):
+    """``plastic``: frozen edges keep their initial weights, the others learn exactly as
+    without freezing... up to the frozen edges' effect on the trials (checked: the plastic
+    edges change, the frozen do not; all in batch 1 and batched with threads)."""
+    net, x, t = _task(sizes=(6, 5, 2))
+    hidden = np.isin(net.post, net.layers[1])
+    for kw in ({}, {"batch": 2, "n_threads": 2}):
+        tr = _trainer(rule, net, x, t, plastic=~hidden, **kw)
+        w0 = tr.w.copy()
+        tr.train_chunk()
+        tr.train_chunk()
+        assert np.array_equal(tr.w[hidden], w0[hidden])
+        assert np.any(tr.w[~hidden] != w0[~hidden])
+
+
+def test_plastic_mask_is_validated():
+    net, x, t = _task()
+    with pytest.raises(ValidationError, match="plastic must be a boolean mask"):
+        _trainer(SH(), net, x, t, plastic=np.ones(3, bool))
+
+
+def test_frozen_layers_config():
+    from spikesim.experiments.kinds.spiking import plastic_edges, rule_table
+
+    net = spikesim.layered([4, 3, 2], seed=0)
+    mask = plastic_edges(net, [1])
+    np.testing.assert_array_equal(mask, ~np.isin(net.post, net.layers[1]))
+    assert plastic_edges(net, []) is None
+    with pytest.raises(ConfigError, match="rule.frozen_layers"):
+        plastic_edges(net, [2, 3])
+    with pytest.raises(ConfigError, match="rule.frozen_layers"):
+        rule_table({"kind": "sh", "frozen_layers": [0]})

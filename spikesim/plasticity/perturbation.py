@@ -10,13 +10,16 @@ so magnitudes stay positive and the signed weight is ``sign_e w'_e``. The trial'
 Christensen-Kallsen presentations, each presentation with fresh noise) gives the update in
 the log-weights ``theta = log w``,
 
-    theta_e <- theta_e - clip((s / sigma) xi_e, -max_step, max_step),   s = alpha_k (L - L_bar)
+    theta_e <- theta_e - clip((s / sigma) xi_e, -max_step, max_step),
+    s = alpha_k (L - L_bar)
 
 (the trainer's learning signal, SH's sign convention), then ``w`` is clipped to ``[w_min,
 w_max]``. The step limit ``max_step`` (log units; default 0.5, a factor e^0.5 per trial) is
 a safeguard in the role of SH's ``max_change``: it keeps one outlier trial from sending a
-weight to 0 or infinity and is inactive at useful learning rates. To first order in ``sigma``, ``L(w') - L(w) = sigma xi . grad_theta L``, and
-``E[xi xi^T] = I``, so with ``L_bar = L(w)`` the expected step is
+weight to 0 or infinity and is inactive at useful learning rates.
+
+To first order in ``sigma``, ``L(w') - L(w) = sigma xi . grad_theta L``, and ``E[xi xi^T] =
+I``, so with ``L_bar = L(w)`` the expected step is
 ``-alpha grad_theta L(w)``: gradient descent on the loss as a function of the log-weights,
 estimated from one evaluation per trial (SH eq. 4.5 writes the same zero-order dynamics
 for the log-weights with the spike-time noise in the role of ``xi``; here the noise is
@@ -127,7 +130,10 @@ class WeightPerturbation(Rule):
         computed edge by edge with :mod:`math`."""
         xi = _draws(int(seed), len(w))
         signed = np.array(
-            [float(s) * float(x) * math.exp(self.sigma * float(z)) for x, s, z in zip(w, sign, xi)]
+            [
+                float(s) * float(x) * math.exp(self.sigma * float(z))
+                for x, s, z in zip(w, sign, xi, strict=True)
+            ]
         )
         return signed, xi
 

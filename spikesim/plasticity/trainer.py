@@ -95,11 +95,15 @@ class Progress(NamedTuple):
 
 class Weights(NamedTuple):
     """Weights as the kernels read and write them: magnitudes ``w``, ``signed = sign * w``
-    (what the engine uses) and the edge signs, each shape (n_edges,)."""
+    (what the engine uses) and the edge signs, each shape (n_edges,); ``frozen``: the
+    sorted indices of the edges the rule must not change (int64, often empty) and
+    ``frozen_w`` their fixed weights."""
 
     w: np.ndarray
     signed: np.ndarray
     sign: np.ndarray
+    frozen: np.ndarray
+    frozen_w: np.ndarray
 
 
 class Outcome(NamedTuple):
@@ -172,11 +176,16 @@ def _forward(kp, net, wt, task, sig, trials, t, out, E):
 def _update_range(kp, ks, wt, E2, signal, lo, hi, rel):
     """A batch's updates on edges ``lo:hi``, trial after trial: trial ``i`` of the batch
     with trace ``E2[i]`` and signal ``signal[i]`` (none if 0); ``rel[i]``: the rule's summed
-    change over the range. Afterwards ``wt.signed = sign * w`` on the range."""
+    change over the range. Frozen edges are reset to their fixed weights after each update
+    (whatever the rule did to them). Afterwards ``wt.signed = sign * w`` on the range."""
     for i in range(rel.shape[0]):
         rel[i] = 0.0
         if signal[i] != 0.0:
             rel[i] = rule_update(kp, ks, wt.w, E2[i], signal[i], lo, hi)
+            for q in range(wt.frozen.shape[0]):
+                e = wt.frozen[q]
+                if lo <= e < hi:
+                    wt.w[e] = wt.frozen_w[q]
     ws, ss, wo = wt.w[lo:hi], wt.sign[lo:hi], wt.signed[lo:hi]  # 0-based: see apply_update
     for i in range(ws.shape[0]):
         wo[i] = ss[i] * ws[i]
@@ -292,6 +301,10 @@ class Trainer:
     shuffle_reward : bool
         Control: every update uses the loss of a random one of the previous ``chunk``
         trials instead of its own.
+    plastic : ndarray of bool, shape (n_edges,), optional
+        The edges the rule may change (default: all); the others keep their initial
+        weights (e.g. a hidden layer frozen at its random initial weights, the control of
+        a trained hidden layer).
     population : int
         Output neurons per class (classification): ``n_outputs = n_classes * population``.
     tie_break : {"first-spike", "random"}
@@ -337,6 +350,7 @@ class Trainer:
         batch: int = 1,
         n_threads: int | None = None,
         shuffle_reward: bool = False,
+        plastic=None,
         population: int = 1,
         tie_break: str = "first-spike",
         seed: int = 0,
@@ -451,10 +465,21 @@ class Trainer:
         self._kp = rule.kernel_params(noise_scale=self.noise_scale)
         self._net = event_net(network)
         self._sign = network.sign.astype(np.float64)
+        if plastic is None:
+            self._frozen = np.zeros(0, np.int64)
+        else:
+            mask = np.asarray(plastic)
+            if mask.dtype != np.bool_ or mask.shape != (network.n_edges,):
+                raise ValidationError(
+                    f"plastic must be a boolean mask of shape ({network.n_edges},), "
+                    f"got {mask.dtype} {mask.shape}"
+                )
+            self._frozen = np.flatnonzero(~mask).astype(np.int64)
         self._inputs = np.ascontiguousarray(network.inputs, dtype=np.int64)
         self._outputs = np.ascontiguousarray(network.outputs, dtype=np.int64)
         # state
         self.w = np.array(network.weight, dtype=np.float64)
+        self._frozen_w = self.w[self._frozen].copy()
         self.bstate = new_baseline_state(n)
         self.rule_state = rule.init_state(network.n_edges)
         self.step = 0
@@ -593,7 +618,8 @@ class Trainer:
         ks = self.rule.State(*(a.copy() for a in self.rule_state))
         out = Outcome(np.full(k, np.nan), np.full(k, -1, np.int64), np.zeros(k), np.zeros(k))
         w = self.w.copy()
-        bad = self._run_chunk(trials, prog, ks, Weights(w, self._sign * w, self._sign), out)
+        wt = Weights(w, self._sign * w, self._sign, self._frozen, self._frozen_w)
+        bad = self._run_chunk(trials, prog, ks, wt, out)
         losses, rel = out.losses, out.rel
         if bad >= 0:
             raise DivergenceError(
@@ -674,7 +700,7 @@ class Trainer:
         k = self.chunk
         trials = Trials(samples, pres, counts, times, spike_offsets(counts), shuf, np.zeros(k))
         ks = self.rule.State(*(a.copy() for a in self.rule_state))
-        wt = Weights(w, self._sign * w, self._sign)
+        wt = Weights(w, self._sign * w, self._sign, self._frozen, self._frozen_w)
         out = Outcome(losses, preds, np.zeros(k), rel)
         return self._run_chunk(
             trials, Progress(bstate, ring, ring_n), ks, wt, out, force_threads=True
