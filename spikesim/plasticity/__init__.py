@@ -4,7 +4,8 @@
   :func:`available_rules` and :func:`get_rule`; :mod:`spikesim.plasticity.sh`: the
   reward-modulated STDP rule of SH eq. (4.1) (registered as ``"sh"``);
   :mod:`spikesim.plasticity.mstdpet`: Florian's (2007) MSTDP with eligibility trace
-  (registered as ``"mstdpet"``).
+  (registered as ``"mstdpet"``); :mod:`spikesim.plasticity.perturbation`: multiplicative
+  weight perturbation (``"weight-perturbation"``, the zero-order method of SH eq. 4.5).
 - :func:`eligibility`: the STDP eligibility of every edge after one trial (SH eq. 2.4).
 - :mod:`spikesim.plasticity.rule`: the SH update (pure), baselines and learning-rate
   schedules (shared by every rule).
@@ -16,11 +17,13 @@
 from spikesim.plasticity.base import Rule, available_rules, get_rule
 from spikesim.plasticity.eligibility import eligibility, eligibility_csr, eligibility_reference
 from spikesim.plasticity.mstdpet import MSTDPET
+from spikesim.plasticity.perturbation import WeightPerturbation
 from spikesim.plasticity.sh import SH
 
 __all__ = [
     "MSTDPET",
     "SH",
+    "WeightPerturbation",
     "Rule",
     "available_rules",
     "eligibility",

@@ -81,6 +81,17 @@ RULE_COMMON = {
     "presentations": Field(int, 1, check=_pos, doc="CK: presentations per sample"),
     "ck_noise_scaling": Field(str, "none", choices=("sqrt", "none"), doc="c / sqrt(n)"),
     "shuffle_reward": Field(bool, False, doc="control: losses shuffled across trials"),
+    "frozen_layers": Field(
+        list,
+        [],
+        check=lambda v: (
+            None
+            if all(isinstance(k, int) and not isinstance(k, bool) and k >= 1 for k in v)
+            else "must list layer numbers >= 1 (1: the first layer after the inputs)"
+        ),
+        doc="layers whose incoming edges keep their initial weights (control of a trained "
+        "hidden layer)",
+    ),
 }
 
 
@@ -452,6 +463,28 @@ def make_rule(config: dict):
         raise ConfigError(str(exc)) from None
 
 
+def plastic_edges(network, frozen_layers) -> np.ndarray | None:
+    """The edges the rule may change: all but those into the layers ``frozen_layers``
+    (numbers in ``network.layers``, 0 = the inputs); None if none is frozen.
+
+    Raises
+    ------
+    ConfigError
+        A layer number the network does not have (naming ``rule.frozen_layers``).
+    """
+    if not frozen_layers:
+        return None
+    layers = network.layers or ()
+    bad = [k for k in frozen_layers if not 1 <= k < len(layers)]
+    if bad:
+        raise ConfigError(
+            f"rule.frozen_layers = {list(frozen_layers)}: the network has layers 1 .. "
+            f"{len(layers) - 1} after its inputs, not {bad[0]}"
+        )
+    frozen = np.concatenate([np.asarray(layers[k]) for k in frozen_layers])
+    return ~np.isin(network.post, frozen)
+
+
 def make_trainer(config: dict, built: dict):
     """The :class:`~spikesim.plasticity.trainer.Trainer` of a config."""
     from spikesim.plasticity.trainer import Trainer
@@ -481,6 +514,7 @@ def make_trainer(config: dict, built: dict):
         batch=tr["batch"],
         n_threads=tr["threads"] or None,
         shuffle_reward=r["shuffle_reward"],
+        plastic=plastic_edges(built["network"], r["frozen_layers"]),
         population=config["network"]["population"],
         tie_break=lossc["tie_break"],
         seed=config["experiment"]["seed"],
