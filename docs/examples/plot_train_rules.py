@@ -4,8 +4,9 @@ Training with each plasticity rule
 
 Every rule registered in :func:`spikesim.plasticity.available_rules` trains the 21-2
 excitatory/inhibitory network on the two-class spike-pattern task, from its experiment
-file in ``experiments/`` with a shorter budget (8,000 trials). The figure shows each
-rule's test accuracy; a rule without an experiment file here stops the example.
+file in ``experiments/`` (``spike-pattern-RULE.toml``; SH's is ``spike-pattern.toml``)
+with a shorter budget (8,000 trials). The figure shows each rule's test accuracy; a rule
+without such a file stops the example.
 """
 
 import os
@@ -20,10 +21,12 @@ os.environ.setdefault("SPIKESIM_NO_PROGRESS", "1")
 here = Path(__file__).resolve().parent if "__file__" in globals() else Path.cwd()
 root = here.parents[1]
 FILES = {
-    "sh": root / "experiments" / "spike-pattern.toml",
-    "mstdpet": root / "experiments" / "spike-pattern-mstdpet.toml",
+    rule: root
+    / "experiments"
+    / ("spike-pattern.toml" if rule == "sh" else f"spike-pattern-{rule}.toml")
+    for rule in available_rules()
 }
-missing = sorted(set(available_rules()) - set(FILES))
+missing = sorted(rule for rule, path in FILES.items() if not path.exists())
 if missing:
     raise SystemExit(f"no example experiment for rule(s) {missing}")
 
