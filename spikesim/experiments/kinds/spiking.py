@@ -218,7 +218,9 @@ TABLES = {
     },
     "rule": rule_table,
     "train": {
-        "trials": Field(int, 20000, check=_pos, doc="training trials"),
+        "trials": Field(
+            int, 20000, check=_nonneg, doc="training trials (0: evaluate the network only)"
+        ),
         "chunk": Field(int, 1000, check=_pos, doc="trials per chunk (checkpoint unit)"),
         "eval_every": Field(int, 5000, check=_pos, doc="trials between evaluations"),
         "eval_repeats": Field(int, 1, check=_pos, doc="trials per held-out example"),
