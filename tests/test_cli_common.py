@@ -116,3 +116,13 @@ def test_env_vars_in_top_level_help():
         found.update(re.findall(r"os\.environ\.get\(\s*\"(SPIKESIM_\w+)\"", path.read_text()))
     text = build_parser().format_help()
     assert found and [name for name in sorted(found) if name not in text] == []
+
+
+def test_env_vars_in_the_command_line_docs():
+    from pathlib import Path
+
+    from spikesim.experiments.info import ENVIRONMENT
+
+    page = Path(__file__).resolve().parents[1] / "docs" / "guide" / "command-line.md"
+    text = page.read_text()
+    assert [name for name in ENVIRONMENT if f"`{name}`" not in text] == []

@@ -4,17 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-#: Environment variables spikesim reads, with what each does (listed in ``--help``).
-ENVIRONMENT = {
-    "SPIKESIM_DATA": "folder holding the datasets (an error if the dataset is not there)",
-    "SPIKESIM_NO_PROGRESS": "1 turns progress bars off (also --quiet)",
-    "SPIKESIM_DEBUG": "set: an unexpected error prints its traceback",
-    "SPIKESIM_MEMORY_LIMIT": "bytes a network may take (default: a fraction of available memory)",
-    "SPIKESIM_CACHE": "cache folder (default ~/.cache/spikesim)",
-    "SPIKESIM_BRIAN2_CACHE": "Brian2 standalone build cache (default SPIKESIM_CACHE/brian2)",
-    "SPIKESIM_BRIAN2_CACHE_MAX": "Brian2 builds kept in the cache (default 16)",
-    "SPIKESIM_BRIAN2_PROFILE": "1 turns on Brian2's per-code-object timers",
-}
+from spikesim.experiments.info import ENVIRONMENT
 
 
 def environment_epilog() -> str:
