@@ -80,17 +80,42 @@ class _SigintFlag:
             signal.signal(signal.SIGINT, self._old)
 
 
-def _progress(total: int, initial: int, desc: str, unit: str):
+def _progress(total: int, initial: int, desc: str, unit: str, *, stream=None):
+    """A tqdm bar on ``stream`` (stderr): carriage-return frames on a terminal; elsewhere
+    (a log file, a pipe) a full line about every 5 % of ``total``."""
+    import sys
+
     from tqdm import tqdm
 
-    return tqdm(
+    stream = sys.stderr if stream is None else stream
+    tty = bool(getattr(stream, "isatty", lambda: False)())
+    lines = {} if tty else {"mininterval": 0.0, "miniters": max(1, total // 20), "ncols": 100}
+    bar = tqdm(
         total=total,
         initial=initial,
         desc=desc,
         unit=unit,
-        leave=False,
+        leave=not tty,
+        file=stream if tty else _Lines(stream),
         disable=os.environ.get("SPIKESIM_NO_PROGRESS", "") == "1",
+        **lines,
     )
+    return bar
+
+
+class _Lines:
+    """A file wrapper turning tqdm's carriage-return frames into newline-ended lines."""
+
+    def __init__(self, fp):
+        self.fp = fp
+
+    def write(self, text: str) -> None:
+        text = text.replace("\r", "").rstrip()
+        if text:
+            self.fp.write(text + "\n")
+
+    def flush(self) -> None:
+        self.fp.flush()
 
 
 def train(
