@@ -26,10 +26,27 @@ import numpy as np
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("demo", help="simulate a spiking network on digits and plot it")
+    from spikesim.cli._common import add_seed
+    from spikesim.engines import available
+
+    p = sub.add_parser(
+        "demo",
+        help="simulate a spiking network on digits and plot it",
+        description=(
+            "Simulate a 64 -> 100 -> 10 spiking network on one digit image (raster.png, "
+            "voltage.png, summary.json), then train a small network with reward-modulated "
+            "STDP on a two-class spike-pattern task (learning_curve.png, weights.png), all "
+            "in --out."
+        ),
+    )
     p.add_argument("--out", default="demo-out", help="output directory (default demo-out)")
-    p.add_argument("--seed", type=int, default=0, help="seed of network and spike trains")
-    p.add_argument("--engine", default="event", help="simulation engine (default event)")
+    add_seed(p, default=0, what="network and spike trains")
+    p.add_argument(
+        "--engine",
+        default="event",
+        choices=available(),
+        help="simulation engine (default event; `spikesim info` says which run here)",
+    )
     p.set_defaults(func=run)
 
 
