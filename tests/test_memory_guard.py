@@ -44,3 +44,23 @@ def test_default_limit_is_a_fraction_of_available(monkeypatch):
     with open("/proc/meminfo") as fh:
         kb = next(int(ln.split()[1]) for ln in fh if ln.startswith("MemAvailable:"))
     assert abs(graph.memory_limit() - graph.MEMORY_FRACTION * kb * 1024) < 0.05 * kb * 1024
+
+
+def test_a_voltage_recording_over_the_limit_is_refused_before_it_runs(monkeypatch):
+    """The simulation side of the guard: recording voltages is refused with the estimate
+    (2 float64 copies of neurons x times) and the limit, before anything is allocated."""
+    import spikesim
+    from spikesim.engines import get_engine
+    from spikesim.engines.base import voltage_bytes
+
+    assert voltage_bytes(3, 1000) == 2 * 8 * 3 * 1000
+    net = spikesim.layered([4, 3], seed=0)
+    monkeypatch.setenv("SPIKESIM_MEMORY_LIMIT", str(10_000))
+    eng = get_engine("event")
+    with pytest.raises(
+        ValidationError, match=r"recording the potentials of 7 neurons at 1000 times"
+    ):
+        eng.run(net, ([0.001], [0]), 0.1, voltage_neurons=list(range(7)))
+    # a recording under the limit runs
+    rec = eng.run(net, ([0.001], [0]), 0.1, voltage_neurons=[4], voltage_times=[0.05])
+    assert rec.voltage.shape == (1, 1)
