@@ -51,4 +51,4 @@ data:
 	apt-get install -y dataset-fashion-mnist
 
 clean:
-	rm -rf $(VENV) docs/_build demo-out .pytest_cache
+	rm -rf $(VENV) docs/_build docs/auto_examples demo-out .pytest_cache

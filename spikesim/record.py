@@ -40,6 +40,22 @@ class SpikeRecord:
     voltage_neurons: np.ndarray | None = None
     voltage_times: np.ndarray | None = None
 
+    def __repr__(self) -> str:
+        """A one-line summary (sizes, not the arrays): spikes, neurons, duration, voltages."""
+        rate = (
+            self.n_spikes / (self.n_neurons * self.duration)
+            if self.n_neurons and self.duration > 0
+            else 0.0
+        )
+        text = (
+            f"SpikeRecord({self.n_spikes} spikes, {self.n_neurons} neurons, "
+            f"duration={self.duration:g} s, mean rate {rate:.3g} Hz"
+        )
+        if self.voltage is not None:
+            n_rec, n_samples = np.shape(self.voltage)
+            text += f", voltage of {n_rec} neurons x {n_samples} samples"
+        return text + ")"
+
     @property
     def n_spikes(self) -> int:
         return int(self.times.shape[0])

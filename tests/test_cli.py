@@ -41,8 +41,14 @@ def test_help_and_usage_errors():
 
 
 def test_engine_error_exit_code(tmp_path, capsys):
-    assert main(["demo", "--out", str(tmp_path), "--engine", "nope"]) == 2
-    assert "unknown engine 'nope'" in capsys.readouterr().err
+    from spikesim.engines import available
+
+    with pytest.raises(SystemExit) as exc:
+        main(["demo", "--out", str(tmp_path), "--engine", "nope"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "invalid choice: 'nope'" in err
+    assert all(name in err for name in available())
 
 
 @pytest.mark.parametrize("argv", [["demo", "--seed", "x"]])

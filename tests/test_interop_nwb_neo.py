@@ -148,3 +148,12 @@ def test_import_spikesim_needs_no_interop_extra():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_write_nwb_refuses_what_is_not_a_record(tmp_path):
+    pytest.importorskip("pynwb")
+    from spikesim.errors import ValidationError
+    from spikesim.interop import write_nwb
+
+    with pytest.raises(ValidationError, match="record must be a SpikeRecord, got str"):
+        write_nwb(tmp_path / "x.nwb", "nope")

@@ -75,6 +75,22 @@ def test_training_continues_from_the_saved_weights(saved, tmp_path):
     np.testing.assert_array_equal(again.pre, net.pre)
 
 
+def test_zero_trials_evaluates_a_trained_network(tmp_path):
+    """``train.trials = 0`` with ``network.file``: the run's saved network, evaluated alone,
+    gives exactly the run's final test accuracy and loss, and its weights stay."""
+    from spikesim.experiments.runs import run_experiment
+
+    first = run_experiment(resolve(_raw(), base_dir=tmp_path), tmp_path / "train")
+    raw = _raw({"file": str(tmp_path / "train" / "network.npz")})
+    raw["train"]["trials"] = 0
+    again = run_experiment(resolve(raw, base_dir=tmp_path), tmp_path / "eval")
+    assert again["final"]["steps"] == 0
+    assert again["final"]["test_accuracy"] == first["final"]["test_accuracy"]
+    assert again["final"]["test_loss"] == first["final"]["test_loss"]
+    w = np.load(tmp_path / "eval" / "weights.npz")
+    np.testing.assert_array_equal(w["w_init"], w["w_final"])
+
+
 def test_missing_network_file_names_key_and_path(tmp_path):
     with pytest.raises(ConfigError, match=r"network.file = 'nope.npz' not found"):
         resolve(_raw({"file": "nope.npz"}), base_dir=tmp_path)

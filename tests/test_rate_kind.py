@@ -54,7 +54,7 @@ def test_ep_learning_rate_is_one_number_or_one_per_layer():
     [
         ({"learner__optimizer": "adam", "learner__name": "urfb"}, "unknown key learner.optimizer"),
         ({"learner__lr": 0.1}, r"unknown key learner.lr for learner 'bp' \(known keys: name,"),
-        ({"learner__learning_rate": "fast"}, "learner.learning_rate must be a float"),
+        ({"learner__learning_rate": "fast"}, "learner.learning_rate must be a number"),
         ({"learner__bias": 1}, "learner.bias must be a bool"),
         ({"learner__sizes": 3}, "learner.sizes must be a list"),
         ({"learner__seed": 3}, "learner.seed is not allowed"),

@@ -66,14 +66,16 @@ def test_sgd_reference_takes_the_mean_step(tmp_path):
     assert res["final"]["test_accuracy"] == model.accuracy(traj.theta, ds.x_test, ds.y_test)
 
 
-def test_divergence_keeps_the_last_evaluation(tmp_path):
-    res = run_experiment(
-        config(rule={"learning_rate": 50.0, "theta_limit": 5.0}, train={"eval_every": 1}), tmp_path
-    )
-    final = res["final"]
-    assert final["diverged_at"] >= 1
-    assert final["samples_seen"] == res["curve"][-1]["samples_seen"] < 2000
-    assert np.isfinite(final["test_loss"]) and 0 <= final["test_accuracy"] <= 1
+def test_divergence_is_an_error_naming_the_update(tmp_path):
+    from spikesim.errors import DivergenceError
+
+    with pytest.raises(DivergenceError, match=r"diverged at update \d+.*smaller") as exc:
+        run_experiment(
+            config(rule={"learning_rate": 50.0, "theta_limit": 5.0}, train={"eval_every": 1}),
+            tmp_path,
+        )
+    assert 1 <= exc.value.step < 2000
+    assert (tmp_path / "checkpoint.npz").is_file()  # the last evaluation's state is kept
 
 
 @pytest.mark.parametrize(

@@ -40,7 +40,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="Brian2 project cache to build in and keep (default: a temporary folder, so "
         "the compile time is measured from scratch)",
     )
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seed of network, inputs and learner (default 0)"
+    )
 
 
 def thinned_inputs(network, n_trials, duration, dt, seed):

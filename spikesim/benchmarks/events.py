@@ -37,7 +37,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=3,
         help="trials timed for the Brian2 runtime engines brian2 / brian2-cython (default 3)",
     )
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seed of network, inputs and learner (default 0)"
+    )
 
 
 def benchmark_network(sizes, seed: int = 0):

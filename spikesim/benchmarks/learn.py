@@ -44,7 +44,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "loop it is compared with (default 200; 0: skip Brian2, which compiles two "
         "binaries, about 35 s)",
     )
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seed of network, inputs and learner (default 0)"
+    )
 
 
 def _trainer(net, args, *, batch: int, chunk: int, threads: int):

@@ -32,7 +32,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--min-time", type=float, default=2.0, help="seconds of timed training per learner"
     )
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seed of network, inputs and learner (default 0)"
+    )
     parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch comparison")
 
 

@@ -19,6 +19,8 @@ import os
 import pkgutil
 import sys
 
+from spikesim._version import __version__
+from spikesim.cli._common import environment_epilog
 from spikesim.errors import ConfigError, SpikesimError, ValidationError
 
 
@@ -27,6 +29,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="spikesim",
         description="Learning in spiking and rate-based neural networks.",
+        epilog=environment_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"spikesim {__version__}", help="print the version"
+    )
+    parser.add_argument(
+        "--quiet",
+        "-q",
+        action="store_true",
+        help="no progress bars or informational messages on stderr (errors still print)",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
@@ -42,6 +55,8 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script; returns the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.quiet:  # every progress bar reads this variable
+        os.environ["SPIKESIM_NO_PROGRESS"] = "1"
     try:
         code = args.func(args)
     except (ConfigError, ValidationError) as exc:

@@ -23,7 +23,12 @@ def _format_table(result: dict, prefix: str = "") -> list[str]:
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("bench", help="run a benchmark and print its figures")
+    p = sub.add_parser(
+        "bench",
+        help="run a benchmark and print its figures",
+        description="Run one benchmark of spikesim.benchmarks and print its figures; "
+        "see the sub-commands.",
+    )
     bsub = p.add_subparsers(dest="bench", metavar="NAME")
     bsub.required = True
     for info in sorted(pkgutil.iter_modules(_benchmarks.__path__), key=lambda m: m.name):

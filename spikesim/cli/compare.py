@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from spikesim.cli._common import add_seed, add_set
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -23,7 +25,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     how.add_argument(
         "--force", action="store_true", help="empty --out first if it holds another comparison"
     )
-    p.add_argument("--seed", type=int, default=None, help="override experiment.seed")
+    add_seed(p, what="every learner's run (overrides experiment.seed)")
+    add_set(p)
     p.add_argument(
         "--from-sweep",
         metavar="SWEEP_DIR",
@@ -50,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     from spikesim.errors import ConfigError
     from spikesim.experiments import load, run_experiment
 
-    config = load(args.experiment)
+    config = load(args.experiment, overrides=args.set)
     if config["experiment"]["kind"] != "compare":
         raise ConfigError(
             f"{args.experiment} has kind {config['experiment']['kind']!r}; `spikesim compare` "
@@ -63,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
     if args.seed is not None:
         config["experiment"]["seed"] = args.seed
     command = ["spikesim", "compare", str(args.experiment), "--out", str(args.out)]
+    command += [f"--set={item}" for item in args.set]
     if args.seed is not None:
         command += ["--seed", str(args.seed)]
     results = run_experiment(

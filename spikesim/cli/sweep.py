@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+
+from spikesim.cli._common import add_set
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -18,6 +21,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
             "of each run's final results) and prints the table. Rerunning skips finished "
             "cells. Exit code 1 if any cell failed (see DIR/cells/<id>/error.txt)."
         ),
+        epilog=(
+            "example:\n  spikesim sweep experiments/fmnist-bp.toml "
+            "--param learner.learning_rate=0.01,0.1 --seeds 3 --out sweep-lr"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("experiment", help="experiment file (TOML)")
     p.add_argument(
@@ -26,8 +34,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         default=[],
         metavar="TABLE.KEY=V1,V2,...",
         help="swept key and its values (each parsed as TOML), e.g. "
-        "--param learner.learning_rate=0.01,0.1; repeat for a grid",
+        "--param learner.learning_rate=0.01,0.1 (kind rate); repeat for a grid",
     )
+    add_set(p)
     p.add_argument("--seeds", type=int, default=1, help="seeds per combination (default 1)")
     p.add_argument(
         "--seed-start", type=int, default=0, help="first seed (seeds are START..START+N-1)"
@@ -59,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     if args.workers is not None and args.workers < 1:
         raise ConfigError(f"--workers must be >= 1, got {args.workers}")
     path = Path(args.experiment)
-    raw = read_experiment(path)
+    raw = read_experiment(path, overrides=args.set)
     params = [parse_param(spec) for spec in args.param]
     seeds = list(range(args.seed_start, args.seed_start + args.seeds))
     cells = build_grid(raw, params, seeds, base_dir=path.parent)
@@ -72,14 +81,16 @@ def run(args: argparse.Namespace) -> int:
         meta={
             "experiment": str(path.resolve()),
             "param": list(args.param),
+            "set": list(args.set),
             "seeds": seeds,
         },
     )
     sys.stdout.write(summary["markdown"])
     counts = summary["counts"]
+    quiet = os.environ.get("SPIKESIM_NO_PROGRESS", "") == "1"
     print(
         f"sweep: {counts['total']} cells ({counts['skipped']} already finished, "
         f"{counts['ran']} run, {counts['failed']} failed); table in {Path(args.out) / 'sweep.md'}",
         file=sys.stderr,
-    )
+    ) if not quiet or counts["failed"] else None
     return 1 if counts["failed"] else 0

@@ -55,7 +55,11 @@ def _say(text: str) -> None:
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("theory", help="numerical checks of the zero-order learning theory")
+    p = sub.add_parser(
+        "theory",
+        help="numerical checks of the zero-order learning theory",
+        description="Numerical checks of the zero-order learning theory; see the sub-commands.",
+    )
     tsub = p.add_subparsers(dest="check", metavar="CHECK")
     tsub.required = True
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from spikesim.cli._common import add_seed, add_set
 from spikesim.cli._output import print_result
 
 
@@ -30,13 +31,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="empty --out first if it holds another experiment's run",
     )
-    p.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="TABLE.KEY=VALUE",
-        help="override one key (VALUE parsed as TOML), e.g. --set train.trials=1000",
-    )
+    add_set(p)
+    add_seed(p, what="the run (overrides experiment.seed)")
     p.set_defaults(func=run)
 
 
@@ -46,8 +42,11 @@ def run(args: argparse.Namespace) -> int:
     from spikesim.experiments import load, run_experiment
 
     config = load(Path(args.experiment), overrides=args.set)
+    if args.seed is not None:
+        config["experiment"]["seed"] = args.seed
     command = ["spikesim", "train", str(args.experiment), "--out", str(args.out)]
     command += [f"--set={item}" for item in args.set]
+    command += ["--seed", str(args.seed)] if args.seed is not None else []
     command += ["--resume"] * bool(args.resume) + ["--force"] * bool(args.force)
     results = run_experiment(
         config, args.out, resume=args.resume, force=args.force, command=command

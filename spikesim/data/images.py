@@ -32,13 +32,18 @@ HOW_TO_GET = {
 
 
 def candidate_dirs(name: str, path: str | None) -> list[Path]:
-    """Directories searched for dataset ``name``, in order."""
+    """Directories searched for dataset ``name``, in order.
+
+    ``path`` if given, else ``$SPIKESIM_DATA/name`` and ``$SPIKESIM_DATA`` if that variable
+    is set (and nothing else: a dataset missing there is an error, not a fall back to
+    another folder), else the system and user folders.
+    """
     if path is not None:
         return [Path(path)]
-    dirs = []
     env = os.environ.get("SPIKESIM_DATA")
     if env:
-        dirs += [Path(env) / name, Path(env)]
+        return [Path(env) / name, Path(env)]
+    dirs = []
     dirs += [Path("/usr/share/datasets") / name, Path.home() / ".cache" / "spikesim" / name]
     return dirs
 
@@ -51,17 +56,32 @@ def _find(directory: Path, stem: str) -> Path | None:
     return None
 
 
-def load_idx_dataset(name: str, path: str | None) -> Dataset:
-    """Load the four IDX files of ``name`` from the first directory that has them all."""
-    tried = candidate_dirs(name, path)
-    for d in tried:
+def locate(name: str, path: str | None = None) -> dict[str, Path] | None:
+    """The four IDX files of ``name`` in the first candidate directory that has them all.
+
+    Returns ``{"x_train": path, ...}``, or None when no candidate directory has them.
+    """
+    for d in candidate_dirs(name, path):
         found = {k: _find(d, stem) for k, stem in FILES.items()}
         if all(found.values()):
-            arrays = {k: read_idx(p) for k, p in found.items()}
-            return _assemble(name, arrays)
+            return found
+    return None
+
+
+def load_idx_dataset(name: str, path: str | None) -> Dataset:
+    """Load the four IDX files of ``name`` from the first directory that has them all."""
+    found = locate(name, path)
+    if found is not None:
+        return _assemble(name, {k: read_idx(p) for k, p in found.items()})
+    tried = ", ".join(map(str, candidate_dirs(name, path)))
+    files = ", ".join(f"{stem}[.gz]" for stem in FILES.values())
+    where = (
+        f"$SPIKESIM_DATA={os.environ['SPIKESIM_DATA']} does not hold it"
+        if path is None and os.environ.get("SPIKESIM_DATA")
+        else "not found"
+    )
     raise DatasetNotFoundError(
-        f"dataset {name!r} not found (looked in: {', '.join(map(str, tried))}); "
-        f"to get it, {HOW_TO_GET[name]}"
+        f"dataset {name!r}: {where} (looked in {tried} for {files}); to get it, {HOW_TO_GET[name]}"
     )
 
 

@@ -20,7 +20,7 @@ from typing import ClassVar
 import numpy as np
 
 from spikesim.errors import EngineError, ValidationError
-from spikesim.graph import Network
+from spikesim.graph import Network, check_memory
 from spikesim.record import SpikeRecord, check_input_spikes
 
 __all__ = ["Engine", "register", "available", "get_engine"]
@@ -167,7 +167,17 @@ def _check_voltage_request(network, neurons, times, duration):
     vt = np.asarray(times, dtype=float).ravel()
     if not np.all(np.isfinite(vt)) or np.any(np.diff(vt) < 0):
         raise ValidationError("voltage_times must be finite and non-decreasing")
+    check_memory(
+        voltage_bytes(vn.size, vt.size),
+        f"recording the potentials of {vn.size} neurons at {vt.size} times",
+    )
     return vn, vt
+
+
+def voltage_bytes(n_neurons: int, n_times: int) -> int:
+    """Peak memory (bytes) of a voltage recording: the engine's float64 array of shape
+    (n_neurons, n_times) and the record's copy of it."""
+    return 2 * 8 * int(n_neurons) * int(n_times)
 
 
 def register(name: str) -> Callable:

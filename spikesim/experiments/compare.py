@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -19,10 +20,12 @@ from typing import Any
 from spikesim.errors import ConfigError
 
 __all__ = [
+    "run_folder",
     "COLUMNS",
     "curve_table",
     "flat_final",
     "markdown_table",
+    "curves_figure",
     "plot_curves",
     "plot_mean_curves",
     "resolve_run",
@@ -108,8 +111,17 @@ def flat_final(results: Mapping[str, Mapping[str, Any]]) -> dict:
     return flat
 
 
+def run_folder(label: str) -> str:
+    """The folder name of a run: its label with every run of characters other than
+    letters, digits, ``.``, ``_`` and ``-`` replaced by one ``-`` (no spaces, brackets or
+    slashes): ``"zero-order (SH eq. 4.5)"`` -> ``"zero-order-SH-eq.-4.5"``."""
+    name = re.sub(r"[^A-Za-z0-9._-]+", "-", label).strip("-.")
+    return name or "run"
+
+
 def run_all(runs: Sequence[dict], out_dir: Path, *, seed: int, resume: bool) -> dict:
-    """Run every resolved run into ``out_dir/<label>``; return ``{label: results}``.
+    """Run every resolved run into ``out_dir/<run_folder(label)>``; return
+    ``{label: results}``.
 
     With ``resume``, each run follows :func:`spikesim.experiments.runs.run_or_skip`: a
     finished run of the same config is read back, an interrupted one is resumed, any
@@ -117,11 +129,19 @@ def run_all(runs: Sequence[dict], out_dir: Path, *, seed: int, resume: bool) -> 
     """
     from spikesim.experiments.runs import run_experiment, run_or_skip
 
+    folders = [run_folder(run["label"]) for run in runs]
+    for k, f in enumerate(folders):
+        if f in folders[:k]:
+            other = runs[folders.index(f)]["label"]
+            raise ConfigError(
+                f"compare.runs labels {other!r} and {runs[k]['label']!r} both map to the "
+                f"folder {f!r}; make them differ in letters or digits"
+            )
     results = {}
-    for run in runs:
+    for run, folder in zip(runs, folders, strict=True):
         cfg = json.loads(json.dumps(run["config"]))
         cfg["experiment"]["seed"] = seed
-        sub = out_dir / run["label"]
+        sub = out_dir / folder
         if resume:
             results[run["label"]], _ = run_or_skip(cfg, sub)
         else:
@@ -171,18 +191,29 @@ def markdown_table(rows: Sequence[Mapping[str, Any]]) -> str:
 
 
 def plot_curves(results: Mapping[str, Mapping[str, Any]], path: Path, *, chance=None) -> Path:
+    """Save :func:`curves_figure` to ``path``; returns the path."""
+    from spikesim.io import save_figure
+
+    return save_figure(curves_figure(results, chance=chance), path)
+
+
+def curves_figure(results: Mapping[str, Mapping[str, Any]], *, chance=None):
     """Learning curves of every learner against samples seen and against wall time.
 
-    One colour per learner in both panels (log x axes), one legend under the panels; a
-    learner whose wall times are estimated (``wall_s_estimated``) says so in the legend.
-    Test accuracy when any learner reports it, else test loss.
+    One colour per learner in both panels (x axes logarithmic above the first positive
+    point, linear below it, so that step 0 is drawn; ticks as plain numbers), one legend
+    under the panels; a learner whose wall times are estimated (``wall_s_estimated``) says
+    so in the legend. Test accuracy when any learner reports it, else test loss. Returns
+    the matplotlib Figure.
     """
     import matplotlib.pyplot as plt
 
     metric = "test_accuracy"
     if not any(metric in point for res in results.values() for point in res.get("curve", [])):
         metric = "test_loss"
-    colours = plt.get_cmap("tab10").colors
+    from spikesim.plots import distinct_colors
+
+    colours = distinct_colors(len(results))
     fig, axes = plt.subplots(1, 2, figsize=(12, 5.0), constrained_layout=True)
     handles, names = [], []
     for k, (label, res) in enumerate(results.items()):
@@ -191,7 +222,7 @@ def plot_curves(results: Mapping[str, Mapping[str, Any]], path: Path, *, chance=
         name = f"{label} (wall time estimated)" if est else label
         line = None
         for ax, xkey in ((axes[0], "samples_seen"), (axes[1], "wall_s")):
-            pts = [p for p in curve if _number(p.get(xkey)) and p[xkey] > 0]
+            pts = [p for p in curve if _number(p.get(xkey)) and p[xkey] >= 0]
             if pts:
                 (line,) = ax.plot(
                     [p[xkey] for p in pts],
@@ -199,26 +230,23 @@ def plot_curves(results: Mapping[str, Mapping[str, Any]], path: Path, *, chance=
                     marker="o",
                     ms=3,
                     lw=1.2,
-                    color=colours[k % len(colours)],
-                    ls="-" if k < len(colours) else "--",
+                    color=colours[k],
                 )
         if line is not None:
             handles.append(line)
             names.append(name)
-    panels = ((axes[0], "log", "samples seen"), (axes[1], "log", "wall time (s)"))
-    return _finish_panels(fig, panels, metric, chance, handles, names, path)
+    panels = ((axes[0], "symlog", "samples seen"), (axes[1], "symlog", "wall time (s)"))
+    return _finish_panels(fig, panels, metric, chance, handles, names)
 
 
-def _finish_panels(fig, panels, metric: str, chance, handles: list, names: list, path: Path):
+def _finish_panels(fig, panels, metric: str, chance, handles: list, names: list):
     """Axis scales and labels of ``panels`` (``(ax, xscale, xlabel)``), a dotted chance line
-    for accuracy, one legend under the panels; saves ``fig`` to ``path``."""
-    from spikesim.io import save_figure
-
+    for accuracy, one legend under the panels; returns ``fig``."""
     show_chance = chance is not None and metric == "test_accuracy"
     for ax, scale, xlabel in panels:
         if show_chance:
             chance_line = ax.axhline(chance, color="0.5", ls=":", lw=1.0)
-        ax.set_xscale(scale)
+        _set_xscale(ax, scale)
         ax.set_xlabel(xlabel)
         ax.set_ylabel(metric.replace("_", " "))
         ax.grid(alpha=0.3)
@@ -226,7 +254,36 @@ def _finish_panels(fig, panels, metric: str, chance, handles: list, names: list,
         handles.append(chance_line)
         names.append("chance")
     fig.legend(handles, names, loc="outside lower center", ncol=min(4, max(1, len(names))))
-    return save_figure(fig, path)
+    return fig
+
+
+def _set_xscale(ax, scale: str) -> None:
+    """``symlog``: logarithmic above the smallest positive x of the data, linear below it,
+    so that step 0 is drawn; ticks at powers of ten written as plain numbers (1, 10, 100,
+    1,000, 10^4 ...). Other scales as matplotlib's."""
+    from matplotlib import ticker
+
+    if scale != "symlog":
+        ax.set_xscale(scale)
+        if scale == "linear":
+            ax.xaxis.set_major_locator(ticker.MaxNLocator(nbins=6, integer=True))
+        return
+    xs = [x for line in ax.get_lines() for x in line.get_xdata() if float(x) > 0]
+    lin = float(min(xs)) if xs else 1.0
+    lin = 10.0 ** math.floor(math.log10(lin))
+    ax.set_xscale("symlog", linthresh=lin, linscale=0.5)
+    ax.xaxis.set_major_locator(ticker.SymmetricalLogLocator(base=10, linthresh=lin))
+    ax.xaxis.set_minor_locator(ticker.NullLocator())
+    ax.xaxis.set_major_formatter(ticker.FuncFormatter(_plain_tick))
+    ax.set_xlim(left=0.0)
+
+
+def _plain_tick(x: float, _pos=None) -> str:
+    if x == 0:
+        return "0"
+    if abs(x) >= 1e5 or abs(x) < 1e-2:
+        return f"$10^{{{math.log10(abs(x)):.0f}}}$"
+    return f"{x:,.0f}" if abs(x) >= 1 else f"{x:g}"
 
 
 def _mean_std(stat: Mapping[str, Any] | None) -> str:
@@ -332,7 +389,7 @@ def sweep_curves(
         for label in labels:
             per_seed = []
             for cell in cells:
-                path = sweep_dir / cell["dir"] / label / "results.json"
+                path = sweep_dir / cell["dir"] / run_folder(label) / "results.json"
                 try:
                     res = json.loads(path.read_text())
                 except (OSError, ValueError) as exc:
@@ -410,15 +467,17 @@ def plot_mean_curves(
     import matplotlib.pyplot as plt
     import numpy as np
 
-    colours = plt.get_cmap("tab10").colors
+    from spikesim.plots import distinct_colors
+
+    colours = distinct_colors(len(curves))
     fig, axes = plt.subplots(1, 2, figsize=(12, 5.0), constrained_layout=True)
     handles, names = [], []
     for k, (label, c) in enumerate(curves.items()):
         n = np.asarray(c["samples_seen"], dtype=float)
         mean, std = np.asarray(c["mean"]), np.asarray(c["std"])
-        colour = colours[k % len(colours)]
+        colour = colours[k]
         line = None
-        for ax, keep in ((axes[0], n > 0), (axes[1], n >= 0)):
+        for ax, keep in ((axes[0], n >= 0), (axes[1], n >= 0)):
             (line,) = ax.plot(n[keep], mean[keep], marker="o", ms=2.5, lw=1.2, color=colour)
             ax.fill_between(
                 n[keep], (mean - std)[keep], (mean + std)[keep], color=colour, alpha=0.2, lw=0
@@ -426,5 +485,7 @@ def plot_mean_curves(
         if line is not None:
             handles.append(line)
             names.append(f"{label} (mean of {c['n_seeds']} seeds ± std)")
-    panels = ((axes[0], "log", "samples seen"), (axes[1], "linear", "samples seen"))
-    return _finish_panels(fig, panels, metric, chance, handles, names, path)
+    panels = ((axes[0], "symlog", "samples seen"), (axes[1], "linear", "samples seen"))
+    from spikesim.io import save_figure
+
+    return save_figure(_finish_panels(fig, panels, metric, chance, handles, names), path)

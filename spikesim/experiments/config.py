@@ -101,12 +101,24 @@ def _article(noun: str) -> str:
     return f"an {noun}" if noun[:1] in "aeiou" else f"a {noun}"
 
 
+def type_phrase(t) -> str:
+    """``t`` (a type or tuple of types) as the words of an error: "an integer", "a number"."""
+    return _article(_type_name(t))
+
+
+def _integral(value) -> bool:
+    """A float with an integer value (TOML's ``1e3``), accepted where an integer is."""
+    return isinstance(value, float) and value.is_integer()
+
+
 def _type_ok(value, t) -> bool:
     types = t if isinstance(t, tuple) else (t,)
     for tt in types:
         if tt is float and isinstance(value, int | float) and not isinstance(value, bool):
             return True
         if tt is int and isinstance(value, int) and not isinstance(value, bool):
+            return True
+        if tt is int and _integral(value):
             return True
         if tt not in (float, int) and isinstance(value, tt):
             return True
@@ -138,11 +150,14 @@ def validate_table(table: Mapping[str, Any], schema: Mapping[str, Field], where:
         value = table[key]
         if not _type_ok(value, f.type):
             raise ConfigError(
-                f"{where}.{key} must be {_article(_type_name(f.type))}, got {value!r} "
+                f"{where}.{key} must be {type_phrase(f.type)}, got {value!r} "
                 f"({type(value).__name__})"
             )
         if isinstance(value, int) and not isinstance(value, bool) and f.type is float:
             value = float(value)
+        types = f.type if isinstance(f.type, tuple) else (f.type,)
+        if _integral(value) and int in types and float not in types:
+            value = int(value)
         if f.choices is not None and value not in f.choices:
             raise ConfigError(
                 f"{where}.{key} = {value!r} is not one of {', '.join(map(repr, f.choices))}"

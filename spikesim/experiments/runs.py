@@ -376,7 +376,7 @@ def run_experiment(
                 out_dir=out,
                 kind=kind.name,
                 config_hash=config_hash(config, exclude=(*kind.budget_keys, *_IGNORED)),
-                name=config["experiment"]["name"],
+                name=run_label(config, out),
                 resume=state == "resume",
                 header={"experiment": config["experiment"]},
             )
@@ -494,3 +494,12 @@ def plot_run(path: str | Path, out_dir: str | Path | None = None) -> list[Path]:
     out = Path(out_dir) if out_dir is not None else run.path
     out.mkdir(parents=True, exist_ok=True)
     return list(kind.plot(run, out))
+
+
+def run_label(config: Mapping[str, Any], out: Path) -> str:
+    """The progress bar's label: ``experiment.name``, or when that is the default
+    ("experiment") the run folder's name (a comparison's learner label), with the kind."""
+    name = config["experiment"]["name"]
+    if name == "experiment":
+        name = Path(out).name or name
+    return f"{name} ({config['experiment']['kind']})"

@@ -56,6 +56,8 @@ __all__ = [
     "start_local_cluster",
     "aggregate",
     "markdown_table",
+    "plot_table",
+    "table_figure",
 ]
 
 # Environment of Dask worker processes: one thread per worker for every numerical library,
@@ -559,6 +561,8 @@ def run_sweep(
     md = markdown_table(rows, records)
     write_json(out / "sweep.json", summary)
     write_text(out / "sweep.md", md)
+    if any(row["metrics"] for row in rows):
+        plot_table(rows, out / "sweep.png")
     return {**summary, "markdown": md}
 
 
@@ -618,6 +622,66 @@ def _fmt(x: float | None) -> str:
     if x != 0 and (abs(x) >= 1e5 or abs(x) < 1e-3):
         return f"{x:.3e}"
     return f"{x:.4g}"
+
+
+def plot_table(rows: Sequence[Mapping[str, Any]], path: Path, *, metric: str | None = None):
+    """Save :func:`table_figure` to ``path`` (``sweep.png``); returns the path."""
+    from spikesim.io import save_figure
+
+    return save_figure(table_figure(rows, metric=metric), Path(path))
+
+
+def table_figure(rows: Sequence[Mapping[str, Any]], *, metric: str | None = None):
+    """The aggregated table as a figure: ``metric`` (default the first one of the
+    results.json convention present, e.g. ``test_accuracy``) as mean ± std over seeds
+    (error bars) against the first swept key, one line per combination of the other swept
+    keys, each labelled ``key=value``. Returns the matplotlib Figure.
+    """
+    from spikesim import plots
+
+    params = list(rows[0]["params"]) if rows else []
+    names: list[str] = []
+    for row in rows:
+        names += [n for n in row["metrics"] if n not in names]
+    names = [n for n in _PREFERRED if n in names] + [n for n in names if n not in _PREFERRED]
+    if not names:
+        raise ValueError("no metric to plot: no cell finished")
+    metric = metric or names[0]
+    x_key = params[0] if params else None
+    xs = list(dict.fromkeys(_readable(r["params"][x_key]) for r in rows)) if x_key else ["-"]
+    numeric = x_key is not None and all(
+        isinstance(r["params"][x_key], int | float) and not isinstance(r["params"][x_key], bool)
+        for r in rows
+    )
+    series: dict[str, list] = {}
+    for row in rows:
+        rest = ", ".join(f"{k}={_readable(row['params'][k])}" for k in params[1:]) or metric
+        series.setdefault(rest, []).append(row)
+    ax = plots.new_axes()
+    colors = plots.distinct_colors(len(series))
+    for k, (label, srows) in enumerate(series.items()):
+        xv, mean, err = [], [], []
+        for r in srows:
+            m = r["metrics"].get(metric)
+            if m is None:
+                continue
+            if x_key is None:
+                xv.append(0)
+            elif numeric:
+                xv.append(r["params"][x_key])
+            else:
+                xv.append(xs.index(_readable(r["params"][x_key])))
+            mean.append(m["mean"])
+            err.append(m["std"] or 0.0)
+        ax.errorbar(xv, mean, yerr=err, marker="o", ms=4, capsize=3, color=colors[k], label=label)
+    if not numeric:
+        ax.set_xticks(range(len(xs)), xs)
+    ax.set_xlabel(x_key or "")
+    ax.set_ylabel(f"{metric.replace('_', ' ')} (mean ± std over seeds)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small")
+    ax.set_title(f"sweep: {metric.replace('_', ' ')} by {', '.join(params) or 'seed'}")
+    return ax.figure
 
 
 def markdown_table(rows: Sequence[Mapping[str, Any]], records: Sequence[Mapping] = ()) -> str:

@@ -34,6 +34,11 @@ def from_nir(graph):
 def write_nwb(path, record, *, network=None, session_description="spikesim simulation", info=None):
     """Write a :class:`~spikesim.record.SpikeRecord` to an NWB file
     (:func:`spikesim.interop.nwb.write_nwb`)."""
+    from spikesim.errors import ValidationError
     from spikesim.interop.nwb import write_nwb as impl
+    from spikesim.record import SpikeRecord
+
+    if not isinstance(record, SpikeRecord):
+        raise ValidationError(f"record must be a SpikeRecord, got {type(record).__name__}")
 
     return impl(path, record, network=network, session_description=session_description, info=info)

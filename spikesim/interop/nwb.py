@@ -23,7 +23,6 @@ import numpy as np
 
 from spikesim.errors import ValidationError
 from spikesim.graph import Network
-from spikesim.record import SpikeRecord
 
 __all__ = ["write_nwb"]
 
@@ -46,7 +45,7 @@ def _summary(values: np.ndarray):
 
 def write_nwb(
     path,
-    record: SpikeRecord,
+    record,
     *,
     network: Network | None = None,
     session_description: str = "spikesim simulation",
@@ -59,7 +58,9 @@ def write_nwb(
     path : path-like
         Destination ``.nwb`` file (overwritten).
     record : SpikeRecord
-        Checked with :meth:`SpikeRecord.validate`.
+        Checked with :meth:`SpikeRecord.validate` (this module does not import
+        :mod:`spikesim.record`, whose ``to_nwb`` calls it; :func:`spikesim.interop.write_nwb`
+        checks the type).
     network : Network, optional
         The simulated network: layer labels, input/output flags, parameters and edges.
     session_description : str
@@ -84,8 +85,6 @@ def write_nwb(
 
     from spikesim._version import __version__
 
-    if not isinstance(record, SpikeRecord):
-        raise ValidationError(f"record must be a SpikeRecord, got {type(record).__name__}")
     record.validate()
     n = record.n_neurons
     layer = np.full(n, "", dtype=object)

@@ -5,7 +5,9 @@
   reward-modulated STDP rule of SH eq. (4.1) (registered as ``"sh"``);
   :mod:`spikesim.plasticity.mstdpet`: Florian's (2007) MSTDP with eligibility trace
   (registered as ``"mstdpet"``); :mod:`spikesim.plasticity.dopamine`: NEST's
-  ``stdp_dopamine_synapse`` (registered as ``"dopamine-stdp"``).
+  ``stdp_dopamine_synapse`` (registered as ``"dopamine-stdp"``);
+  :mod:`spikesim.plasticity.perturbation`: multiplicative weight perturbation
+  (``"weight-perturbation"``, the zero-order method of SH eq. 4.5).
 - :func:`eligibility`: the STDP eligibility of every edge after one trial (SH eq. 2.4).
 - :mod:`spikesim.plasticity.rule`: the SH update (pure), baselines and learning-rate
   schedules (shared by every rule).
@@ -18,12 +20,14 @@ from spikesim.plasticity.base import Rule, available_rules, get_rule
 from spikesim.plasticity.dopamine import DopamineSTDP
 from spikesim.plasticity.eligibility import eligibility, eligibility_csr, eligibility_reference
 from spikesim.plasticity.mstdpet import MSTDPET
+from spikesim.plasticity.perturbation import WeightPerturbation
 from spikesim.plasticity.sh import SH
 
 __all__ = [
     "DopamineSTDP",
     "MSTDPET",
     "SH",
+    "WeightPerturbation",
     "Rule",
     "available_rules",
     "eligibility",

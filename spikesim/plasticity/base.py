@@ -25,6 +25,15 @@ overloads, resolved at compile time, so the trainer's loops stay cacheable). A n
 subclasses :class:`Rule`, writes its two ``@njit`` kernels, and registers all three with
 :func:`register_rule`; :func:`spikesim.testing.rule.check_rule` checks it.
 
+Perturbing rules (``Rule.perturbs = True``, e.g. weight perturbation): a third kernel
+``perturb(kp, seed, w, sign, E) -> signed`` runs *before* each trial. From ``seed`` (an
+integer the trainer derives from the run's seed and the global trial number, so a trial's
+noise does not depend on threads, batching or resuming) it draws the trial's noise, writes
+it to the trial's trace row ``E`` (n_edges,) and returns the signed weights the trial is
+simulated with. The trace kernel then runs on the same row and may add the spike-dependent
+part (weight perturbation adds none). For every other rule the trial runs on the trainer's
+weights unchanged.
+
 Learning signals (``Rule.signal``): ``"scalar"``, one number per trial (SH: ``alpha_k (L_k -
 L_bar_k)``); ``"per-output"`` and ``"per-neuron"`` are reserved names for rules that need
 one signal per output or per neuron (not yet supported by the trainer).
@@ -49,6 +58,8 @@ __all__ = [
     "register_rule",
     "rule_trace",
     "rule_update",
+    "rule_weights",
+    "trial_seed",
 ]
 
 SIGNALS = ("scalar", "per-output", "per-neuron")
@@ -56,6 +67,7 @@ SIGNALS = ("scalar", "per-output", "per-neuron")
 _RULES: dict[str, type] = {}
 _TRACE: dict[type, object] = {}  # kernel-parameter record type -> njit trace kernel
 _UPDATE: dict[type, object] = {}
+_PERTURB: dict[type, object] = {}  # perturbing rules only
 
 
 class Rule:
@@ -73,6 +85,9 @@ class Rule:
     State : type
         NamedTuple of the rule's per-edge state arrays, each shape (n_edges,); its field
         names are the rule's keys in a trainer checkpoint.
+    perturbs : bool
+        The rule perturbs each trial before it runs (a ``perturb`` kernel; see the module
+        docstring). Default False.
 
     Each parameter's ``dataclasses.field`` metadata may hold ``doc`` (one line, with units:
     the experiment file's documentation of ``rule.KEY``) and ``config_default`` (the default
@@ -83,6 +98,7 @@ class Rule:
     name: ClassVar[str]
     signal: ClassVar[str]
     State: ClassVar[type]
+    perturbs: ClassVar[bool] = False
 
     def __post_init__(self) -> None:
         self.validate()
@@ -140,7 +156,7 @@ class Rule:
         """
         from spikesim.engines.event import event_net
 
-        out = np.empty(network.n_edges)
+        out = np.zeros(network.n_edges)
         _trace_one(
             self.kernel_params(noise_scale=noise_scale),
             event_net(network),
@@ -151,6 +167,17 @@ class Rule:
             out,
         )
         return out
+
+    def perturbed(self, w, sign, seed: int) -> tuple[np.ndarray, np.ndarray]:
+        """A perturbing rule's trial weights and noise for ``seed`` (the trainer's
+        :func:`trial_seed`): ``(signed weights, trace row)``, each shape (n_edges,)."""
+        if not self.perturbs:
+            raise ValidationError(f"rule {self.name!r} does not perturb its trials")
+        w = np.ascontiguousarray(w, dtype=np.float64)
+        sign = np.ascontiguousarray(sign, dtype=np.float64)
+        E = np.zeros(w.shape[0])
+        signed = _weights_one(self.kernel_params(), int(seed), w, sign, sign * w, E)
+        return np.asarray(signed), E
 
     def update(self, w, trace, signal: float, state) -> tuple[np.ndarray, tuple, float]:
         """One update of all edges (pure: the inputs are not modified).
@@ -181,16 +208,26 @@ class Rule:
         return w, st, float(rel)
 
 
-def register_rule(cls: type, trace_kernel, update_kernel, params_type: type) -> type:
+def register_rule(
+    cls: type, trace_kernel, update_kernel, params_type: type, perturb_kernel=None
+) -> type:
     """Register a rule class and its kernels (``params_type``: its kernel-parameter
-    NamedTuple, the type the compiled dispatch keys on)."""
+    NamedTuple, the type the compiled dispatch keys on; ``perturb_kernel``: exactly for
+    rules with ``perturbs = True``)."""
     if not (isinstance(cls, type) and issubclass(cls, Rule)):
         raise ValidationError(f"{cls!r} is not a Rule subclass")
     if cls.signal not in SIGNALS:
         raise ValidationError(f"{cls.__name__}.signal = {cls.signal!r} is not one of {SIGNALS}")
+    if bool(cls.perturbs) != (perturb_kernel is not None):
+        raise ValidationError(
+            f"{cls.__name__}.perturbs = {cls.perturbs!r} but a perturb kernel was "
+            f"{'not ' if perturb_kernel is None else ''}given"
+        )
     _RULES[cls.name] = cls
     _TRACE[params_type] = trace_kernel
     _UPDATE[params_type] = update_kernel
+    if perturb_kernel is not None:
+        _PERTURB[params_type] = perturb_kernel
     return cls
 
 
@@ -219,6 +256,48 @@ def rule_update(kp, ks, w, E, signal, lo, hi):
     with the trace ``E`` and the learning signal; returns the summed size of the relative
     changes over the range."""
     raise NotImplementedError("rule_update is called from Numba code only")
+
+
+def rule_weights(kp, seed, w, sign, signed, E):
+    """Compiled code only: the signed weights (n_edges,) a trial runs with. A perturbing
+    rule draws its noise from ``seed`` into the trace row ``E`` and returns perturbed weights
+    (a new array); any other rule returns ``signed`` itself."""
+    raise NotImplementedError("rule_weights is called from Numba code only")
+
+
+@overload(rule_weights, jit_options={"nogil": True})
+def _ov_weights(kp, seed, w, sign, signed, E):
+    cls = getattr(kp, "instance_class", None)
+    if cls not in _TRACE:
+        return None
+    kernel = _PERTURB.get(cls)
+    if kernel is None:
+
+        def plain(kp, seed, w, sign, signed, E):
+            return signed
+
+        return plain
+
+    def impl(kp, seed, w, sign, signed, E):
+        return kernel(kp, seed, w, sign, E)
+
+    return impl
+
+
+@njit(cache=True, nogil=True)
+def _weights_one(kp, seed, w, sign, signed, E):
+    return rule_weights(kp, seed, w, sign, signed, E)
+
+
+@njit(cache=True, nogil=True)
+def trial_seed(run_seed, trial):
+    """The perturbation seed of global trial ``trial`` of a run (splitmix64 of the two,
+    reduced to 32 bits: Numba's ``np.random.seed`` takes a 32-bit integer)."""
+    z = np.uint64(run_seed) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(trial)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    z = z ^ (z >> np.uint64(31))
+    return np.int64(z >> np.uint64(32))
 
 
 @overload(rule_trace, jit_options={"nogil": True})

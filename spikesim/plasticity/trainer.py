@@ -26,7 +26,10 @@ the number of threads.
 Randomness. Everything random is derived from the one ``seed``: the sample order (a fresh
 permutation of the training set per epoch, ``default_rng([seed, 2, epoch])``), the input
 spikes of training chunk ``i`` (``default_rng([seed, 1, i])``) and the evaluation spikes
-(``default_rng([seed, 3])``, the same at every evaluation). The trainer's state is
+(``default_rng([seed, 3])``, the same at every evaluation), and a perturbing rule's noise
+of global trial ``k`` (Numba's generator seeded with
+:func:`~spikesim.plasticity.base.trial_seed` ``(seed, k)`` before the trial; evaluation
+trials are not perturbed). The trainer's state is
 therefore just ``(weights, baseline state, rule state, step)``: a run resumed from a
 checkpoint at a chunk boundary is bit-identical to an uninterrupted one.
 """
@@ -44,7 +47,7 @@ from spikesim.encoding import poisson_draw
 from spikesim.engines.event import event_net
 from spikesim.errors import DivergenceError, ValidationError
 from spikesim.plasticity._atomic import fetch_add
-from spikesim.plasticity.base import Rule, rule_trace, rule_update
+from spikesim.plasticity.base import Rule, rule_trace, rule_update, rule_weights, trial_seed
 from spikesim.plasticity.forward import Task, Trials, forward_trial, forward_trials, spike_offsets
 from spikesim.plasticity.loss import LOSSES, TIE_BREAKS
 from spikesim.plasticity.rule import (
@@ -66,7 +69,8 @@ class Signal(NamedTuple):
     """How the learning signal ``s_t = alpha_t (L_t - L_bar_t)`` is formed (kernel record).
 
     ``base_code``/``sched_code``: indices in ``BASELINES``/``SCHEDULES``; ``step0``: the
-    global step of the chunk's first trial; ``shuffle``: the shuffled-reward control.
+    global step of the chunk's first trial; ``shuffle``: the shuffled-reward control;
+    ``seed``: the run's seed (a perturbing rule's per-trial noise).
     """
 
     base_code: int
@@ -77,6 +81,7 @@ class Signal(NamedTuple):
     gamma: float
     step0: int
     shuffle: bool
+    seed: int
 
 
 class Progress(NamedTuple):
@@ -90,11 +95,15 @@ class Progress(NamedTuple):
 
 class Weights(NamedTuple):
     """Weights as the kernels read and write them: magnitudes ``w``, ``signed = sign * w``
-    (what the engine uses) and the edge signs, each shape (n_edges,)."""
+    (what the engine uses) and the edge signs, each shape (n_edges,); ``frozen``: the
+    sorted indices of the edges the rule must not change (int64, often empty) and
+    ``frozen_w`` their fixed weights."""
 
     w: np.ndarray
     signed: np.ndarray
     sign: np.ndarray
+    frozen: np.ndarray
+    frozen_w: np.ndarray
 
 
 class Outcome(NamedTuple):
@@ -153,9 +162,11 @@ def _may_update(sig, trials, t):
 
 
 @njit(cache=True, nogil=True)
-def _forward(net, wt, task, trials, t, out):
-    """Trial ``t`` with the current weights; records its loss and prediction in ``out``."""
-    start, count, buf, loss, pred = forward_trial(net, wt.signed, task, trials, t)
+def _forward(kp, net, wt, task, sig, trials, t, out, E):
+    """Trial ``t`` with the current weights (a perturbing rule's perturbation of them, its
+    noise written to the trace row ``E``); records its loss and prediction in ``out``."""
+    signed = rule_weights(kp, trial_seed(sig.seed, sig.step0 + t), wt.w, wt.sign, wt.signed, E)
+    start, count, buf, loss, pred = forward_trial(net, signed, task, trials, t)
     out.losses[t] = loss
     out.preds[t] = pred
     return start, count, buf
@@ -165,11 +176,16 @@ def _forward(net, wt, task, trials, t, out):
 def _update_range(kp, ks, wt, E2, signal, lo, hi, rel):
     """A batch's updates on edges ``lo:hi``, trial after trial: trial ``i`` of the batch
     with trace ``E2[i]`` and signal ``signal[i]`` (none if 0); ``rel[i]``: the rule's summed
-    change over the range. Afterwards ``wt.signed = sign * w`` on the range."""
+    change over the range. Frozen edges are reset to their fixed weights after each update
+    (whatever the rule did to them). Afterwards ``wt.signed = sign * w`` on the range."""
     for i in range(rel.shape[0]):
         rel[i] = 0.0
         if signal[i] != 0.0:
             rel[i] = rule_update(kp, ks, wt.w, E2[i], signal[i], lo, hi)
+            for q in range(wt.frozen.shape[0]):
+                e = wt.frozen[q]
+                if lo <= e < hi:
+                    wt.w[e] = wt.frozen_w[q]
     ws, ss, wo = wt.w[lo:hi], wt.sign[lo:hi], wt.signed[lo:hi]  # 0-based: see apply_update
     for i in range(ws.shape[0]):
         wo[i] = ss[i] * ws[i]
@@ -186,14 +202,14 @@ def _train_serial(kp, ks, net, task, sig, trials, prog, wt, out, E2):
     m = wt.w.shape[0]
     for b0 in range(0, n, b):
         if b == 1:
-            start, count, buf = _forward(net, wt, task, trials, b0, out)
+            start, count, buf = _forward(kp, net, wt, task, sig, trials, b0, out, E2[0])
             if _signals(sig, trials, b0, b0 + 1, prog, out) >= 0:
                 return b0
             if out.signal[b0] != 0.0:
                 rule_trace(kp, net, start, count, buf, task.duration, E2[0])
         else:
             for t in range(b0, b0 + b):
-                start, count, buf = _forward(net, wt, task, trials, t, out)
+                start, count, buf = _forward(kp, net, wt, task, sig, trials, t, out, E2[t - b0])
                 if _may_update(sig, trials, t):
                     rule_trace(kp, net, start, count, buf, task.duration, E2[t - b0])
             bad = _signals(sig, trials, b0, b0 + b, prog, out)
@@ -213,7 +229,7 @@ def _forward_worker(counter, kp, net, task, sig, trials, b0, b1, wt, out, E2):
         t = b0 + fetch_add(counter, 0)
         if t >= b1:
             return
-        start, count, buf = _forward(net, wt, task, trials, t, out)
+        start, count, buf = _forward(kp, net, wt, task, sig, trials, t, out, E2[t - b0])
         if _may_update(sig, trials, t):
             rule_trace(kp, net, start, count, buf, task.duration, E2[t - b0])
 
@@ -285,6 +301,10 @@ class Trainer:
     shuffle_reward : bool
         Control: every update uses the loss of a random one of the previous ``chunk``
         trials instead of its own.
+    plastic : ndarray of bool, shape (n_edges,), optional
+        The edges the rule may change (default: all); the others keep their initial
+        weights (e.g. a hidden layer frozen at its random initial weights, the control of
+        a trained hidden layer).
     population : int
         Output neurons per class (classification): ``n_outputs = n_classes * population``.
     tie_break : {"first-spike", "random"}
@@ -330,6 +350,7 @@ class Trainer:
         batch: int = 1,
         n_threads: int | None = None,
         shuffle_reward: bool = False,
+        plastic=None,
         population: int = 1,
         tie_break: str = "first-spike",
         seed: int = 0,
@@ -444,10 +465,21 @@ class Trainer:
         self._kp = rule.kernel_params(noise_scale=self.noise_scale)
         self._net = event_net(network)
         self._sign = network.sign.astype(np.float64)
+        if plastic is None:
+            self._frozen = np.zeros(0, np.int64)
+        else:
+            mask = np.asarray(plastic)
+            if mask.dtype != np.bool_ or mask.shape != (network.n_edges,):
+                raise ValidationError(
+                    f"plastic must be a boolean mask of shape ({network.n_edges},), "
+                    f"got {mask.dtype} {mask.shape}"
+                )
+            self._frozen = np.flatnonzero(~mask).astype(np.int64)
         self._inputs = np.ascontiguousarray(network.inputs, dtype=np.int64)
         self._outputs = np.ascontiguousarray(network.outputs, dtype=np.int64)
         # state
         self.w = np.array(network.weight, dtype=np.float64)
+        self._frozen_w = self.w[self._frozen].copy()
         self.bstate = new_baseline_state(n)
         self.rule_state = rule.init_state(network.n_edges)
         self.step = 0
@@ -557,6 +589,7 @@ class Trainer:
             self.gamma,
             int(self.step),
             self.shuffle_reward,
+            self.seed,
         )
 
     # -- training -------------------------------------------------------------------------------
@@ -585,7 +618,8 @@ class Trainer:
         ks = self.rule.State(*(a.copy() for a in self.rule_state))
         out = Outcome(np.full(k, np.nan), np.full(k, -1, np.int64), np.zeros(k), np.zeros(k))
         w = self.w.copy()
-        bad = self._run_chunk(trials, prog, ks, Weights(w, self._sign * w, self._sign), out)
+        wt = Weights(w, self._sign * w, self._sign, self._frozen, self._frozen_w)
+        bad = self._run_chunk(trials, prog, ks, wt, out)
         losses, rel = out.losses, out.rel
         if bad >= 0:
             raise DivergenceError(
@@ -666,7 +700,7 @@ class Trainer:
         k = self.chunk
         trials = Trials(samples, pres, counts, times, spike_offsets(counts), shuf, np.zeros(k))
         ks = self.rule.State(*(a.copy() for a in self.rule_state))
-        wt = Weights(w, self._sign * w, self._sign)
+        wt = Weights(w, self._sign * w, self._sign, self._frozen, self._frozen_w)
         out = Outcome(losses, preds, np.zeros(k), rel)
         return self._run_chunk(
             trials, Progress(bstate, ring, ring_n), ks, wt, out, force_threads=True
@@ -712,7 +746,7 @@ class Trainer:
         w_signed = self._sign * self.w
         out = {"losses": losses, "preds": preds, "spike_counts": sc}
         if eligibility:
-            E2 = np.empty((n, self.network.n_edges))
+            E2 = np.zeros((n, self.network.n_edges))
             _simulate_traces(self._kp, self._net, w_signed, task, trials, losses, preds, sc, E2)
             out["traces"] = E2
         else:

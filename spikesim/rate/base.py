@@ -148,9 +148,10 @@ class RateLearner(metaclass=_Hyperparameters):
     Subclasses declare their hyperparameters as annotated class attributes and implement
     :meth:`_initialize`, :meth:`_fit_batch`, :meth:`_predict_scores`, :meth:`_parameters`,
     :meth:`state_dict`, :meth:`load_state_dict` and :meth:`n_parameters`; they may check
-    their own hyperparameters in :meth:`_check_params`.
+    their own hyperparameters in :meth:`_check_params`. The parameters below are common to
+    all learners.
 
-    Parameters (common to all learners)
+    Parameters
     ----------
     sizes : sequence of int
         Layer sizes ``[n_in, n_hidden..., n_out]``.

@@ -38,7 +38,9 @@ EPSILONS = (0.0, 0.25, 0.5, 1.0)
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seeds", type=int, default=3, help="runs (seeds 0..n-1)")
-    parser.add_argument("--iterations", type=int, default=5000)
+    parser.add_argument(
+        "--iterations", type=int, default=5000, help="steps of eq. 15 per run (default 5000)"
+    )
     parser.add_argument("--lr", type=float, default=0.01, help="step size of eq. 15")
     parser.add_argument(
         "--init-scale",

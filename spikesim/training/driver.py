@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import signal
 import threading
@@ -26,6 +27,10 @@ __all__ = ["RESULTS", "RESULTS_FORMAT", "Interrupted", "train"]
 RESULTS = "results.json"
 RESULTS_FORMAT = "spikesim.results"
 RESULTS_VERSION = 1
+
+#: A loss (any training statistic or metric whose name ends in ``loss``) above this many
+#: times ``max(1, |initial loss|)``, or not finite, stops the run with DivergenceError.
+LOSS_EXPLOSION = 1e6
 
 
 class Interrupted(KeyboardInterrupt):
@@ -75,17 +80,42 @@ class _SigintFlag:
             signal.signal(signal.SIGINT, self._old)
 
 
-def _progress(total: int, initial: int, desc: str, unit: str):
+def _progress(total: int, initial: int, desc: str, unit: str, *, stream=None):
+    """A tqdm bar on ``stream`` (stderr): carriage-return frames on a terminal; elsewhere
+    (a log file, a pipe) a full line about every 5 % of ``total``."""
+    import sys
+
     from tqdm import tqdm
 
-    return tqdm(
+    stream = sys.stderr if stream is None else stream
+    tty = bool(getattr(stream, "isatty", lambda: False)())
+    lines = {} if tty else {"mininterval": 0.0, "miniters": max(1, total // 20), "ncols": 100}
+    bar = tqdm(
         total=total,
         initial=initial,
         desc=desc,
         unit=unit,
-        leave=False,
+        leave=not tty,
+        file=stream if tty else _Lines(stream),
         disable=os.environ.get("SPIKESIM_NO_PROGRESS", "") == "1",
+        **lines,
     )
+    return bar
+
+
+class _Lines:
+    """A file wrapper turning tqdm's carriage-return frames into newline-ended lines."""
+
+    def __init__(self, fp):
+        self.fp = fp
+
+    def write(self, text: str) -> None:
+        text = text.replace("\r", "").rstrip()
+        if text:
+            self.fp.write(text + "\n")
+
+    def flush(self) -> None:
+        self.fp.flush()
 
 
 def train(
@@ -214,6 +244,31 @@ class _Training:
         timing = {"step": int(st.position), "wall_s": self.wall, "curve": self.walls}
         write_json(self.out / TIMING, timing)
 
+    def _loss_reference(self) -> float:
+        first = self.curve[0] if self.curve else {}
+        values = [v for k, v in first.items() if k.endswith("loss") and v is not None]
+        finite = [abs(float(v)) for v in values if math.isfinite(float(v))]
+        return max([1.0, *finite])
+
+    def check_losses(self, values: Mapping[str, Any]) -> None:
+        """Raise DivergenceError if a loss in ``values`` is not finite or exploded
+        (above :data:`LOSS_EXPLOSION` x the initial loss, at least 1)."""
+        limit = LOSS_EXPLOSION * self._loss_reference()
+        for key, value in values.items():
+            if not key.endswith("loss") or value is None:
+                continue
+            v = float(value)
+            if not math.isfinite(v) or abs(v) > limit:
+                step = int(self.stepper.position)
+                kept = self.ckpt is not None and self.ckpt.is_file()
+                note = f"; the last checkpoint ({self.ckpt}) is kept" if kept else ""
+                raise DivergenceError(
+                    f"training diverged at step {step}: {key} = {v:.3g} (limit {limit:.3g} = "
+                    f"{LOSS_EXPLOSION:g} x max(1, initial loss)); try a smaller learning rate"
+                    f"{note}",
+                    step=step,
+                )
+
     def _step(self):
         t0 = time.perf_counter()
         try:
@@ -239,6 +294,7 @@ class _Training:
                     if rep.stop:
                         self.stopped = True
                         break
+                    self.check_losses(rep.stats)
                     for k, v in rep.stats.items():
                         acc = self.running.setdefault(k, [0.0, 0])
                         acc[0] += float(v) * rep.samples
@@ -247,6 +303,7 @@ class _Training:
                     evaluated = _crossed(sched.eval_every, before, now, rep.epoch_end) or last
                     if evaluated:
                         self.point()
+                        self.check_losses(self.curve[-1])
                         bar.set_postfix(_shown(self.curve[-1]), refresh=False)
                     every = sched.checkpoint_every
                     due = (every is None and evaluated) or _crossed(

@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 
 from spikesim.errors import ConfigError, ValidationError
-from spikesim.experiments.config import Field, register_kind
+from spikesim.experiments.config import Field, register_kind, type_phrase
 from spikesim.experiments.runs import TrainingKind
 from spikesim.experiments.task import load_task, task_table
 from spikesim.experiments.train_rate import RateStepper
@@ -111,7 +111,8 @@ def _value_ok(value: Any, default: Any, annotation: str = "") -> bool:
     if isinstance(default, bool):
         return isinstance(value, bool)
     if isinstance(default, int):
-        return isinstance(value, int) and not isinstance(value, bool)
+        integral = isinstance(value, float) and value.is_integer()
+        return (isinstance(value, int) and not isinstance(value, bool)) or integral
     if isinstance(default, float):
         return isinstance(value, int | float) and not isinstance(value, bool)
     if isinstance(default, str):
@@ -157,13 +158,15 @@ def learner_table(table: Any, where: str = "learner") -> dict:
             )
         default = params[key]
         if not _value_ok(value, default, annotations.get(key, "")):
-            want = type(default).__name__ if not isinstance(default, tuple) else "list"
+            want = type_phrase(type(default) if not isinstance(default, tuple) else list)
             raise ConfigError(
-                f"{where}.{key} must be a {want} (like the default {_json_default(default)!r}), "
+                f"{where}.{key} must be {want} (like the default {_json_default(default)!r}), "
                 f"got {value!r} ({type(value).__name__})"
             )
         if isinstance(default, float) and isinstance(value, int):
             value = float(value)
+        if type(default) is int and isinstance(value, float):
+            value = int(value)  # an integral float (TOML's 1e3), checked above
         out[key] = value
     for key, default in params.items():
         if key not in out:

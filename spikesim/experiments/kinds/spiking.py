@@ -81,6 +81,17 @@ RULE_COMMON = {
     "presentations": Field(int, 1, check=_pos, doc="CK: presentations per sample"),
     "ck_noise_scaling": Field(str, "none", choices=("sqrt", "none"), doc="c / sqrt(n)"),
     "shuffle_reward": Field(bool, False, doc="control: losses shuffled across trials"),
+    "frozen_layers": Field(
+        list,
+        [],
+        check=lambda v: (
+            None
+            if all(isinstance(k, int) and not isinstance(k, bool) and k >= 1 for k in v)
+            else "must list layer numbers >= 1 (1: the first layer after the inputs)"
+        ),
+        doc="layers whose incoming edges keep their initial weights (control of a trained "
+        "hidden layer)",
+    ),
 }
 
 
@@ -207,7 +218,9 @@ TABLES = {
     },
     "rule": rule_table,
     "train": {
-        "trials": Field(int, 20000, check=_pos, doc="training trials"),
+        "trials": Field(
+            int, 20000, check=_nonneg, doc="training trials (0: evaluate the network only)"
+        ),
         "chunk": Field(int, 1000, check=_pos, doc="trials per chunk (checkpoint unit)"),
         "eval_every": Field(int, 5000, check=_pos, doc="trials between evaluations"),
         "eval_repeats": Field(int, 1, check=_pos, doc="trials per held-out example"),
@@ -452,6 +465,28 @@ def make_rule(config: dict):
         raise ConfigError(str(exc)) from None
 
 
+def plastic_edges(network, frozen_layers) -> np.ndarray | None:
+    """The edges the rule may change: all but those into the layers ``frozen_layers``
+    (numbers in ``network.layers``, 0 = the inputs); None if none is frozen.
+
+    Raises
+    ------
+    ConfigError
+        A layer number the network does not have (naming ``rule.frozen_layers``).
+    """
+    if not frozen_layers:
+        return None
+    layers = network.layers or ()
+    bad = [k for k in frozen_layers if not 1 <= k < len(layers)]
+    if bad:
+        raise ConfigError(
+            f"rule.frozen_layers = {list(frozen_layers)}: the network has layers 1 .. "
+            f"{len(layers) - 1} after its inputs, not {bad[0]}"
+        )
+    frozen = np.concatenate([np.asarray(layers[k]) for k in frozen_layers])
+    return ~np.isin(network.post, frozen)
+
+
 def make_trainer(config: dict, built: dict):
     """The :class:`~spikesim.plasticity.trainer.Trainer` of a config."""
     from spikesim.plasticity.trainer import Trainer
@@ -481,6 +516,7 @@ def make_trainer(config: dict, built: dict):
         batch=tr["batch"],
         n_threads=tr["threads"] or None,
         shuffle_reward=r["shuffle_reward"],
+        plastic=plastic_edges(built["network"], r["frozen_layers"]),
         population=config["network"]["population"],
         tie_break=lossc["tie_break"],
         seed=config["experiment"]["seed"],
@@ -514,7 +550,15 @@ class SpikingStepper(Stepper):
         net = self.built["network"]
         rng = np.random.default_rng([config["experiment"]["seed"], 9])
         n_syn = min(self.tr["n_synapses"], net.n_edges)
-        self.syn = np.sort(rng.choice(net.n_edges, size=n_syn, replace=False))
+        # sample whole (pre, post) pairs, so both edges of an excitatory/inhibitory pair are
+        # drawn (and plotted) together
+        key = net.pre.astype(np.int64) * net.n_neurons + net.post
+        uniq = np.unique(key)
+        picked = rng.choice(uniq, size=min(uniq.size, n_syn), replace=False)
+        order = {int(k): i for i, k in enumerate(picked)}
+        cand = np.flatnonzero(np.isin(key, picked))
+        cand = cand[np.argsort([order[int(k)] for k in key[cand]], kind="stable")]
+        self.syn = np.sort(cand[:n_syn])
         self.w_init = self.trainer.w.copy()
         self.snaps_step: list[int] = [0]
         self.snaps_w: list[np.ndarray] = [self.w_init[self.syn]]
@@ -619,6 +663,7 @@ class SpikingStepper(Stepper):
                 snaps_step=np.asarray(self.snaps_step, np.int64),
                 snaps_w=np.asarray(self.snaps_w),
                 example_x=self.built["x_test"][0],
+                example_y=np.asarray(self.built["y_test"][0], np.int64),
             )
             save_network(
                 out_dir / NETWORK,
@@ -636,6 +681,7 @@ def plot(run, out_dir: Path) -> list[Path]:
     from spikesim.encoding import poisson_draw
     from spikesim.engines.event import simulate_csr, to_record
     from spikesim.io import save_figure
+    from spikesim.plasticity.loss import predict
     from spikesim.record import check_input_spikes
 
     out_dir = Path(out_dir)
@@ -666,26 +712,16 @@ def plot(run, out_dir: Path) -> list[Path]:
             title=f"{name}: reward-modulated STDP",
         )
     written.append(save_figure(ax.figure, out_dir / "learning_curve.png"))
-    labels = [
-        f"{int(net.pre[e])}->{int(net.post[e])} {'+' if net.sign[e] > 0 else '-'}" for e in syn
-    ]
     ax = plots.weight_trajectories(
         w["snaps_step"],
         w["snaps_w"],
-        labels=labels,
-        title=f"{name}: weights of {len(syn)} sampled synapses",
+        network=net,
+        edges=syn,
+        title=f"{name}: weights of {len(syn)} sampled synapses (solid exc, dashed inh)",
     )
     written.append(save_figure(ax.figure, out_dir / "weights.png"))
-    ax = plots.new_axes()
-    bins = np.linspace(0, max(w_init.max(), w_final.max()), 60)
-    ax.hist(w_init, bins=bins, alpha=0.6, label="before")
-    ax.hist(w_final, bins=bins, alpha=0.6, label="after")
-    ax.set_xlabel("weight")
-    ax.set_ylabel("synapses")
-    ax.set_yscale("log")
-    ax.legend()
-    ax.set_title(f"{name}: weight histogram")
-    written.append(save_figure(ax.figure, out_dir / "weight_hist.png"))
+    axes = plots.weight_histogram(w_init, w_final, net.sign, title=f"{name}: weight histogram")
+    written.append(save_figure(axes[0].figure, out_dir / "weight_hist.png"))
     enc = config["encoding"]
     duration, max_rate = enc["duration"], enc["max_rate"]
     rng = np.random.default_rng([config["experiment"]["seed"], 11])
@@ -694,10 +730,24 @@ def plot(run, out_dir: Path) -> list[Path]:
     inp = check_input_spikes(net, (t_in, nrn), duration)
     groups = net.groups()
     names = ["input"] + [f"hidden {k}" for k in range(1, len(groups) - 1)] + ["output"]
+    classification = run.details.get("classification", True)
+    pop = int(config["network"]["population"])
+    label = int(w["example_y"]) if "example_y" in w else None
+    if classification:
+        # output neurons grouped by class: class c owns outputs c*P .. c*P + P - 1
+        outs = net.outputs
+        n_classes = outs.size // pop
+        groups = groups[:-1] + [outs[c * pop : (c + 1) * pop] for c in range(n_classes)]
+        names = names[:-1] + [f"output class {c}" for c in range(n_classes)]
     for tag, weights in (("before", w_init), ("after", w_final)):
         s, c, b = simulate_csr(net, weights, inp[0], inp[1], duration)
         rec = to_record(net, s, c, b, duration)
-        ax = plots.raster(rec, groups, group_names=names, title=f"{name}: test example 0, {tag}")
+        title = f"{name}: test example 0, {tag}"
+        if classification:
+            pred = predict(rec.counts()[net.outputs], population=pop)
+            truth = "?" if label is None or label < 0 else str(label)
+            title += f" (true class {truth}, predicted {pred})"
+        ax = plots.raster(rec, groups, group_names=names, title=title)
         written.append(save_figure(ax.figure, out_dir / f"raster_{tag}.png"))
     return written
 

@@ -35,8 +35,8 @@ Example::
 each, like one trial of the spiking network (with CK presentations ``n``, every sample is
 used for ``n`` consecutive updates and primed by one extra evaluation, counted in
 ``loss_evaluations``). ``wall_s`` is training time without evaluations. A run that
-diverges (:class:`~spikesim.errors.DivergenceError`) keeps its curve up to the last
-evaluation; ``final`` then reports that evaluation and ``diverged_at`` (the update).
+diverges stops with :class:`~spikesim.errors.DivergenceError` naming the update (the last
+checkpoint is kept), as every kind does.
 
 Outputs (the run contract, ``docs/guide/file-formats.md``): ``results.json`` (``final``:
 ``test_accuracy``, ``test_loss``, ``train_accuracy``, ``samples_seen``, ``wall_s``,
@@ -177,13 +177,17 @@ def _test_loss(model, theta: np.ndarray, x: np.ndarray, y: np.ndarray) -> float:
 class PathStepper(Stepper):
     """A stepper over a zero-order or SGD path (:class:`~spikesim.zeroorder.dynamics.ZeroOrderPath`,
     ``SGDPath``): one step is one parameter update. A divergence ends the run at the last
-    evaluation (``diverged_at``), not with an error: a diverging learning rate is a result.
+    evaluation (``diverged_at``), not with an error, when :attr:`divergence_is_result`
+    (the rule comparison of :mod:`spikesim.experiments.digits`: a diverging learning rate
+    is a result there); otherwise the run stops with DivergenceError naming the update.
 
     Subclasses set ``path`` (started by :meth:`init`), ``_total`` and ``diverged_at = None``
     and write :meth:`evaluate` and :meth:`finalize`.
     """
 
     unit = "update"
+    #: A divergence ends the run quietly at the last evaluation (True) or is an error.
+    divergence_is_result: bool = True
 
     @property
     def position(self) -> int:
@@ -204,6 +208,12 @@ class PathStepper(Stepper):
         try:
             self.path.advance()
         except DivergenceError as exc:
+            if not self.divergence_is_result:
+                raise DivergenceError(
+                    f"training diverged at update {exc.step} ({exc}); try a smaller "
+                    "rule.learning_rate",
+                    step=exc.step,
+                ) from None
             self.diverged_at = int(exc.step)
             return StepReport(samples=1, stop=True)
         return StepReport(samples=1)
@@ -218,7 +228,10 @@ class PathStepper(Stepper):
 
 class ZeroOrderStepper(PathStepper):
     """The ``zeroorder`` kind on the driver (:class:`PathStepper`); evaluations on
-    ``train.eval_n_test`` test examples, the final figures on all of them."""
+    ``train.eval_n_test`` test examples, the final figures on all of them. A divergence is
+    an error (exit 1 on the command line), as in every kind."""
+
+    divergence_is_result = False
 
     def __init__(self, config: dict):
         from spikesim.zeroorder.dynamics import SGDPath, ZeroOrderPath

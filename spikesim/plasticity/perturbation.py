@@ -1,0 +1,190 @@
+"""Weight perturbation as a :class:`~spikesim.plasticity.base.Rule`: the textbook zero-order
+method whose abstract dynamics Schmidt-Hieber's eq. (4.5) describes.
+
+Each trial runs with every learned weight perturbed multiplicatively by independent noise,
+
+    w'_e = w_e exp(sigma xi_e),     xi_e ~ N(0, 1) iid over edges and trials,
+
+so magnitudes stay positive and the signed weight is ``sign_e w'_e``. The trial's loss
+``L(w')`` against the baseline ``L_bar`` (the trainer's: any of its baselines, and
+Christensen-Kallsen presentations, each presentation with fresh noise) gives the update in
+the log-weights ``theta = log w``,
+
+    theta_e <- theta_e - clip((s / sigma) xi_e, -max_step, max_step),
+    s = alpha_k (L - L_bar)
+
+(the trainer's learning signal, SH's sign convention), then ``w`` is clipped to ``[w_min,
+w_max]``. The step limit ``max_step`` (log units; default 0.5, a factor e^0.5 per trial) is
+a safeguard in the role of SH's ``max_change``: it keeps one outlier trial from sending a
+weight to 0 or infinity and is inactive at useful learning rates.
+
+To first order in ``sigma``, ``L(w') - L(w) = sigma xi . grad_theta L``, and ``E[xi xi^T] =
+I``, so with ``L_bar = L(w)`` the expected step is
+``-alpha grad_theta L(w)``: gradient descent on the loss as a function of the log-weights,
+estimated from one evaluation per trial (SH eq. 4.5 writes the same zero-order dynamics
+for the log-weights with the spike-time noise in the role of ``xi``; here the noise is
+drawn, not the network's own). Any constant baseline leaves the step unbiased; a good one
+(``same-sample`` with presentations, CK eq. 3.1) removes most of its variance.
+
+The per-trial trace is the noise ``xi`` itself (drawn by the perturb kernel before the
+trial from the trainer's per-trial seed, :func:`~spikesim.plasticity.base.trial_seed`);
+the trial's spikes add nothing to it. Evaluation trials run unperturbed. Every learned
+edge, in any layer, is perturbed and updated: hidden layers need nothing more.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import NamedTuple
+
+import numpy as np
+from numba import njit
+
+from spikesim.errors import ValidationError
+from spikesim.plasticity.base import Rule, register_rule
+
+__all__ = ["WeightPerturbation", "WeightPerturbationKernel", "WeightPerturbationState"]
+
+
+class WeightPerturbationKernel(NamedTuple):
+    """The kernels' parameters: noise scale ``sigma`` (of log w) and the weight bounds."""
+
+    sigma: float
+    max_step: float
+    w_min: float
+    w_max: float
+
+
+class WeightPerturbationState(NamedTuple):
+    """No per-edge state is carried between trials."""
+
+
+@dataclasses.dataclass(frozen=True)
+class WeightPerturbation(Rule):
+    """Multiplicative weight perturbation (see the module docstring for the equations).
+
+    Parameters
+    ----------
+    sigma : float
+        Standard deviation of the log-weight perturbation, > 0 (0.05: weights perturbed by
+        about 5%).
+    max_step : float
+        Largest change of one log-weight in one update, > 0.
+    w_min, w_max : float
+        Clipping of the weight magnitudes after each update, ``0 <= w_min <= w_max``.
+    """
+
+    sigma: float = dataclasses.field(
+        default=0.05, metadata={"doc": "std of the log-weight perturbation w' = w exp(sigma xi)"}
+    )
+    max_step: float = dataclasses.field(
+        default=0.5, metadata={"doc": "largest change of a log-weight per update, > 0"}
+    )
+    w_min: float = dataclasses.field(default=0.0, metadata={"doc": "weight floor"})
+    w_max: float = dataclasses.field(
+        default=np.inf, metadata={"doc": "weight ceiling", "config_default": 1e9}
+    )
+
+    name = "weight-perturbation"
+    signal = "scalar"
+    State = WeightPerturbationState
+    perturbs = True
+
+    def validate(self) -> None:
+        for key in ("sigma", "max_step", "w_min", "w_max"):
+            v = getattr(self, key)
+            if isinstance(v, bool) or not isinstance(v, int | float | np.integer | np.floating):
+                raise ValidationError(f"rule.{key} must be a number, got {v!r}")
+            if np.isnan(v):
+                raise ValidationError(f"rule.{key} must be a number, got {v!r}")
+        for key in ("sigma", "max_step"):
+            v = getattr(self, key)
+            if not (np.isfinite(v) and v > 0):
+                raise ValidationError(f"rule.{key} must be positive, got {v!r}")
+        if not 0.0 <= self.w_min <= self.w_max:
+            raise ValidationError(
+                f"rule.w_min and rule.w_max must satisfy 0 <= w_min <= w_max, "
+                f"got {self.w_min!r}, {self.w_max!r}"
+            )
+
+    def kernel_params(self, *, noise_scale: float = 1.0) -> WeightPerturbationKernel:
+        """The noise is the rule's own, not spike-time noise: ``noise_scale`` is ignored."""
+        return WeightPerturbationKernel(
+            float(self.sigma), float(self.max_step), float(self.w_min), float(self.w_max)
+        )
+
+    def weight_bounds(self) -> tuple[float, float]:
+        return float(self.w_min), float(self.w_max)
+
+    def init_state(self, n_edges: int) -> WeightPerturbationState:
+        return WeightPerturbationState()
+
+    def trace_reference(self, network, record, *, noise_scale: float = 1.0) -> np.ndarray:
+        """The spike-dependent part of the trace: none (the noise is the whole trace)."""
+        return np.zeros(network.n_edges)
+
+    def perturbed_reference(self, w, sign, seed: int) -> tuple[np.ndarray, np.ndarray]:
+        """Slow reference of the perturbation: the noise from ``seed`` (via the same
+        generator, drawn one value per edge in edge order) and ``sign * w * exp(sigma xi)``
+        computed edge by edge with :mod:`math`."""
+        xi = _draws(int(seed), len(w))
+        signed = np.array(
+            [
+                float(s) * float(x) * math.exp(self.sigma * float(z))
+                for x, s, z in zip(w, sign, xi, strict=True)
+            ]
+        )
+        return signed, xi
+
+
+@njit(cache=True)
+def _draws(seed, n):
+    np.random.seed(seed)
+    out = np.empty(n)
+    for e in range(n):
+        out[e] = np.random.standard_normal()
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _wp_perturb(kp, seed, w, sign, E):
+    """The trial's noise ``E = xi`` (Numba's generator seeded with ``seed``, one standard
+    normal per edge in edge order) and the signed weights ``sign * w * exp(sigma xi)``."""
+    np.random.seed(seed)
+    m = w.shape[0]
+    out = np.empty(m)
+    for e in range(m):
+        z = np.random.standard_normal()
+        E[e] = z
+        out[e] = sign[e] * (w[e] * np.exp(kp.sigma * z))
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _wp_trace(kp, net, start, count, buf, duration, out):
+    """No spike-dependent trace: ``out`` keeps the noise the perturb kernel wrote."""
+    return
+
+
+@njit(cache=True, nogil=True)
+def _wp_update(kp, ks, w, E, signal, lo, hi):
+    """``log w_e -= clip((signal / sigma) xi_e, +-max_step)`` on edges ``lo:hi``, then
+    clipping to ``[w_min, w_max]``; returns ``sum_e |signal xi_e / sigma|`` (before the step
+    limit) over the range (SH's relative-change measure, in log units)."""
+    if signal == 0.0:
+        return 0.0
+    a = signal / kp.sigma
+    rel = 0.0
+    for e in range(lo, hi):
+        step = a * E[e]
+        rel += abs(step)
+        step = min(max(step, -kp.max_step), kp.max_step)
+        v = w[e] * np.exp(-step)
+        w[e] = min(max(v, kp.w_min), kp.w_max)
+    return rel
+
+
+register_rule(
+    WeightPerturbation, _wp_trace, _wp_update, WeightPerturbationKernel, perturb_kernel=_wp_perturb
+)

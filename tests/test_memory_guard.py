@@ -1,0 +1,66 @@
+"""The network-size guard: an estimate of what will be built, refused before allocating."""
+
+from __future__ import annotations
+
+import pytest
+
+from spikesim import graph
+from spikesim.errors import ValidationError
+
+
+def test_estimate_counts_possible_and_expected_edges():
+    # independent arithmetic: 10x20 + 20x5 = 300 possible pairs, 150 expected at p = 0.5
+    est = graph.estimate_layered_bytes([10, 20, 5], 0.5)
+    assert est == 300 * graph.BYTES_PER_POSSIBLE_EDGE + 150 * graph.BYTES_PER_EDGE
+
+
+def test_estimate_brackets_a_measured_build():
+    import tracemalloc
+
+    tracemalloc.start()
+    net = graph.layered([300, 300], p_connect=0.5, seed=1)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    est = graph.estimate_layered_bytes([300, 300], 0.5)
+    assert net.n_edges > 0 and 0.5 * peak <= est <= 2.0 * peak
+
+
+def test_refused_with_estimate_and_limit(monkeypatch):
+    monkeypatch.setenv("SPIKESIM_MEMORY_LIMIT", str(10**6))
+    assert graph.memory_limit() == 10**6
+    with pytest.raises(ValidationError, match=r"about .* GiB, more than the limit .*MEMORY_LIMIT"):
+        graph.layered([1000, 1000])
+    graph.layered([50, 50])  # 2500 pairs: about 0.3 MB, under the limit
+
+
+def test_bad_limit_is_named(monkeypatch):
+    monkeypatch.setenv("SPIKESIM_MEMORY_LIMIT", "lots")
+    with pytest.raises(ValidationError, match="SPIKESIM_MEMORY_LIMIT='lots'"):
+        graph.memory_limit()
+
+
+def test_default_limit_is_a_fraction_of_available(monkeypatch):
+    monkeypatch.delenv("SPIKESIM_MEMORY_LIMIT", raising=False)
+    with open("/proc/meminfo") as fh:
+        kb = next(int(ln.split()[1]) for ln in fh if ln.startswith("MemAvailable:"))
+    assert abs(graph.memory_limit() - graph.MEMORY_FRACTION * kb * 1024) < 0.05 * kb * 1024
+
+
+def test_a_voltage_recording_over_the_limit_is_refused_before_it_runs(monkeypatch):
+    """The simulation side of the guard: recording voltages is refused with the estimate
+    (2 float64 copies of neurons x times) and the limit, before anything is allocated."""
+    import spikesim
+    from spikesim.engines import get_engine
+    from spikesim.engines.base import voltage_bytes
+
+    assert voltage_bytes(3, 1000) == 2 * 8 * 3 * 1000
+    net = spikesim.layered([4, 3], seed=0)
+    monkeypatch.setenv("SPIKESIM_MEMORY_LIMIT", str(10_000))
+    eng = get_engine("event")
+    with pytest.raises(
+        ValidationError, match=r"recording the potentials of 7 neurons at 1000 times"
+    ):
+        eng.run(net, ([0.001], [0]), 0.1, voltage_neurons=list(range(7)))
+    # a recording under the limit runs
+    rec = eng.run(net, ([0.001], [0]), 0.1, voltage_neurons=[4], voltage_times=[0.05])
+    assert rec.voltage.shape == (1, 1)
