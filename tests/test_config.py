@@ -191,6 +191,7 @@ LAYERS = {
     "_version": 0,
     "graph": 1,
     "record": 1,
+    "nwb": 1,
     "encoding": 1,
     "io": 1,
     "data": 1,
