@@ -140,7 +140,7 @@ class SpikeRecord:
 
     def to_nwb(self, path, *, network=None, session_description="spikesim simulation", info=None):
         """Write the record to an NWB file (needs the extra ``nwb``: ``pip install
-        'spikesim[nwb]'``); :func:`spikesim.interop.nwb.write_nwb` says what it holds.
+        'spikesim[nwb]'``); :func:`spikesim.nwb.write_nwb` says what it holds.
 
         Parameters
         ----------
@@ -156,7 +156,7 @@ class SpikeRecord:
         -------
         Path
         """
-        from spikesim.interop.nwb import write_nwb
+        from spikesim.nwb import write_nwb
 
         return write_nwb(
             path, self, network=network, session_description=session_description, info=info

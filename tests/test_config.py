@@ -191,6 +191,7 @@ LAYERS = {
     "_version": 0,
     "graph": 1,
     "record": 1,
+    "nwb": 1,
     "encoding": 1,
     "io": 1,
     "data": 1,
@@ -386,3 +387,15 @@ def test_a_renamed_value_in_a_value_dependent_table(monkeypatch):
     monkeypatch.setitem(config.RENAMED_VALUES, "rate", {"learner.optimizer": {"sgd": "x"}})
     raw["learner"]["optimizer"] = "sgd"
     assert resolve(raw)["learner"]["optimizer"] == "sgd"
+
+
+def test_override_strips_spaces_round_table_and_key():
+    """``"1 .x=1"`` (seen once by the slow fuzzer) sets table ``"1"``, key ``"x"``, as
+    TOML's dotted key ``1 . x`` would."""
+    import tomllib
+
+    from spikesim.experiments.config import apply_overrides
+
+    out = apply_overrides({"train": {"n": 0}}, ["1 .x=1", " train . n = 3"])
+    assert out == {"train": {"n": 3}, "1": {"x": 1}}
+    assert tomllib.loads("1 . x = 1") == {"1": {"x": 1}}

@@ -130,9 +130,14 @@ def test_export_without_refractory_period_does_not_warn():
     import warnings
 
     net = spikesim.layered([2, 2], t_ref=0.0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         spikesim.to_nir(net)
+    assert caught == []
+    with warnings.catch_warnings(record=True) as caught:  # the same network with a t_ref
+        warnings.simplefilter("always")
+        spikesim.to_nir(spikesim.layered([2, 2], t_ref=0.002))
+    assert [type(w.message).__name__ for w in caught] == ["NIRExportWarning"]
 
 
 # -- graphs written by other frameworks ------------------------------------------------------

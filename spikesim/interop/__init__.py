@@ -1,5 +1,5 @@
 """Interoperability with other tools: NIR graphs (:mod:`spikesim.interop.nirgraph`) and NWB
-files (:mod:`spikesim.interop.nwb`).
+files (:mod:`spikesim.nwb`).
 
 Both need optional packages (``pip install 'spikesim[nir]'``, ``'spikesim[nwb]'``); they are
 imported only when a function is called, so ``import spikesim`` never needs them. The
@@ -33,9 +33,9 @@ def from_nir(graph):
 
 def write_nwb(path, record, *, network=None, session_description="spikesim simulation", info=None):
     """Write a :class:`~spikesim.record.SpikeRecord` to an NWB file
-    (:func:`spikesim.interop.nwb.write_nwb`)."""
+    (:func:`spikesim.nwb.write_nwb`)."""
     from spikesim.errors import ValidationError
-    from spikesim.interop.nwb import write_nwb as impl
+    from spikesim.nwb import write_nwb as impl
     from spikesim.record import SpikeRecord
 
     if not isinstance(record, SpikeRecord):

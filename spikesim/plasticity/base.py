@@ -176,7 +176,7 @@ class Rule:
         w = np.ascontiguousarray(w, dtype=np.float64)
         sign = np.ascontiguousarray(sign, dtype=np.float64)
         E = np.zeros(w.shape[0])
-        signed = _weights_one(self.kernel_params(), int(seed), w, sign, sign * w, E)
+        signed = _weights_one(self.kernel_params(), int(seed), w, sign, E)
         return np.asarray(signed), E
 
     def update(self, w, trace, signal: float, state) -> tuple[np.ndarray, tuple, float]:
@@ -258,35 +258,53 @@ def rule_update(kp, ks, w, E, signal, lo, hi):
     raise NotImplementedError("rule_update is called from Numba code only")
 
 
-def rule_weights(kp, seed, w, sign, signed, E):
-    """Compiled code only: the signed weights (n_edges,) a trial runs with. A perturbing
-    rule draws its noise from ``seed`` into the trace row ``E`` and returns perturbed weights
-    (a new array); any other rule returns ``signed`` itself."""
+def rule_weights(kp, run_seed, trial, w, sign, signed, E):
+    """Compiled code only: the signed weights (n_edges,) global trial ``trial`` runs with. A
+    perturbing rule draws its noise from ``trial_seed(run_seed, trial)`` into the trace row
+    ``E`` and returns perturbed weights (a new array); any other rule returns ``signed``
+    itself (and computes nothing)."""
     raise NotImplementedError("rule_weights is called from Numba code only")
 
 
 @overload(rule_weights, jit_options={"nogil": True})
-def _ov_weights(kp, seed, w, sign, signed, E):
+def _ov_weights(kp, run_seed, trial, w, sign, signed, E):
     cls = getattr(kp, "instance_class", None)
     if cls not in _TRACE:
         return None
     kernel = _PERTURB.get(cls)
     if kernel is None:
 
-        def plain(kp, seed, w, sign, signed, E):
+        def plain(kp, run_seed, trial, w, sign, signed, E):
             return signed
 
         return plain
 
-    def impl(kp, seed, w, sign, signed, E):
+    def impl(kp, run_seed, trial, w, sign, signed, E):
+        return rule_perturb(kp, trial_seed(run_seed, trial), w, sign, E)
+
+    return impl
+
+
+def rule_perturb(kp, seed, w, sign, E):
+    """Compiled code only: a perturbing rule's ``perturb`` kernel with the seed given."""
+    raise NotImplementedError("rule_perturb is called from Numba code only")
+
+
+@overload(rule_perturb, jit_options={"nogil": True})
+def _ov_perturb(kp, seed, w, sign, E):
+    kernel = _PERTURB.get(getattr(kp, "instance_class", None))
+    if kernel is None:
+        return None
+
+    def impl(kp, seed, w, sign, E):
         return kernel(kp, seed, w, sign, E)
 
     return impl
 
 
 @njit(cache=True, nogil=True)
-def _weights_one(kp, seed, w, sign, signed, E):
-    return rule_weights(kp, seed, w, sign, signed, E)
+def _weights_one(kp, seed, w, sign, E):
+    return rule_perturb(kp, seed, w, sign, E)
 
 
 @njit(cache=True, nogil=True)

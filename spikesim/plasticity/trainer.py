@@ -47,7 +47,7 @@ from spikesim.encoding import poisson_draw
 from spikesim.engines.event import event_net
 from spikesim.errors import DivergenceError, ValidationError
 from spikesim.plasticity._atomic import fetch_add
-from spikesim.plasticity.base import Rule, rule_trace, rule_update, rule_weights, trial_seed
+from spikesim.plasticity.base import Rule, rule_trace, rule_update, rule_weights
 from spikesim.plasticity.forward import Task, Trials, forward_trial, forward_trials, spike_offsets
 from spikesim.plasticity.loss import LOSSES, TIE_BREAKS
 from spikesim.plasticity.rule import (
@@ -165,7 +165,7 @@ def _may_update(sig, trials, t):
 def _forward(kp, net, wt, task, sig, trials, t, out, E):
     """Trial ``t`` with the current weights (a perturbing rule's perturbation of them, its
     noise written to the trace row ``E``); records its loss and prediction in ``out``."""
-    signed = rule_weights(kp, trial_seed(sig.seed, sig.step0 + t), wt.w, wt.sign, wt.signed, E)
+    signed = rule_weights(kp, sig.seed, sig.step0 + t, wt.w, wt.sign, wt.signed, E)
     start, count, buf, loss, pred = forward_trial(net, signed, task, trials, t)
     out.losses[t] = loss
     out.preds[t] = pred

@@ -120,7 +120,7 @@ def write_nwb(
         session_start_time=datetime.datetime.now(datetime.UTC),
         notes=notes_text,
         source_script="spikesim",
-        source_script_file_name="spikesim.interop.nwb",
+        source_script_file_name="spikesim.nwb",
     )
     nwb.add_unit_column(name="neuron", description="spikesim neuron id")
     nwb.add_unit_column(name="layer", description="layer (Network.groups) of the neuron")
