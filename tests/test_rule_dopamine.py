@@ -245,6 +245,29 @@ def test_update_equals_synapse_dynamics(window, b):
     np.testing.assert_allclose(rel, abs(w1[0] - w0), rtol=1e-12)
 
 
+def test_update_equals_synapse_dynamics_at_a_coincidence():
+    """A post spike at an arrival's time (the spike it causes): the trial rule counts the
+    pair as pre-before-post, as ``synapse_weights(..., ties="arrival-first")`` does; NEST's
+    order (``ties="nest"``) pairs neither way and gives another weight."""
+    rule = DopamineSTDP(tau_c=0.3, tau_n=0.1, reward_delay=0.05)
+    pre, post = [0.01, 0.03], [0.02, 0.04]  # delay 0.01: arrivals at 0.02 and 0.04
+    rec = _record([pre, post], T)
+    c = _trace(rule, _pair_network(delay=0.01), rec)
+    w0, s = 50.0, -2.0
+    w1, _, _ = rule.update(np.array([w0]), c, s, ())
+    t_r = T + 0.05
+    arrivals = [0.02, 0.04]
+    full = synapse_weights(rule, arrivals, post, [t_r, t_r], w0, [t_r, 60.0], ties="arrival-first")
+    np.testing.assert_allclose(w1[0] - w0, full[1] - full[0], rtol=1e-9, atol=1e-12)
+    nest_order = synapse_weights(rule, arrivals, post, [t_r, t_r], w0, [t_r, 60.0])
+    assert abs((nest_order[1] - nest_order[0]) - (w1[0] - w0)) > 1e-3
+
+
+def test_synapse_weights_refuses_an_unknown_tie_order():
+    with pytest.raises(ValidationError, match="'post-first'"):
+        synapse_weights(DopamineSTDP(), [0.0], [0.01], [], 1.0, [1.0], ties="post-first")
+
+
 def test_update_closed_form_and_clipping():
     rule = DopamineSTDP(tau_c=1.0, tau_n=0.2, w_min=0.1, w_max=0.8)
     rng = np.random.default_rng(2)

@@ -337,7 +337,9 @@ def _dopamine_update(kp, ks, w, E, signal, lo, hi):
     return total
 
 
-def synapse_weights(rule: DopamineSTDP, pre, post, dopamine, w0: float, times) -> np.ndarray:
+def synapse_weights(
+    rule: DopamineSTDP, pre, post, dopamine, w0: float, times, *, ties: str = "nest"
+) -> np.ndarray:
     """The weight of one synapse at ``times`` under the full dynamics (pure Python, closed
     form between events, as NEST's ``stdp_dopamine_synapse``).
 
@@ -352,26 +354,39 @@ def synapse_weights(rule: DopamineSTDP, pre, post, dopamine, w0: float, times) -
         Initial weight.
     times : array_like of float, shape (k,)
         Sorted read-out times, s.
+    ties : {"nest", "arrival-first"}
+        A pre and a post event at the same time: ``"nest"``: they do not pair (NEST: the
+        facilitation of the post event reads ``K+`` before the pre spike, the depression
+        of the pre spike reads ``K-`` strictly before ``t``); ``"arrival-first"``: the pre
+        event is processed first, so the pair counts as pre-before-post (the trial rule's
+        order, see the module docstring).
 
     Returns
     -------
     ndarray, shape (k,)
-        The weight at each time (after the events at that time). Events at equal times:
-        dopamine first, then post, then pre (NEST's order when it processes a pre spike
-        at ``t``: dopamine and post events up to ``t``, then the depression).
+        The weight at each time (after the events at that time). Dopamine events at the
+        time of a pre or post event come first (NEST processes the dopamine spikes up to
+        ``t`` before the event at ``t``). The weight is clipped to ``[w_min, w_max]`` at
+        every event; NEST also clips at every volume-transmitter update (each
+        ``deliver_interval``), which differs only when ``dw/dt = c (n - b)`` changes sign
+        between events at a bound.
     """
+    if ties not in ("nest", "arrival-first"):
+        raise ValidationError(f"ties must be 'nest' or 'arrival-first', got {ties!r}")
     kp = rule.kernel_params()
     tau_s = kp.tau_c * kp.tau_n / (kp.tau_c + kp.tau_n)
-    events = [(float(t), 0) for t in dopamine]
-    events += [(float(t), 1) for t in post]
-    events += [(float(t), 2) for t in pre]
-    events += [(float(t), 3) for t in times]
-    events.sort()
+    groups: dict[float, list[int]] = {}
+    for kind, train in enumerate((dopamine, post, pre)):
+        for t in train:
+            groups.setdefault(float(t), [0, 0, 0, 0])[kind] += 1
+    for t in times:
+        groups.setdefault(float(t), [0, 0, 0, 0])[3] += 1
     k_plus = k_minus = c = n = 0.0
     w = float(w0)
-    now = 0.0 if not events else min(0.0, events[0][0])
+    now = min(0.0, min(groups)) if groups else 0.0
     out = []
-    for t, kind in events:
+    for t in sorted(groups):
+        n_dopa, n_post, n_pre, n_read = groups[t]
         h = t - now
         if h > 0:
             w -= c * (
@@ -383,16 +398,14 @@ def synapse_weights(rule: DopamineSTDP, pre, post, dopamine, w0: float, times) -
             c *= math.exp(-h / kp.tau_c)
             n *= math.exp(-h / kp.tau_n)
             now = t
-        if kind == 0:
-            n += 1.0 / kp.tau_n
-        elif kind == 1:
-            c += kp.A_plus * k_plus
-            k_minus += 1.0
-        elif kind == 2:
-            c -= kp.A_minus * k_minus
-            k_plus += 1.0
-        else:
-            out.append(w)
+        n += n_dopa / kp.tau_n
+        if ties == "nest":  # both read the traces from before t
+            c += n_post * kp.A_plus * k_plus - n_pre * kp.A_minus * k_minus
+        else:  # the arrival first: the post event sees its K+ jump
+            c += n_post * kp.A_plus * (k_plus + n_pre) - n_pre * kp.A_minus * k_minus
+        k_plus += n_pre
+        k_minus += n_post
+        out.extend([w] * n_read)
     return np.array(out)
 
 
