@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_registered_and_declared():
     assert "weight-perturbation" in available_rules()
     assert get_rule("weight-perturbation") is WeightPerturbation
-    assert WeightPerturbation.perturbs is True and SH.perturbs is False
+    assert WeightPerturbation.perturbs == "weights" and SH.perturbs is None
 
 
 @pytest.mark.parametrize("rule", [WeightPerturbation(), WeightPerturbation(sigma=0.3, w_max=2.0)])

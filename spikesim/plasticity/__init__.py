@@ -7,7 +7,8 @@
   (registered as ``"mstdpet"``); :mod:`spikesim.plasticity.dopamine`: NEST's
   ``stdp_dopamine_synapse`` (registered as ``"dopamine-stdp"``);
   :mod:`spikesim.plasticity.perturbation`: multiplicative weight perturbation
-  (``"weight-perturbation"``, the zero-order method of SH eq. 4.5).
+  (``"weight-perturbation"``, the zero-order method of SH eq. 4.5) and node perturbation
+  (``"node-perturbation"``, Williams 1992; Fiete & Seung 2006).
 - :func:`eligibility`: the STDP eligibility of every edge after one trial (SH eq. 2.4).
 - :mod:`spikesim.plasticity.rule`: the SH update (pure), baselines and learning-rate
   schedules (shared by every rule).
@@ -20,13 +21,14 @@ from spikesim.plasticity.base import Rule, available_rules, get_rule
 from spikesim.plasticity.dopamine import DopamineSTDP
 from spikesim.plasticity.eligibility import eligibility, eligibility_csr, eligibility_reference
 from spikesim.plasticity.mstdpet import MSTDPET
-from spikesim.plasticity.perturbation import WeightPerturbation
+from spikesim.plasticity.perturbation import NodePerturbation, WeightPerturbation
 from spikesim.plasticity.sh import SH
 
 __all__ = [
     "DopamineSTDP",
     "MSTDPET",
     "SH",
+    "NodePerturbation",
     "WeightPerturbation",
     "Rule",
     "available_rules",

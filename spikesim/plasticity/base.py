@@ -25,13 +25,21 @@ overloads, resolved at compile time, so the trainer's loops stay cacheable). A n
 subclasses :class:`Rule`, writes its two ``@njit`` kernels, and registers all three with
 :func:`register_rule`; :func:`spikesim.testing.rule.check_rule` checks it.
 
-Perturbing rules (``Rule.perturbs = True``, e.g. weight perturbation): a third kernel
-``perturb(kp, seed, w, sign, E) -> signed`` runs *before* each trial. From ``seed`` (an
-integer the trainer derives from the run's seed and the global trial number, so a trial's
-noise does not depend on threads, batching or resuming) it draws the trial's noise, writes
-it to the trial's trace row ``E`` (n_edges,) and returns the signed weights the trial is
-simulated with. The trace kernel then runs on the same row and may add the spike-dependent
-part (weight perturbation adds none). For every other rule the trial runs on the trainer's
+Perturbing rules (``Rule.perturbs = "weights"`` or ``"nodes"``): a third kernel runs
+*before* each trial. From ``seed`` (an integer the trainer derives from the run's seed and
+the global trial number, so a trial's noise does not depend on threads, batching or
+resuming) it draws the trial's noise, writes it to the trial's trace row ``E`` (n_edges,)
+and returns the signed weights the trial is simulated with:
+
+- ``"weights"``: ``perturb(kp, seed, w, sign, E) -> signed``, noise per edge (weight
+  perturbation, :class:`~spikesim.plasticity.perturbation.WeightPerturbation`);
+- ``"nodes"``: ``perturb(kp, seed, net, w, sign, E) -> signed``, with the network record
+  (:class:`~spikesim.engines.event.EventNet`), noise per neuron (node perturbation,
+  :class:`~spikesim.plasticity.perturbation.NodePerturbation`).
+
+The trace kernel then runs on the same row and may combine it with the trial's spikes
+(weight perturbation adds nothing; node perturbation multiplies it by the presynaptic
+activity). For every other rule (``perturbs = None``) the trial runs on the trainer's
 weights unchanged.
 
 Learning signals (``Rule.signal``): ``"scalar"``, one number per trial (SH: ``alpha_k (L_k -
@@ -85,9 +93,9 @@ class Rule:
     State : type
         NamedTuple of the rule's per-edge state arrays, each shape (n_edges,); its field
         names are the rule's keys in a trainer checkpoint.
-    perturbs : bool
-        The rule perturbs each trial before it runs (a ``perturb`` kernel; see the module
-        docstring). Default False.
+    perturbs : {None, "weights", "nodes"}
+        What the rule perturbs before each trial (with a ``perturb`` kernel; see the module
+        docstring). Default None: nothing.
 
     Each parameter's ``dataclasses.field`` metadata may hold ``doc`` (one line, with units:
     the experiment file's documentation of ``rule.KEY``) and ``config_default`` (the default
@@ -98,7 +106,7 @@ class Rule:
     name: ClassVar[str]
     signal: ClassVar[str]
     State: ClassVar[type]
-    perturbs: ClassVar[bool] = False
+    perturbs: ClassVar[str | None] = None
 
     def __post_init__(self) -> None:
         self.validate()
@@ -168,15 +176,27 @@ class Rule:
         )
         return out
 
-    def perturbed(self, w, sign, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    def perturbed(self, w, sign, seed: int, *, network=None) -> tuple[np.ndarray, np.ndarray]:
         """A perturbing rule's trial weights and noise for ``seed`` (the trainer's
-        :func:`trial_seed`): ``(signed weights, trace row)``, each shape (n_edges,)."""
-        if not self.perturbs:
+        :func:`trial_seed`): ``(signed weights, trace row)``, each shape (n_edges,).
+        ``network`` (a :class:`~spikesim.graph.Network` with these edges) is needed by
+        rules that perturb nodes."""
+        if self.perturbs is None:
             raise ValidationError(f"rule {self.name!r} does not perturb its trials")
         w = np.ascontiguousarray(w, dtype=np.float64)
         sign = np.ascontiguousarray(sign, dtype=np.float64)
         E = np.zeros(w.shape[0])
-        signed = _weights_one(self.kernel_params(), int(seed), w, sign, E)
+        if self.perturbs == "weights":
+            signed = _weights_one(self.kernel_params(), int(seed), w, sign, E)
+            return np.asarray(signed), E
+        if network is None or network.n_edges != w.shape[0]:
+            raise ValidationError(
+                f"rule {self.name!r} perturbs nodes: give network= (the network of these "
+                f"{w.shape[0]} edges)"
+            )
+        from spikesim.engines.event import event_net
+
+        signed = _nodes_one(self.kernel_params(), int(seed), event_net(network), w, sign, E)
         return np.asarray(signed), E
 
     def update(self, w, trace, signal: float, state) -> tuple[np.ndarray, tuple, float]:
@@ -213,12 +233,16 @@ def register_rule(
 ) -> type:
     """Register a rule class and its kernels (``params_type``: its kernel-parameter
     NamedTuple, the type the compiled dispatch keys on; ``perturb_kernel``: exactly for
-    rules with ``perturbs = True``)."""
+    rules with ``perturbs`` set)."""
     if not (isinstance(cls, type) and issubclass(cls, Rule)):
         raise ValidationError(f"{cls!r} is not a Rule subclass")
     if cls.signal not in SIGNALS:
         raise ValidationError(f"{cls.__name__}.signal = {cls.signal!r} is not one of {SIGNALS}")
-    if bool(cls.perturbs) != (perturb_kernel is not None):
+    if cls.perturbs not in (None, "weights", "nodes"):
+        raise ValidationError(
+            f"{cls.__name__}.perturbs = {cls.perturbs!r} is not one of None, 'weights', 'nodes'"
+        )
+    if (cls.perturbs is not None) != (perturb_kernel is not None):
         raise ValidationError(
             f"{cls.__name__}.perturbs = {cls.perturbs!r} but a perturb kernel was "
             f"{'not ' if perturb_kernel is None else ''}given"
@@ -227,7 +251,7 @@ def register_rule(
     _TRACE[params_type] = trace_kernel
     _UPDATE[params_type] = update_kernel
     if perturb_kernel is not None:
-        _PERTURB[params_type] = perturb_kernel
+        _PERTURB[params_type] = (cls.perturbs, perturb_kernel)
     return cls
 
 
@@ -258,42 +282,48 @@ def rule_update(kp, ks, w, E, signal, lo, hi):
     raise NotImplementedError("rule_update is called from Numba code only")
 
 
-def rule_weights(kp, run_seed, trial, w, sign, signed, E):
+def rule_weights(kp, run_seed, trial, net, w, sign, signed, E):
     """Compiled code only: the signed weights (n_edges,) global trial ``trial`` runs with. A
     perturbing rule draws its noise from ``trial_seed(run_seed, trial)`` into the trace row
     ``E`` and returns perturbed weights (a new array); any other rule returns ``signed``
-    itself (and computes nothing)."""
+    itself (and computes nothing). ``net``: the network's EventNet record."""
     raise NotImplementedError("rule_weights is called from Numba code only")
 
 
 @overload(rule_weights, jit_options={"nogil": True})
-def _ov_weights(kp, run_seed, trial, w, sign, signed, E):
+def _ov_weights(kp, run_seed, trial, net, w, sign, signed, E):
     cls = getattr(kp, "instance_class", None)
     if cls not in _TRACE:
         return None
-    kernel = _PERTURB.get(cls)
-    if kernel is None:
+    kind = _PERTURB.get(cls, (None, None))[0]
+    if kind is None:
 
-        def plain(kp, run_seed, trial, w, sign, signed, E):
+        def plain(kp, run_seed, trial, net, w, sign, signed, E):
             return signed
 
         return plain
+    if kind == "weights":
 
-    def impl(kp, run_seed, trial, w, sign, signed, E):
-        return rule_perturb(kp, trial_seed(run_seed, trial), w, sign, E)
+        def impl(kp, run_seed, trial, net, w, sign, signed, E):
+            return rule_perturb(kp, trial_seed(run_seed, trial), w, sign, E)
 
-    return impl
+        return impl
+
+    def impl_nodes(kp, run_seed, trial, net, w, sign, signed, E):
+        return rule_perturb_nodes(kp, trial_seed(run_seed, trial), net, w, sign, E)
+
+    return impl_nodes
 
 
 def rule_perturb(kp, seed, w, sign, E):
-    """Compiled code only: a perturbing rule's ``perturb`` kernel with the seed given."""
+    """Compiled code only: a weight-perturbing rule's ``perturb`` kernel with the seed given."""
     raise NotImplementedError("rule_perturb is called from Numba code only")
 
 
 @overload(rule_perturb, jit_options={"nogil": True})
 def _ov_perturb(kp, seed, w, sign, E):
-    kernel = _PERTURB.get(getattr(kp, "instance_class", None))
-    if kernel is None:
+    kind, kernel = _PERTURB.get(getattr(kp, "instance_class", None), (None, None))
+    if kind != "weights":
         return None
 
     def impl(kp, seed, w, sign, E):
@@ -302,9 +332,31 @@ def _ov_perturb(kp, seed, w, sign, E):
     return impl
 
 
+def rule_perturb_nodes(kp, seed, net, w, sign, E):
+    """Compiled code only: a node-perturbing rule's ``perturb`` kernel with the seed given."""
+    raise NotImplementedError("rule_perturb_nodes is called from Numba code only")
+
+
+@overload(rule_perturb_nodes, jit_options={"nogil": True})
+def _ov_perturb_nodes(kp, seed, net, w, sign, E):
+    kind, kernel = _PERTURB.get(getattr(kp, "instance_class", None), (None, None))
+    if kind != "nodes":
+        return None
+
+    def impl(kp, seed, net, w, sign, E):
+        return kernel(kp, seed, net, w, sign, E)
+
+    return impl
+
+
 @njit(cache=True, nogil=True)
 def _weights_one(kp, seed, w, sign, E):
     return rule_perturb(kp, seed, w, sign, E)
+
+
+@njit(cache=True, nogil=True)
+def _nodes_one(kp, seed, net, w, sign, E):
+    return rule_perturb_nodes(kp, seed, net, w, sign, E)
 
 
 @njit(cache=True, nogil=True)

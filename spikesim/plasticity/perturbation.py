@@ -1,5 +1,8 @@
-"""Weight perturbation as a :class:`~spikesim.plasticity.base.Rule`: the textbook zero-order
-method whose abstract dynamics Schmidt-Hieber's eq. (4.5) describes.
+"""Weight and node perturbation as :class:`~spikesim.plasticity.base.Rule` s: the textbook
+zero-order methods (weight perturbation: the dynamics Schmidt-Hieber's eq. (4.5)
+describes; node perturbation: :class:`NodePerturbation` below).
+
+Weight perturbation.
 
 Each trial runs with every learned weight perturbed multiplicatively by independent noise,
 
@@ -44,7 +47,13 @@ from numba import njit
 from spikesim.errors import ValidationError
 from spikesim.plasticity.base import Rule, register_rule
 
-__all__ = ["WeightPerturbation", "WeightPerturbationKernel", "WeightPerturbationState"]
+__all__ = [
+    "NodePerturbation",
+    "NodePerturbationKernel",
+    "WeightPerturbation",
+    "WeightPerturbationKernel",
+    "WeightPerturbationState",
+]
 
 
 class WeightPerturbationKernel(NamedTuple):
@@ -89,7 +98,7 @@ class WeightPerturbation(Rule):
     name = "weight-perturbation"
     signal = "scalar"
     State = WeightPerturbationState
-    perturbs = True
+    perturbs = "weights"
 
     def validate(self) -> None:
         for key in ("sigma", "max_step", "w_min", "w_max"):
@@ -187,4 +196,195 @@ def _wp_update(kp, ks, w, E, signal, lo, hi):
 
 register_rule(
     WeightPerturbation, _wp_trace, _wp_update, WeightPerturbationKernel, perturb_kernel=_wp_perturb
+)
+
+
+# -- node perturbation -------------------------------------------------------------------------
+class NodePerturbationKernel(NamedTuple):
+    """The kernels' parameters: noise scale ``sigma`` (of each neuron's log input gain), the
+    step limit and the weight bounds."""
+
+    sigma: float
+    max_step: float
+    w_min: float
+    w_max: float
+
+
+@dataclasses.dataclass(frozen=True)
+class NodePerturbation(Rule):
+    """Node perturbation (Williams 1992, Machine Learning 8:229; Werfel, Xie & Seung 2005,
+    Neural Computation 17:2699; for spiking neurons Fiete & Seung 2006, PRL 97:048104):
+    each trial perturbs every neuron's input, and each weight is updated by the correlation
+    of its neuron's perturbation with the trial's loss, times its presynaptic activity.
+
+    The perturbation (the documented engine option: a per-trial, per-neuron gain). Every
+    non-input neuron ``i`` draws ``xi_i ~ N(0, 1)`` (iid over neurons and trials) and the
+    trial runs with all its incoming signed weights multiplied by ``g_i = exp(sigma xi_i)``.
+    The potential is linear in the weights and resets to 0, so this is *exactly* a
+    threshold ``theta_i / g_i`` for the trial, i.e. a potential offset ``delta_i = theta_i
+    (1 - 1/g_i) ~ sigma theta_i xi_i`` (tested: the spikes equal those of the network with
+    the thresholds changed). Evaluation trials run unperturbed.
+
+    The estimate. To first order the loss changes by ``sum_i delta_i dL/d delta_i``; so with
+    the baseline ``L_bar``, ``E[(L - L_bar) xi_i] = sigma theta_i dL/d delta_i``. A weight
+    ``W_ij = sign_ij w_ij`` moves the potential of ``i`` by ``dW_ij x_j(t)``, where
+    ``x_j(t) = sum_a exp(-(t - a) / tau_i)`` sums ``j``'s arrivals ``a`` at ``i``; replacing
+    ``x_j(t)`` by its trial mean
+
+        X_ij = (1/T) int_0^T x_j dt = (1/T) sum_{a < T} tau_i (1 - exp(-(T - a) / tau_i))
+
+    gives ``dL/dW_ij ~ X_ij dL/d delta_i`` (exact for a potential offset; the
+    approximation is that ``W_ij`` acts through ``x_j(t)``, not its mean). The trace is
+
+        E_ij = sign_ij xi_i X_ij / theta_i,
+
+    and, as :class:`WeightPerturbation`, the update descends the log-weights,
+    ``d log w_ij = w_ij sign_ij dL/dW_ij``:
+
+        log w_ij <- log w_ij - clip((s / sigma) w_ij E_ij, -max_step, max_step),
+        s = alpha_k (L - L_bar)
+
+    then ``w`` is clipped to ``[w_min, w_max]``. One scalar per neuron is drawn (not one per
+    weight), so the estimate's variance grows with the number of neurons, not of weights
+    (Werfel et al. 2005). Every neuron, hidden or output, is perturbed; edges whose
+    presynaptic neuron is silent get no update (``X = 0``).
+
+    Parameters
+    ----------
+    sigma : float
+        Standard deviation of each neuron's log input gain, > 0 (0.1: inputs scaled by about
+        10% per trial).
+    max_step : float
+        Largest change of one log-weight in one update, > 0.
+    w_min, w_max : float
+        Clipping of the weight magnitudes after each update, ``0 <= w_min <= w_max``.
+    """
+
+    sigma: float = dataclasses.field(
+        default=0.1, metadata={"doc": "std of each neuron's log input gain g = exp(sigma xi)"}
+    )
+    max_step: float = dataclasses.field(
+        default=0.5, metadata={"doc": "largest change of a log-weight per update, > 0"}
+    )
+    w_min: float = dataclasses.field(default=0.0, metadata={"doc": "weight floor"})
+    w_max: float = dataclasses.field(
+        default=np.inf, metadata={"doc": "weight ceiling", "config_default": 1e9}
+    )
+
+    name = "node-perturbation"
+    signal = "scalar"
+    State = WeightPerturbationState
+    perturbs = "nodes"
+
+    def validate(self) -> None:
+        WeightPerturbation.validate(self)
+
+    def kernel_params(self, *, noise_scale: float = 1.0) -> NodePerturbationKernel:
+        """The noise is the rule's own, not spike-time noise: ``noise_scale`` is ignored."""
+        return NodePerturbationKernel(
+            float(self.sigma), float(self.max_step), float(self.w_min), float(self.w_max)
+        )
+
+    def weight_bounds(self) -> tuple[float, float]:
+        return float(self.w_min), float(self.w_max)
+
+    def init_state(self, n_edges: int) -> WeightPerturbationState:
+        return WeightPerturbationState()
+
+    def trace_reference(self, network, record, *, noise_scale: float = 1.0) -> np.ndarray:
+        """The trace of a trial without noise (a zero noise row): zeros. The spike-dependent
+        factor ``sign_ij X_ij / theta_i`` is :meth:`activity_reference`."""
+        return np.zeros(network.n_edges)
+
+    def activity_reference(self, network, record) -> np.ndarray:
+        """``sign_ij X_ij / theta_i`` of every edge, shape (n_edges,), summed arrival by
+        arrival with :mod:`math` (slow reference of the trace kernel's factor)."""
+        trains = record.trains()
+        T = float(record.duration)
+        out = np.zeros(network.n_edges)
+        for e in range(network.n_edges):
+            i = int(network.post[e])
+            tau = float(network.tau_syn[i])
+            total = 0.0
+            for t in trains[int(network.pre[e])]:
+                a = float(t) + float(network.delay[e])
+                if a < T:
+                    total += tau * (1.0 - math.exp(-(T - a) / tau))
+            out[e] = float(network.sign[e]) * total / T / float(network.threshold[i])
+        return out
+
+    def perturbed_reference(self, network, w, seed: int) -> tuple[np.ndarray, np.ndarray]:
+        """Slow reference of the perturbation: one draw per neuron with incoming edges, in
+        neuron order (the same generator), ``sign * w * exp(sigma xi_post)`` edge by edge."""
+        targets = sorted({int(j) for j in network.post})
+        xi = dict(zip(targets, _draws(int(seed), len(targets)), strict=True))
+        noise = np.array([xi[int(j)] for j in network.post])
+        signed = np.array(
+            [
+                float(s) * float(x) * math.exp(self.sigma * float(z))
+                for x, s, z in zip(w, network.sign, noise, strict=True)
+            ]
+        )
+        return signed, noise
+
+
+@njit(cache=True, nogil=True)
+def _np_perturb(kp, seed, net, w, sign, E):
+    """One standard normal ``xi_i`` per neuron with incoming edges (neuron order; Numba's
+    generator seeded with ``seed``), written to ``E`` on each incoming edge; returns the
+    signed weights ``sign * w * exp(sigma xi_post)``."""
+    np.random.seed(seed)
+    in_ptr, in_edges = net.in_ptr, net.in_edges
+    out = np.empty(w.shape[0])
+    for i in range(in_ptr.shape[0] - 1):
+        if in_ptr[i + 1] == in_ptr[i]:
+            continue
+        z = np.random.standard_normal()
+        g = np.exp(kp.sigma * z)
+        for q in range(in_ptr[i], in_ptr[i + 1]):
+            e = in_edges[q]
+            E[e] = z
+            out[e] = sign[e] * (w[e] * g)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _np_trace(kp, net, start, count, buf, duration, out):
+    """``out[e] *= sign_e X_e / theta_post(e)`` (the noise already in ``out``), with
+    ``X_e`` the trial mean of the presynaptic PSP trace (class docstring)."""
+    in_ptr, in_edges, pre, delay, sign = net.in_ptr, net.in_edges, net.pre, net.delay, net.sign
+    for i in range(in_ptr.shape[0] - 1):
+        tau = net.tau_syn[i]
+        scale = 1.0 / (duration * net.threshold[i])
+        for q in range(in_ptr[i], in_ptr[i + 1]):
+            e = in_edges[q]
+            j = pre[e]
+            d = delay[e]
+            total = 0.0
+            for k in range(start[j], start[j] + count[j]):
+                a = buf[k] + d
+                if a < duration:
+                    total += tau * (-np.expm1(-(duration - a) / tau))
+            out[e] *= sign[e] * total * scale
+
+
+@njit(cache=True, nogil=True)
+def _np_update(kp, ks, w, E, signal, lo, hi):
+    """``log w_e -= clip((signal / sigma) w_e E_e, +-max_step)`` on edges ``lo:hi``, then
+    clipping to ``[w_min, w_max]``; returns ``sum_e |step_e|`` (before the step limit)."""
+    if signal == 0.0:
+        return 0.0
+    a = signal / kp.sigma
+    rel = 0.0
+    for e in range(lo, hi):
+        step = a * w[e] * E[e]
+        rel += abs(step)
+        step = min(max(step, -kp.max_step), kp.max_step)
+        v = w[e] * np.exp(-step)
+        w[e] = min(max(v, kp.w_min), kp.w_max)
+    return rel
+
+
+register_rule(
+    NodePerturbation, _np_trace, _np_update, NodePerturbationKernel, perturb_kernel=_np_perturb
 )

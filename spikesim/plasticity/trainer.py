@@ -165,7 +165,7 @@ def _may_update(sig, trials, t):
 def _forward(kp, net, wt, task, sig, trials, t, out, E):
     """Trial ``t`` with the current weights (a perturbing rule's perturbation of them, its
     noise written to the trace row ``E``); records its loss and prediction in ``out``."""
-    signed = rule_weights(kp, sig.seed, sig.step0 + t, wt.w, wt.sign, wt.signed, E)
+    signed = rule_weights(kp, sig.seed, sig.step0 + t, net, wt.w, wt.sign, wt.signed, E)
     start, count, buf, loss, pred = forward_trial(net, signed, task, trials, t)
     out.losses[t] = loss
     out.preds[t] = pred
