@@ -6,6 +6,7 @@ Public API: :class:`Network`, :func:`simulate`, :class:`SpikeRecord`, the builde
 finished run back; :func:`to_nir` / :func:`from_nir` convert to and from NIR graphs.
 """
 
+import spikesim._jitcache  # noqa: F401  (first: drops a stale Numba cache, see there)
 from spikesim import encoding
 from spikesim._version import __version__
 from spikesim.errors import (

@@ -189,6 +189,7 @@ def test_sweep_and_train_share_the_reader():
 LAYERS = {
     "errors": 0,
     "_version": 0,
+    "_jitcache": 0,
     "graph": 1,
     "record": 1,
     "nwb": 1,
