@@ -4,8 +4,6 @@ reconstruction loss, the IL energy gradient, and the rate kind's reconstruction 
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 
