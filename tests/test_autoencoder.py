@@ -168,3 +168,57 @@ def test_target_input_needs_matching_sizes_and_a_dense_loss():
         R.make("bp", sizes=SIZES, target="output")
     with pytest.raises(NotImplementedError):
         R.make("ep", sizes=(6, 4, 6)).reconstruct(_x())
+
+
+def _ae_config(**learner):
+    return {
+        "experiment": {"kind": "rate", "name": "blobs-ae", "seed": 1},
+        "task": {"dataset": "blobs", "n_train": 200, "n_test": 100},
+        "learner": {"name": "bp", "sizes": [20, 8, 20], "target": "input", **learner},
+        "train": {"epochs": 3, "batch_size": 10, "eval_every": 200},
+    }
+
+
+def test_rate_kind_trains_an_autoencoder_and_reports_reconstruction_losses(tmp_path):
+    from spikesim import data, rate
+    from spikesim.experiments import resolve, run_experiment
+    from spikesim.experiments.train_rate import load_checkpoint
+
+    cfg = resolve(_ae_config(loss="squared", learning_rate=0.05))
+    res = run_experiment(cfg, tmp_path)
+    final, curve = res["final"], res["curve"]
+    assert "test_accuracy" not in final and "train_error" not in final
+    assert [c["samples_seen"] for c in curve] == [0, 200, 400, 600]
+    assert curve[-1]["test_loss"] < curve[0]["test_loss"]
+    # the final test loss is the learner's reconstruction loss on the whole test set
+    ds = data.load("blobs", seed=1, n_train=200, n_test=100)
+    learner = rate.make("bp", seed=1, sizes=(20, 8, 20), target="input", loss="squared")
+    learner.initialize()
+    learner.load_state_dict(load_checkpoint(tmp_path / "checkpoint.npz")[0])
+    x = ds.x_test.astype(learner.dtype)
+    assert np.isclose(final["test_loss"], 0.5 * np.mean((learner.reconstruct(x) - x) ** 2))
+    assert (tmp_path / "learning_curve.png").stat().st_size > 1000
+
+
+def test_rate_kind_autoencoder_sizes_must_end_with_the_inputs(tmp_path):
+    from spikesim.errors import ConfigError
+    from spikesim.experiments import resolve, run_experiment
+
+    cfg = _ae_config(loss="squared")
+    cfg["learner"]["sizes"] = [20, 8, 4]
+    with pytest.raises(ConfigError, match="as many outputs as inputs"):
+        run_experiment(resolve(cfg), tmp_path)
+
+
+def test_rate_kind_n_per_class(tmp_path):
+    from spikesim import data
+    from spikesim.experiments import resolve
+    from spikesim.experiments.kinds.rate import build
+
+    cfg = _ae_config()
+    cfg["task"] = {"dataset": "blobs", "n_per_class": 7}
+    cfg["learner"] = {"name": "bp", "sizes": [20, 8, 4]}
+    _, ds = build(resolve(cfg))
+    ref = data.load("blobs", seed=1).per_class(7)
+    assert np.array_equal(ds.y_train, ref.y_train)
+    assert np.array_equal(np.bincount(ds.y_train), [7, 7, 7, 7])
