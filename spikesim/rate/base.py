@@ -174,8 +174,8 @@ class RateLearner(metaclass=_Hyperparameters):
     counts_flops: ClassVar[bool] = False
     #: capability: the learner has the hyperparameter ``target`` (``"label"``, or
     #: ``"input"``: an autoencoder that learns to reproduce ``x``, ``sizes[-1] ==
-    #: sizes[0]``, and ignores the labels); :meth:`reconstruct` and
-    #: :meth:`reconstruction_loss` are defined
+    #: sizes[0]``, and ignores the labels) and accepts ``loss = "sigmoid-bce"``;
+    #: :meth:`reconstruct` and :meth:`reconstruction_loss` are defined
     reconstructs: ClassVar[bool] = False
     #: parameters larger than this in magnitude count as diverged (a bounded loss, such
     #: as the hinge loss, lets weights grow without ever becoming non-finite)
