@@ -28,7 +28,9 @@ resolved config lists every hyperparameter. ``seed`` comes from ``experiment.see
 Outputs (the run contract, ``docs/guide/file-formats.md``): ``results.json`` (``final``:
 ``test_accuracy``, ``train_error``, ``train_loss``, ``samples_seen``, ``wall_s``,
 ``n_parameters``; ``curve``: one point per evaluation; ``details``: learner, dataset,
-hyperparameters), ``learning_curve.png``, ``checkpoint.npz`` (learner state as
+hyperparameters; an autoencoder, ``learner.target = "input"``, reports the per-pixel
+reconstruction loss ``test_loss`` and ``train_reconstruction_loss`` instead of
+``test_accuracy`` and ``train_error``), ``learning_curve.png``, ``checkpoint.npz`` (learner state as
 ``learner.<name>`` + position; ``--resume`` continues from it and ends identical to an
 uninterrupted run; ``train.epochs`` / ``train.max_iterations`` may grow on resume).
 """
