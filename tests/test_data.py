@@ -77,3 +77,34 @@ def test_fashion_mnist_when_installed():
     ds = data.load("fashion-mnist")
     assert ds.x_train.shape == (60000, 784) and ds.x_test.shape == (10000, 784)
     assert np.bincount(ds.y_train).tolist() == [6000] * 10
+
+
+def test_per_class_keeps_the_first_n_of_every_class_in_order():
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 4, 60)
+    x = np.arange(60, dtype=float)[:, None] * np.ones((1, 3))
+    ds = data.Dataset("toy", x, y, x[:5], y[:5], 4)
+    sub = ds.per_class(3)
+    # slow reference: walk the examples in order, keep one while its class has < 3
+    kept, count = [], {}
+    for i, c in enumerate(y):
+        if count.get(c, 0) < 3:
+            kept.append(i)
+            count[c] = count.get(c, 0) + 1
+    assert np.array_equal(sub.x_train[:, 0], np.array(kept, dtype=float))
+    assert np.array_equal(sub.y_train, y[kept])
+    assert np.array_equal(np.bincount(sub.y_train, minlength=4), [3, 3, 3, 3])
+    assert sub.x_test is ds.x_test
+    with pytest.raises(ValidationError, match="class 0 of 'toy' has only"):
+        ds.per_class(int(np.sum(y == 0)) + 1)
+    with pytest.raises(ValidationError, match="n_per_class must be a positive integer"):
+        ds.per_class(0)
+
+
+def test_load_applies_n_per_class_before_n_train(tmp_path):
+    write_fake(tmp_path, n_train=200)
+    full = data.load("mnist", path=str(tmp_path))
+    ds = data.load("mnist", path=str(tmp_path), n_per_class=2, n_train=7)
+    ref = full.per_class(2)
+    assert np.array_equal(ds.y_train, ref.y_train[:7])
+    assert np.array_equal(ds.x_train, ref.x_train[:7])

@@ -52,6 +52,36 @@ class Dataset:
             self.n_classes,
         )
 
+    def per_class(self, n: int) -> Dataset:
+        """The first ``n`` training examples of every class, in their original order (a
+        balanced subset; Alonso et al. 2022, appendix Table 8: 10, 100, 500 per class). The
+        test set is kept.
+
+        Raises
+        ------
+        ValidationError
+            ``n`` is not a positive integer, or a class has fewer than ``n`` examples.
+        """
+        if not isinstance(n, int | np.integer) or isinstance(n, bool) or n < 1:
+            raise ValidationError(f"n_per_class must be a positive integer, got {n!r}")
+        keep = np.zeros(len(self.y_train), dtype=bool)
+        for c in range(self.n_classes):
+            where = np.flatnonzero(self.y_train == c)
+            if len(where) < n:
+                raise ValidationError(
+                    f"n_per_class = {n}: class {c} of {self.name!r} has only {len(where)} "
+                    "training examples"
+                )
+            keep[where[:n]] = True
+        return Dataset(
+            self.name,
+            self.x_train[keep],
+            self.y_train[keep],
+            self.x_test,
+            self.y_test,
+            self.n_classes,
+        )
+
 
 def register(name: str) -> Callable:
     """Decorator registering a loader ``f(*, path, seed, test_fraction) -> Dataset``."""
@@ -76,6 +106,7 @@ def load(
     test_fraction: float = 0.2,
     n_train: int | None = None,
     n_test: int | None = None,
+    n_per_class: int | None = None,
 ) -> Dataset:
     """Load a dataset by name.
 
@@ -93,6 +124,9 @@ def load(
         Held-out fraction for datasets without a fixed split, in (0, 1).
     n_train, n_test : int, optional
         Keep only the first examples of each split.
+    n_per_class : int, optional
+        Keep only the first ``n_per_class`` training examples of every class
+        (:meth:`Dataset.per_class`), before ``n_train`` is applied.
 
     Returns
     -------
@@ -106,6 +140,8 @@ def load(
         if n is not None and (not isinstance(n, int | np.integer) or n < 1):
             raise ValidationError(f"{label} must be a positive integer, got {n!r}")
     ds = _LOADERS[name](path=path, seed=int(seed), test_fraction=float(test_fraction))
+    if n_per_class:
+        ds = ds.per_class(n_per_class)
     return ds.subset(n_train, n_test) if (n_train or n_test) else ds
 
 

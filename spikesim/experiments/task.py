@@ -37,6 +37,12 @@ def task_table(default_dataset: str | None = None) -> dict[str, Field]:
         "dataset": dataset,
         "n_train": Field(int, 0, check=_non_negative, doc="first n training examples (0: all)"),
         "n_test": Field(int, 0, check=_non_negative, doc="first n test examples (0: all)"),
+        "n_per_class": Field(
+            int,
+            0,
+            check=_non_negative,
+            doc="first n training examples of every class, before n_train (0: all)",
+        ),
         "path": Field(str, "", doc="directory of the dataset's files (default: standard places)"),
         "test_fraction": Field(
             float,
@@ -47,7 +53,9 @@ def task_table(default_dataset: str | None = None) -> dict[str, Field]:
     }
 
 
-def load_task(task: dict, *, seed: int, sizes: Sequence[int], sizes_key: str):
+def load_task(
+    task: dict, *, seed: int, sizes: Sequence[int], sizes_key: str, reconstruct: bool = False
+):
     """Load the dataset of a resolved ``[task]`` table and check the layer sizes fit it.
 
     Parameters
@@ -60,6 +68,9 @@ def load_task(task: dict, *, seed: int, sizes: Sequence[int], sizes_key: str):
         Layer widths of the model, input first.
     sizes_key : str
         Where the sizes come from, for error messages (e.g. ``"learner.sizes"``).
+    reconstruct : bool
+        The model reproduces its input (an autoencoder): the last size must be the number
+        of features, not of classes.
 
     Returns
     -------
@@ -75,10 +86,18 @@ def load_task(task: dict, *, seed: int, sizes: Sequence[int], sizes_key: str):
             test_fraction=task["test_fraction"],
             n_train=task["n_train"] or None,
             n_test=task["n_test"] or None,
+            n_per_class=task["n_per_class"] or None,
         )
     except ValidationError as exc:
         raise ConfigError(f"task: {exc}") from None
     sizes = list(sizes)
+    if reconstruct:
+        if sizes[0] != ds.n_features or sizes[-1] != ds.n_features:
+            raise ConfigError(
+                f"{sizes_key} = {sizes} does not fit {task['dataset']!r} as an autoencoder: the "
+                f"first and the last size must both be {ds.n_features} (inputs)"
+            )
+        return ds
     if sizes[0] != ds.n_features or sizes[-1] != ds.n_classes:
         raise ConfigError(
             f"{sizes_key} = {sizes} does not fit {task['dataset']!r}: the first size must be "

@@ -49,6 +49,17 @@ def _accuracy(learner, x: np.ndarray, y: np.ndarray, chunk: int = 10_000) -> flo
     return correct / len(y)
 
 
+def _reconstruction_loss(learner, x: np.ndarray, chunk: int = 10_000) -> float | None:
+    """Per-pixel mean reconstruction loss over ``x`` (in chunks)."""
+    if len(x) == 0:
+        return None
+    total = 0.0
+    for i in range(0, len(x), chunk):
+        part = x[i : i + chunk]
+        total += learner.reconstruction_loss(part) * len(part)
+    return total / len(x)
+
+
 class RateStepper(Stepper):
     """Minibatch training of a rate learner (:mod:`spikesim.rate`).
 
@@ -68,6 +79,9 @@ class RateStepper(Stepper):
         If positive, exactly this many steps, cycling through epochs.
     eval_n_test : int
         Test examples of the intermediate evaluations (0: all); the final one uses all.
+        An autoencoder (a learner with ``reconstructs`` and ``target = "input"``) is
+        evaluated by its per-pixel reconstruction loss (``test_loss``; final also
+        ``train_reconstruction_loss``) instead of accuracies.
     train_error_n : int
         Training examples of the final training error (0: all).
     """
@@ -88,7 +102,15 @@ class RateStepper(Stepper):
         train_error_n: int = 0,
     ):
         sizes = tuple(learner.sizes)
-        if sizes[0] != dataset.n_features or sizes[-1] != dataset.n_classes:
+        #: an autoencoder: the learner reproduces its input (``target = "input"``)
+        self.reconstructs = type(learner).reconstructs and learner.target == "input"
+        if self.reconstructs:
+            if sizes[0] != dataset.n_features or sizes[-1] != dataset.n_features:
+                raise ValidationError(
+                    f"learner sizes {list(sizes)} do not fit dataset {dataset.name!r} as an "
+                    f"autoencoder: it needs {dataset.n_features} inputs and as many outputs"
+                )
+        elif sizes[0] != dataset.n_features or sizes[-1] != dataset.n_classes:
             raise ValidationError(
                 f"learner sizes {list(sizes)} do not fit dataset {dataset.name!r}: it needs "
                 f"{dataset.n_features} inputs and {dataset.n_classes} outputs"
@@ -151,6 +173,11 @@ class RateStepper(Stepper):
         return StepReport(samples=len(idx), stats={"train_loss": float(loss)}, epoch_end=end)
 
     def evaluate(self) -> dict[str, Any]:
+        if self.reconstructs:
+            return {
+                "test_loss": _reconstruction_loss(self.learner, self.x_test[: self.n_eval]),
+                "epoch": self._seen / self.n,
+            }
         return {
             "test_accuracy": _accuracy(
                 self.learner, self.x_test[: self.n_eval], self.y_test[: self.n_eval]
@@ -185,11 +212,21 @@ class RateStepper(Stepper):
     def finalize(self, curve: list[dict], out_dir: Path | None) -> dict[str, Any]:
         lr = self.learner
         n_tr = self.n if self.train_error_n == 0 else min(self.train_error_n, self.n)
-        train_acc = _accuracy(lr, self.x_train[:n_tr], self.y_train[:n_tr])
         if self._epoch_loss[1]:
             train_loss = self._epoch_loss[0] / self._epoch_loss[1]
         else:
             train_loss = self._last_epoch_loss
+        details = {"learner": lr.name, "dataset": self.dataset.name, "params": lr.get_params()}
+        if self.reconstructs:
+            final = {
+                "test_loss": _reconstruction_loss(lr, self.x_test),
+                "train_reconstruction_loss": _reconstruction_loss(lr, self.x_train[:n_tr]),
+                "train_loss": train_loss,
+                "epochs": self._seen / self.n,
+                "n_parameters": lr.n_parameters(),
+            }
+            return {"final": final, "details": details}
+        train_acc = _accuracy(lr, self.x_train[:n_tr], self.y_train[:n_tr])
         final = {
             "test_accuracy": _accuracy(lr, self.x_test, self.y_test),
             "train_error": 1.0 - train_acc,
@@ -197,5 +234,4 @@ class RateStepper(Stepper):
             "epochs": self._seen / self.n,
             "n_parameters": lr.n_parameters(),
         }
-        details = {"learner": lr.name, "dataset": self.dataset.name, "params": lr.get_params()}
         return {"final": final, "details": details}

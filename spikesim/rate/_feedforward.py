@@ -28,6 +28,7 @@ class FeedforwardLearner(RateLearner):
     """
 
     counts_flops: ClassVar[bool] = True
+    reconstructs: ClassVar[bool] = True
 
     activation: str = "relu"
     loss: str = "cross-entropy"
@@ -35,6 +36,7 @@ class FeedforwardLearner(RateLearner):
     bias: bool = True
     mu: float = 1.0
     sparsity: float = 0.0
+    target: str = "label"
 
     # fixed unless a subclass declares them as hyperparameters
     optimizer = "sgd"
@@ -57,6 +59,14 @@ class FeedforwardLearner(RateLearner):
         self._require(self.adam_eps > 0, "adam_eps", "must be positive")
         self._require(self.mu >= 0, "mu", "must be >= 0")
         self._require(0 <= self.sparsity < 1, "sparsity", "must be in [0, 1)")
+        self._check_target()
+        if self.target == "input":
+            self._require(
+                self.loss in _mlp.TARGET_LOSSES,
+                "loss",
+                f"takes no dense target: target = 'input' needs one of "
+                f"{', '.join(_mlp.TARGET_LOSSES)}",
+            )
 
     # -- state -----------------------------------------------------------------------------
     def _initialize(self, rng: np.random.Generator) -> None:
@@ -171,10 +181,22 @@ class FeedforwardLearner(RateLearner):
         acts, _ = _mlp.forward(x, self.W, self.b, self.activation)
         return acts[-1]
 
+    def reconstruct(self, x: np.ndarray) -> np.ndarray:
+        scores = self.predict_scores(x)
+        return _mlp.sigmoid(scores) if self.loss == "sigmoid-bce" else scores
+
+    def reconstruction_loss(self, x: np.ndarray) -> float:
+        x = np.asarray(self._check_x(x), dtype=self.dtype)
+        loss, _ = _mlp.target_loss_and_grad(self.loss, self.predict_scores(x), x)
+        return loss / self.sizes[-1]
+
     def _fit_batch(self, x: np.ndarray, y: np.ndarray, index) -> float:
         x = np.asarray(x, dtype=self.dtype)
         acts, fields = _mlp.forward(x, self.W, self.b, self.activation)
-        loss, g = _mlp.loss_and_grad(self.loss, acts[-1], y, self.mu)
+        if self.target == "input":
+            loss, g = _mlp.target_loss_and_grad(self.loss, acts[-1], x)
+        else:
+            loss, g = _mlp.loss_and_grad(self.loss, acts[-1], y, self.mu)
         grad_w, grad_b = _mlp.backward(g, acts, fields, self._feedback(), self.activation)
         self._feedback_step(grad_w)
         if self.mask_W is not None:

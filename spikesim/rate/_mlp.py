@@ -17,7 +17,9 @@ import numpy as np
 from spikesim.errors import ValidationError
 
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "hard-sigmoid", "saturated", "linear")
-LOSSES = ("cross-entropy", "squared", "hinge")
+LOSSES = ("cross-entropy", "squared", "hinge", "sigmoid-bce")
+#: the losses that take a dense target (an autoencoder's input), :func:`target_loss_and_grad`
+TARGET_LOSSES = ("squared", "sigmoid-bce")
 OPTIMIZERS = ("sgd", "adam")
 DTYPES = ("float32", "float64")
 
@@ -64,13 +66,60 @@ def activation_derivative(name: str, h: np.ndarray, a: np.ndarray) -> np.ndarray
 
 
 # -- losses ------------------------------------------------------------------------------
+def sigmoid(z: np.ndarray) -> np.ndarray:
+    """Logistic sigmoid ``1 / (1 + exp(-z))``, elementwise, without overflow warnings."""
+    e = np.exp(-np.abs(z))
+    return np.where(z >= 0, 1 / (1 + e), e / (1 + e))
+
+
+def bce_with_logits(z: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Binary cross-entropy of targets ``t`` in [0, 1] against ``sigmoid(z)``, elementwise:
+    ``-t log sigmoid(z) - (1 - t) log(1 - sigmoid(z)) = max(z, 0) - t z + log1p(exp(-|z|))``
+    (the stable form); its derivative in ``z`` is ``sigmoid(z) - t``."""
+    return np.maximum(z, 0) - t * z + np.log1p(np.exp(-np.abs(z)))
+
+
+def target_loss_and_grad(name: str, f: np.ndarray, t: np.ndarray):
+    """Mean loss over the minibatch against a dense target, and its gradient in the scores.
+
+    Parameters
+    ----------
+    name : {"squared", "sigmoid-bce"}
+        ``0.5 ||f - t||^2``, or ``sum_j bce(t_j, sigmoid(f_j))`` (binary cross-entropy of
+        the sigmoid outputs, Alonso et al. 2022's autoencoders), per example.
+    f : ndarray, shape (batch, n)
+        Output scores.
+    t : ndarray, shape (batch, n)
+        Targets (an autoencoder's input; in [0, 1] for ``sigmoid-bce``).
+
+    Returns
+    -------
+    loss : float
+        Mean over the minibatch of the per-example sum over outputs.
+    grad : ndarray, shape (batch, n)
+        ``d loss / d f`` (already divided by the batch size): ``f - t`` or
+        ``sigmoid(f) - t``, over ``batch``.
+    """
+    n = f.shape[0]
+    if name == "squared":
+        d = f - t
+        return float(0.5 * np.mean(np.sum(d * d, axis=1))), d / f.dtype.type(n)
+    if name == "sigmoid-bce":
+        loss = float(np.mean(np.sum(bce_with_logits(f, t), axis=1)))
+        return loss, (sigmoid(f) - t).astype(f.dtype, copy=False) / f.dtype.type(n)
+    raise ValidationError(
+        f"loss {name!r} takes no dense target; choose one of {', '.join(TARGET_LOSSES)}"
+    )
+
+
 def loss_and_grad(name: str, f: np.ndarray, y: np.ndarray, mu: float = 1.0):
     """Mean loss over the minibatch and its gradient with respect to the scores.
 
     Parameters
     ----------
-    name : {"cross-entropy", "squared", "hinge"}
+    name : {"cross-entropy", "squared", "hinge", "sigmoid-bce"}
         ``cross-entropy``: ``-log softmax(f)_y``; ``squared``: ``0.5 ||f - onehot(y)||^2``;
+        ``sigmoid-bce``: binary cross-entropy of ``sigmoid(f)`` to ``onehot(y)``;
         ``hinge``: Amit's multi-class hinge loss (Amit 2019, eq. 3)
         ``relu(1 - f_y) + mu * sum_{c != y} relu(1 + f_c)``.
     f : ndarray, shape (batch, n_classes)
@@ -112,6 +161,10 @@ def loss_and_grad(name: str, f: np.ndarray, y: np.ndarray, mu: float = 1.0):
         sign[rows, y] = -1
         g = (w * sign) * active
         return loss, g / f.dtype.type(n)
+    if name == "sigmoid-bce":
+        t = np.zeros_like(f)
+        t[rows, y] = 1
+        return target_loss_and_grad(name, f, t)
     raise ValidationError(f"unknown loss {name!r}; choose one of {', '.join(LOSSES)}")
 
 

@@ -30,6 +30,8 @@ from spikesim.errors import DivergenceError, ValidationError
 
 #: floating-point types a learner computes in
 DTYPES = ("float32", "float64")
+#: what the output of a learner that declares ``reconstructs`` learns
+TARGETS = ("label", "input")
 
 REGISTRY: dict[str, type[RateLearner]] = {}
 
@@ -170,6 +172,11 @@ class RateLearner(metaclass=_Hyperparameters):
     uses_example_index: ClassVar[bool] = False
     #: capability: :meth:`flops_per_sample` counts the matrix products of a step
     counts_flops: ClassVar[bool] = False
+    #: capability: the learner has the hyperparameter ``target`` (``"label"``, or
+    #: ``"input"``: an autoencoder that learns to reproduce ``x``, ``sizes[-1] ==
+    #: sizes[0]``, and ignores the labels) and accepts ``loss = "sigmoid-bce"``;
+    #: :meth:`reconstruct` and :meth:`reconstruction_loss` are defined
+    reconstructs: ClassVar[bool] = False
     #: parameters larger than this in magnitude count as diverged (a bounded loss, such
     #: as the hinge loss, lets weights grow without ever becoming non-finite)
     divergence_limit: ClassVar[float] = 1e12
@@ -293,6 +300,19 @@ class RateLearner(metaclass=_Hyperparameters):
         """
         raise NotImplementedError(f"{self.name}: flops_per_sample is not defined")
 
+    def reconstruct(self, x: np.ndarray) -> np.ndarray:
+        """The output in the space of the data, shape ``(batch, n_out)`` (the sigmoid of the
+        scores for a ``sigmoid-bce`` loss, the scores for a squared loss). Defined where
+        ``reconstructs`` is true."""
+        raise NotImplementedError(f"{self.name}: reconstruct is not defined")
+
+    def reconstruction_loss(self, x: np.ndarray) -> float:
+        """Mean over examples *and* outputs of the output loss of reconstructing ``x``
+        (binary cross-entropy per pixel, as Alonso et al. 2022, Table 3, or ``1/2`` squared
+        error per pixel), without learning; ``x`` of shape ``(batch, n_in)`` with ``n_in ==
+        n_out``. Defined where ``reconstructs`` is true."""
+        raise NotImplementedError(f"{self.name}: reconstruction_loss is not defined")
+
     @classmethod
     def conformance_params(cls) -> dict[str, Any]:
         """Small, fast hyperparameters for :func:`spikesim.testing.rate.check_rate_learner`
@@ -372,6 +392,24 @@ class RateLearner(metaclass=_Hyperparameters):
                     f"{self.name}: state_dict[{key!r}] has shape {np.shape(state[key])}, "
                     f"expected {shape}"
                 )
+
+    def _check_target(self) -> None:
+        """``target`` is ``"label"`` or ``"input"`` (then ``sizes[-1] == sizes[0]``); for
+        learners that declare ``reconstructs``."""
+        self._require_choice("target", TARGETS)
+        if self.target == "input":
+            self._require(
+                self.sizes[-1] == self.sizes[0],
+                "sizes",
+                "must end with as many outputs as inputs for target = 'input' (an autoencoder)",
+            )
+
+    def _targets(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """What the output learns, shape ``(batch, n_out)``: ``x`` itself for an autoencoder
+        (``reconstructs`` and ``target == "input"``), else the one-hot labels."""
+        if self.reconstructs and self.target == "input":
+            return np.asarray(x, dtype=self.dtype)
+        return self._one_hot(y)
 
     def _one_hot(self, y: np.ndarray) -> np.ndarray:
         """One-hot targets, shape ``(batch, n_out)``, in the learner's dtype."""

@@ -31,8 +31,10 @@ class Backprop(FeedforwardLearner):
         Layer sizes ``[n_in, n_hidden..., n_out]``.
     activation : {"relu", "tanh", "sigmoid", "hard-sigmoid", "saturated", "linear"}
         Hidden non-linearity; ``saturated`` is ``clip(0.5 h, -1, 1)``. The output is linear.
-    loss : {"cross-entropy", "squared", "hinge"}
-        Softmax cross-entropy, ``0.5 ||f - onehot(y)||^2``, or Amit's hinge loss (eq. 3).
+    loss : {"cross-entropy", "squared", "hinge", "sigmoid-bce"}
+        Softmax cross-entropy, ``0.5 ||f - t||^2``, Amit's hinge loss (eq. 3), or the binary
+        cross-entropy of ``sigmoid(f)`` to ``t`` (summed over outputs); ``t`` is
+        ``onehot(y)``, or ``x`` for ``target = "input"``.
     optimizer : {"sgd", "adam"}
     learning_rate : float
         Step size (SGD) or Adam's ``alpha``; gradients are means over the minibatch.
@@ -48,6 +50,9 @@ class Backprop(FeedforwardLearner):
         The hinge loss's weight of the wrong classes.
     sparsity : float
         Fraction of every weight matrix fixed at zero (a random mask drawn from ``seed``).
+    target : {"label", "input"}
+        Learn the labels, or reproduce the input (an autoencoder, ``sizes[-1] == sizes[0]``,
+        loss ``squared`` or ``sigmoid-bce``; Alonso et al. 2022, Fig. 3).
     dtype : {"float32", "float64"}
     seed : int
     """

@@ -9,14 +9,18 @@ is; the images are non-negative so this equals ``f(x)`` of the reference code). 
 activities ``h_n`` (n = 1..N-1) are pre-activations with ``f = relu``; ``W_n`` has shape
 ``(n_n, n_{n+1})`` and ``b_n`` shape ``(n_{n+1},)``, so the local predictions are
 ``p_{n+1} = f(h_n) W_n + b_n`` (``f(h_0) = x``). At the output the prediction is ``q =
-softmax(p_N)`` (``loss="softmax-ce"``, the paper's classification setting) or ``q = p_N``
+softmax(p_N)`` (``loss="softmax-ce"``, the paper's classification setting), ``q =
+sigmoid(p_N)`` (``loss="sigmoid-bce"``, the paper's autoencoders) or ``q = p_N``
 (``loss="mse"``), and the output activity is a target ``t`` in the same space as ``q``.
+The label ``y`` is the one-hot class, or the input ``x`` itself for ``target="input"`` (an
+autoencoder).
 
 Energy (eq. 4, with the output local loss written as cross-entropy to the softmax
 prediction for classification)::
 
     F(h, W) = l(t, p_N) + sum_{n=1}^{N-1} 1/2 |h_n - p_n|^2,
-    l = -sum t log softmax(p_N)   (softmax-ce)   or   1/2 |t - p_N|^2   (mse).
+    l = -sum t log softmax(p_N)   (softmax-ce),
+        sum_j bce(t_j, sigmoid(p_N)_j)   (sigmoid-bce)   or   1/2 |t - p_N|^2   (mse).
 
 Local errors ``e_n = h_n - p_n`` (hidden) and ``e_N = t - q`` (output). Inference starts at
 the feedforward pass (``h_n = p_n``) and takes ``n_iter`` gradient steps on the hidden
@@ -75,7 +79,7 @@ from typing import Any, ClassVar, final
 
 import numpy as np
 
-from spikesim.rate._mlp import glorot_uniform
+from spikesim.rate._mlp import bce_with_logits, glorot_uniform, sigmoid
 from spikesim.rate.base import (
     RateLearner,
     layer_parameter_count,
@@ -86,7 +90,7 @@ from spikesim.rate.base import (
 
 __all__ = ["InferenceLearning", "ILSGD", "ILAdam", "ILProx", "softmax"]
 
-_LOSSES = ("softmax-ce", "mse")
+_LOSSES = ("softmax-ce", "mse", "sigmoid-bce")
 _INITS = ("torch", "glorot")
 
 
@@ -119,14 +123,19 @@ class InferenceLearning(RateLearner):
         Inference steps on the hidden activities.
     step_size : float
         Step size of the inference steps.
-    loss : {"softmax-ce", "mse"}
-        Output prediction softmax with cross-entropy local loss, or linear with squared error.
+    loss : {"softmax-ce", "mse", "sigmoid-bce"}
+        Output prediction softmax with cross-entropy local loss, linear with squared error,
+        or sigmoid with binary cross-entropy (summed over the outputs).
     init : {"torch", "glorot"}
         Initial weights: ``torch.nn.Linear``'s ``U(+-1/sqrt(fan_in))`` for weights and biases
         (the reference code), or Glorot-uniform weights and zero biases (as ``bp``).
+    target : {"label", "input"}
+        The output learns the one-hot label, or reproduces the input (an autoencoder,
+        ``sizes[-1] == sizes[0]``, Alonso et al. 2022, Fig. 3: ``loss = "sigmoid-bce"``).
     """
 
     counts_flops: ClassVar[bool] = True
+    reconstructs: ClassVar[bool] = True
 
     sizes: tuple[int, ...] = (784, 500, 500, 10)
     learning_rate: float = 0.03
@@ -134,6 +143,7 @@ class InferenceLearning(RateLearner):
     step_size: float = 0.02
     loss: str = "softmax-ce"
     init: str = "torch"
+    target: str = "label"
 
     def _check_params(self) -> None:
         self._require_rate("learning_rate")
@@ -141,6 +151,7 @@ class InferenceLearning(RateLearner):
         self._require_rate("step_size", allow_zero=True)
         self._require_choice("loss", _LOSSES)
         self._require_choice("init", _INITS)
+        self._check_target()
 
     # -- parameters -----------------------------------------------------------------------
     def _initialize(self, rng: np.random.Generator) -> None:
@@ -188,7 +199,9 @@ class InferenceLearning(RateLearner):
 
     # -- shared computation -----------------------------------------------------------------
     def _out(self, z: np.ndarray) -> np.ndarray:
-        return softmax(z) if self.loss == "softmax-ce" else z
+        if self.loss == "softmax-ce":
+            return softmax(z)
+        return sigmoid(z) if self.loss == "sigmoid-bce" else z
 
     def forward(self, x: np.ndarray) -> list[np.ndarray]:
         """Feedforward pre-activations ``[h_1, ..., h_N]``, shapes ``(batch, n_k)``."""
@@ -211,16 +224,25 @@ class InferenceLearning(RateLearner):
             zs = z - z.max(axis=1, keepdims=True)
             logp = zs - np.log(np.exp(zs).sum(axis=1, keepdims=True))
             return float(-np.mean(np.sum(yoh * logp, axis=1)))
+        if self.loss == "sigmoid-bce":
+            return float(np.mean(np.sum(bce_with_logits(z, yoh), axis=1)))
         return float(0.5 * np.mean(np.sum((yoh - z) ** 2, axis=1)))
 
     def _predict_scores(self, x: np.ndarray) -> np.ndarray:
         return self.forward(np.asarray(x, dtype=self.dtype))[-1]
 
+    def reconstruct(self, x: np.ndarray) -> np.ndarray:
+        return self._out(self.predict_scores(x))
+
+    def reconstruction_loss(self, x: np.ndarray) -> float:
+        x = np.asarray(self._check_x(x), dtype=self.dtype)
+        return self._loss_value(x, self.predict_scores(x)) / self.sizes[-1]
+
     def _fit_batch(self, x: np.ndarray, y: np.ndarray, index: np.ndarray | None) -> float:
         x = np.asarray(x, dtype=self.dtype)
         if x.shape[0] == 0:
             return 0.0
-        yoh = self._one_hot(y)
+        yoh = self._targets(x, y)
         ff = self.forward(x)
         loss = self._loss_value(yoh, ff[-1])
         hidden, target, errors = self.infer(x, yoh, ff)

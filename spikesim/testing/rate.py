@@ -30,7 +30,9 @@ What is checked:
   identically (what resuming a run relies on) and names a missing or misshapen key;
 - divergence raises DivergenceError;
 - the declared capabilities hold: without ``uses_example_index`` the example indices change
-  nothing; with ``counts_flops`` the FLOP count is a positive number.
+  nothing; with ``counts_flops`` the FLOP count is a positive number; with
+  ``reconstructs`` an autoencoder (``target = "input"``) lowers its reconstruction loss,
+  without it ``reconstruct`` raises NotImplementedError.
 """
 
 from __future__ import annotations
@@ -122,7 +124,11 @@ def check_class_contract(cls: type[RateLearner]) -> None:
     default for every hyperparameter, settings for the checks that name known keys."""
     assert not inspect.isabstract(cls), f"{cls.__name__} is abstract: {cls.__abstractmethods__}"
     assert isinstance(cls.name, str) and cls.name, f"{cls.__name__}: name must be a string"
-    for attr, kind in (("uses_example_index", bool), ("counts_flops", bool)):
+    for attr, kind in (
+        ("uses_example_index", bool),
+        ("counts_flops", bool),
+        ("reconstructs", bool),
+    ):
         assert isinstance(getattr(cls, attr), kind), f"{cls.name}: {attr} must be a {kind}"
     assert isinstance(cls.paper_batch_size, int) and cls.paper_batch_size >= 1, (
         f"{cls.name}: paper_batch_size must be a positive int"
@@ -332,6 +338,23 @@ def check_capabilities(cls: type[RateLearner]) -> None:
             )
     else:
         _raises(NotImplementedError, "", lambda: learner.flops_per_sample(BATCH), cls.name)
+    x, _, _, _ = _task()
+    if cls.reconstructs:
+        # an autoencoder of the task's inputs (scaled into [0, 1]; the loss "sigmoid-bce",
+        # which every learner declaring reconstructs has) lowers its loss
+        xs = (x - x.min()) / (x.max() - x.min())
+        auto = _make(cls, target="input", loss="sigmoid-bce", sizes=(SIZES[0], SIZES[1], SIZES[0]))
+        assert auto.reconstruct(xs[:3]).shape == (3, SIZES[0]), f"{cls.name}: reconstruct shape"
+        before = auto.reconstruction_loss(xs)
+        for i in _batches(len(xs), 100):
+            auto.fit_batch(xs[i], np.zeros(len(i), dtype=np.int64))
+        after = auto.reconstruction_loss(xs)
+        assert np.isfinite(after) and after < before, (
+            f"{cls.name}: reconstructs, but the reconstruction loss did not fall "
+            f"({before:.4g} -> {after:.4g})"
+        )
+    else:
+        _raises(NotImplementedError, "", lambda: learner.reconstruct(x[:3]), cls.name)
 
 
 #: every check, in the order :func:`check_rate_learner` runs them

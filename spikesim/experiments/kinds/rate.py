@@ -28,7 +28,9 @@ resolved config lists every hyperparameter. ``seed`` comes from ``experiment.see
 Outputs (the run contract, ``docs/guide/file-formats.md``): ``results.json`` (``final``:
 ``test_accuracy``, ``train_error``, ``train_loss``, ``samples_seen``, ``wall_s``,
 ``n_parameters``; ``curve``: one point per evaluation; ``details``: learner, dataset,
-hyperparameters), ``learning_curve.png``, ``checkpoint.npz`` (learner state as
+hyperparameters; an autoencoder, ``learner.target = "input"``, reports the per-pixel
+reconstruction loss ``test_loss`` and ``train_reconstruction_loss`` instead of
+``test_accuracy`` and ``train_error``), ``learning_curve.png``, ``checkpoint.npz`` (learner state as
 ``learner.<name>`` + position; ``--resume`` continues from it and ends identical to an
 uninterrupted run; ``train.epochs`` / ``train.max_iterations`` may grow on resume).
 """
@@ -206,7 +208,14 @@ def build(config: dict):
     seed = config["experiment"]["seed"]
     params = {k: v for k, v in config["learner"].items() if k != "name"}
     learner = rate.make(config["learner"]["name"], seed=seed, **params)
-    ds = load_task(config["task"], seed=seed, sizes=learner.sizes, sizes_key="learner.sizes")
+    reconstruct = type(learner).reconstructs and learner.target == "input"
+    ds = load_task(
+        config["task"],
+        seed=seed,
+        sizes=learner.sizes,
+        sizes_key="learner.sizes",
+        reconstruct=reconstruct,
+    )
     return learner, ds
 
 
@@ -263,11 +272,24 @@ def _schedule(config: dict) -> Schedule:
 
 
 def plot(run, out_dir: Path) -> list[Path]:
-    """``learning_curve.png``: test accuracy against samples seen."""
+    """``learning_curve.png``: test accuracy (an autoencoder: test reconstruction loss)
+    against samples seen."""
     from spikesim.io import save_figure
     from spikesim.plots import learning_curves
 
     curve = run.curve
+    if curve and "test_loss" in curve[0]:
+        ax = learning_curves(
+            {
+                run.config["learner"]["name"]: (
+                    [c["samples_seen"] for c in curve],
+                    [np.nan if c["test_loss"] is None else c["test_loss"] for c in curve],
+                )
+            },
+            title=f"{run.config['experiment']['name']} ({run.details.get('dataset', '')})",
+            ylabel="test reconstruction loss (per pixel)",
+        )
+        return [save_figure(ax.figure, Path(out_dir) / "learning_curve.png")]
     ax = learning_curves(
         {
             run.config["learner"]["name"]: (

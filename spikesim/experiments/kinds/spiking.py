@@ -376,6 +376,7 @@ def build(config: dict):
                 test_fraction=task["test_fraction"],
                 n_train=task["n_train"] or None,
                 n_test=task["n_test"] or None,
+                n_per_class=task["n_per_class"] or None,
             )
         if ds.n_features != sizes[0]:
             raise ConfigError(
