@@ -371,3 +371,5 @@ def test_cli_table_and_usage(tmp_path, capsys):
     assert "give a reproduction NAME, --table or --check" in capsys.readouterr().err
     assert main(["reproduce", "--check", "--write", "--file", str(path)]) == 2
     assert main(["reproduce", "--check", "--budget", "-1", "--file", str(path)]) == 2
+    assert main(["reproduce", "--check", "amit-linear", "--seeds", "1"]) == 2
+    assert "go without a reproduction NAME" in capsys.readouterr().err

@@ -87,6 +87,10 @@ def _summary(result: dict) -> list[str]:
 
 
 def _run(module, args: argparse.Namespace) -> int:
+    if args.table or args.check:
+        raise ConfigError(
+            f"--table / --check go without a reproduction NAME, got {args.reproduction!r}"
+        )
     result = module.run(args)
     return print_result(result, as_json=args.json, lines=_summary(result))
 
@@ -115,6 +119,10 @@ def _table_or_check(args: argparse.Namespace) -> int:
         only=args.only,
         progress=None if quiet else (lambda line: print(line, file=sys.stderr, flush=True)),
     )
-    lines = [f"{o.id:<32s} {o.status:<10s} {o.reason}" for o in outcomes]
+    lines = [
+        f"{o.id:<32s} {o.status:<10s} "
+        + (o.reason or " / ".join(repr(v) for v in o.now if v is not None))
+        for o in outcomes
+    ]
     print_result([o.as_dict() for o in outcomes], as_json=args.as_json, lines=lines)
     return 1 if any(o.status in ("drifted", "failed") for o in outcomes) else 0
