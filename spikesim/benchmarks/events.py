@@ -42,8 +42,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def benchmark_network(sizes, seed: int = 0):
-    """The benchmark network: dense layers, weights that keep every layer active at 20 Hz."""
+def benchmark_network(sizes, seed: int = 0, delay: float = 0.0):
+    """The benchmark network: dense layers, weights that keep every layer active at 20 Hz;
+    ``delay`` (s) on every edge (0.1 ms for NEST, which needs delays of whole steps)."""
     import spikesim
 
     sizes = [int(s) for s in sizes]
@@ -55,6 +56,7 @@ def benchmark_network(sizes, seed: int = 0):
         tau_syn=0.01,
         threshold=1.0,
         t_ref=0.002,
+        delay=delay,
         seed=seed,
     )
 

@@ -48,8 +48,9 @@ def _block_eligibility(
 ):
     """Eligibilities of the incoming edges of the block ``order[oi:ob]``, added to ``out``.
 
-    ``buf`` holds the spike times in seconds (on the tick clock), ``tbuf`` their ticks; arrivals and the
-    before/after comparisons are in ticks (exact), the exponentials in seconds."""
+    ``buf`` holds the spike times in seconds (on the tick clock), ``tbuf`` their ticks;
+    arrivals and the before/after comparisons are in ticks (exact), the exponentials in
+    seconds."""
     j0 = order[oi]
     q0 = in_ptr[j0]
     fan = in_ptr[j0 + 1] - q0

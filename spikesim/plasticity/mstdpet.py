@@ -271,9 +271,7 @@ def _mstdpet_trace(kp, net, start, count, buf, duration, out):
         for q in range(in_ptr[j], in_ptr[j + 1]):
             e = in_edges[q]
             i = pre[e]
-            z = _edge_z(
-                kp, tbuf, start[i], count[i], delay[e], start[j], count[j], duration, end
-            )
+            z = _edge_z(kp, tbuf, start[i], count[i], delay[e], start[j], count[j], duration, end)
             out[e] = sign[e] * z
 
 
