@@ -187,6 +187,8 @@ class NestEngine(Engine):
             ev = rec.get("events")
             senders = np.asarray(ev["senders"], np.int64)
             st = np.rint(np.asarray(ev["times"], np.float64) * 1e9).astype(np.int64) - res_ticks
+            if nest.NumProcesses() > 1:  # MPI: each rank recorded its own neurons
+                senders, st = _gather_ranks(senders, st)
             keep = st < end
             index = np.full(int(ids.max()) + 1, -1, np.int64)
             index[ids[hidden]] = hidden
@@ -196,6 +198,15 @@ class NestEngine(Engine):
         nn = np.concatenate(out_n)
         srt = np.lexsort((nn, t))
         return SpikeRecord(times=t[srt], neurons=nn[srt], n_neurons=n, duration=float(duration))
+
+
+def _gather_ranks(senders, ticks):
+    """Under MPI (NEST's MPI build, ``mpirun``), every rank's recorded spikes, on every
+    rank (needs ``mpi4py``). Not exercised here: the PyPI wheel is built without MPI."""
+    from mpi4py import MPI
+
+    parts = MPI.COMM_WORLD.allgather((senders, ticks))
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
 
 class NestGridEngine(NestEngine):
