@@ -530,16 +530,38 @@ def simulate_csr(network, weights, times, neurons, duration, vrow=None, vtimes=N
     return _kernel(net, w_signed, inp_ptr, inp_times, float(duration), vrow, vtimes, vout)
 
 
+@njit(cache=True, nogil=True)
+def _record_arrays(start, count, buf):
+    """The kernel's spikes as (times, neurons) sorted by (time, neuron): the neurons'
+    segments in neuron order, then a stable sort by time (:func:`_stable_argsort`, O(n)
+    for spread-out times), the same order as ``np.lexsort((neurons, times))``."""
+    n = start.shape[0]
+    total = 0
+    for j in range(n):
+        total += count[j]
+    t = np.empty(total)
+    nn = np.empty(total, np.int64)
+    p = 0
+    for j in range(n):
+        for s in range(start[j], start[j] + count[j]):
+            t[p] = buf[s]
+            nn[p] = j
+            p += 1
+    idx = _stable_argsort(t)
+    times = np.empty(total)
+    neurons = np.empty(total, np.int64)
+    for p in range(total):
+        times[p] = t[idx[p]]
+        neurons[p] = nn[idx[p]]
+    return times, neurons
+
+
 def to_record(network, start, count, buf, duration, vout=None, vn=None, vt=None):
     """Assemble a :class:`SpikeRecord` from the kernel's per-neuron output."""
-    # neurons' segments of ``buf`` in buffer order (a recorded neuron of a dense block is
-    # written after the block's vectorised neurons, so this is not always ``order``)
-    by_start = np.argsort(start, kind="stable")
-    neurons = np.repeat(by_start, count[by_start])
-    srt = np.lexsort((neurons, buf))
+    times, neurons = _record_arrays(start, count, buf)
     return SpikeRecord(
-        times=buf[srt],
-        neurons=neurons[srt],
+        times=times,
+        neurons=neurons,
         n_neurons=network.n_neurons,
         duration=float(duration),
         voltage=vout,
@@ -548,7 +570,25 @@ def to_record(network, start, count, buf, duration, vout=None, vn=None, vt=None)
     )
 
 
-def simulate_many(network, weights, checked_inputs, duration, *, n_threads=None):
+@njit(cache=True, nogil=True)
+def _trial_record(net, w_signed, neurons, times, duration):
+    """One trial from checked input spikes (sorted by neuron, then time) to the record's
+    (times, neurons) sorted by (time, neuron), in one compiled call (the public
+    ``run_batch`` path: no Python between input and record)."""
+    n = net.order.shape[0]
+    inp_ptr = np.zeros(n + 1, np.int64)
+    for p in range(neurons.shape[0]):
+        inp_ptr[neurons[p] + 1] += 1
+    for j in range(n):
+        inp_ptr[j + 1] += inp_ptr[j]
+    none_row = np.full(n, -1, np.int64)
+    start, count, buf = _kernel(
+        net, w_signed, inp_ptr, times, duration, none_row, np.zeros(0), np.zeros((0, 0))
+    )
+    return _record_arrays(start, count, buf)
+
+
+def simulate_many(network, weights, checked_inputs, duration, *, n_threads=None, records=False):
     """Simulate many trials of one network in parallel threads (the kernel releases the GIL).
 
     Parameters
@@ -562,9 +602,12 @@ def simulate_many(network, weights, checked_inputs, duration, *, n_threads=None)
     n_threads : int, optional
         Worker threads (default: the number of CPU cores).
 
+    records : bool
+        Return each trial's record arrays instead (:func:`_trial_record`).
+
     Returns
     -------
-    list of (start, count, buf)
+    list of (start, count, buf), or of (times, neurons) with ``records``
         The kernel's output per trial, in input order.
     """
     n_threads = n_threads or os.cpu_count() or 1
@@ -574,14 +617,25 @@ def simulate_many(network, weights, checked_inputs, duration, *, n_threads=None)
     none_row = np.full(n, -1, np.int64)
     no_t = np.zeros(0)
     no_v = np.zeros((0, 0))
-    jobs = []
-    for times, neurons in checked_inputs:
-        inp_ptr = np.zeros(n + 1, np.int64)
-        np.cumsum(np.bincount(neurons, minlength=n), out=inp_ptr[1:])
-        jobs.append((inp_ptr, np.ascontiguousarray(times, dtype=np.float64)))
+    duration = float(duration)
+    if records:
+        jobs = [
+            (np.ascontiguousarray(nn, np.int64), np.ascontiguousarray(t, np.float64))
+            for t, nn in checked_inputs
+        ]
 
-    def one(job):
-        return _kernel(net, w_signed, job[0], job[1], float(duration), none_row, no_t, no_v)
+        def one(job):
+            return _trial_record(net, w_signed, job[0], job[1], duration)
+
+    else:
+        jobs = []
+        for times, neurons in checked_inputs:
+            inp_ptr = np.zeros(n + 1, np.int64)
+            np.cumsum(np.bincount(neurons, minlength=n), out=inp_ptr[1:])
+            jobs.append((inp_ptr, np.ascontiguousarray(times, dtype=np.float64)))
+
+        def one(job):
+            return _kernel(net, w_signed, job[0], job[1], duration, none_row, no_t, no_v)
 
     if n_threads == 1 or len(jobs) < 2:
         return [one(job) for job in jobs]
@@ -616,8 +670,14 @@ class EventEngine(Engine):
 
     def _run_batch(self, network, weights, checked_inputs, duration):
         check_time_range(duration)
-        outs = simulate_many(network, weights, checked_inputs, duration, n_threads=self.n_threads)
-        return [to_record(network, s, c, b, duration) for s, c, b in outs]
+        outs = simulate_many(
+            network, weights, checked_inputs, duration, n_threads=self.n_threads, records=True
+        )
+        n = network.n_neurons
+        return [
+            SpikeRecord(times=t, neurons=nn, n_neurons=n, duration=float(duration))
+            for t, nn in outs
+        ]
 
     def _run(self, network, weights, times, neurons, duration, voltage_neurons, voltage_times):
         check_time_range(duration)
