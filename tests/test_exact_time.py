@@ -234,8 +234,12 @@ def test_grid_dags_equal_the_exact_reference(case):
         assert np.array_equal(rec_b.spikes_of(j), rec.spikes_of(j))
 
 
-def test_input_spikes_reported_as_given():
-    net = case_double(1)
+def test_input_spikes_reported_on_the_tick_clock():
+    """An input spike and the spike it causes through a zero delay: the same time."""
+    net = Network(2, pre=[0], post=[1], weight=1.5, delay=0.0, inputs=[0], outputs=[1])
     t = np.array([1 / 3 * 1e-3 + 1e-14])
     rec = spikesim.simulate(net, (t, np.array([0])), DURATION)
-    assert rec.spikes_of(0).tolist() == t.tolist()
+    assert (
+        rec.spikes_of(0).tolist() == rec.spikes_of(1).tolist() == from_ticks(to_ticks(t)).tolist()
+    )
+    assert abs(rec.spikes_of(0)[0] - t[0]) <= 0.5e-12

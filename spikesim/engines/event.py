@@ -339,8 +339,8 @@ def _kernel(net, w_signed, inp_ptr, inp_times, duration, vrow, vtimes, vout):
 
     Time runs in integer ticks (:mod:`spikesim.engines.ticks`): input spikes, the
     duration and the voltage sample times are converted once, arrivals and refractory ends
-    are exact integer sums, and the spikes are reported as ``ticks / 1e12`` seconds (input
-    spikes as given).
+    are exact integer sums, and every spike (inputs included) is reported as ``ticks / 1e12``
+    seconds.
 
     Consecutive neurons of the topological order with the same presynaptic neurons,
     delays and tau_syn (every neuron of a dense layer) form a block: their sorted arrival
@@ -483,15 +483,10 @@ def _kernel(net, w_signed, inp_ptr, inp_times, duration, vrow, vtimes, vout):
             start[jn] = pos
             count[jn] = c
             pos += c
-    # -- seconds: input spikes as given, the others from their ticks
+    # -- seconds: every spike (inputs included) on the tick clock
     out = np.empty(pos)
     for p in range(pos):
         out[p] = buf[p] / _TPS
-    for j in range(n):
-        if is_input[j]:
-            k0 = inp_ptr[j]
-            for p in range(count[j]):
-                out[start[j] + p] = inp_times[k0 + p]
     return start, count, out
 
 

@@ -181,7 +181,7 @@ class NestEngine(Engine):
             nest.Connect(nodes, rec)
         end = int(to_ticks(duration))
         nest.Simulate((end + res_ticks) / 1e9)
-        out_t = [np.asarray(times, np.float64)]
+        out_t = [from_ticks(to_ticks(times))]  # inputs on the 1 ps clock, as the event engine
         out_n = [np.asarray(neurons, np.int64)]
         if hidden.size:
             ev = rec.get("events")

@@ -17,8 +17,9 @@ of ``TICK = 1e-12`` s and add them exactly:
 * a time the engine reports is ``from_ticks(n) = n / 1e12`` (float64, correctly rounded).
   ``to_ticks(from_ticks(n)) == n`` for every ``n < 2**51``, i.e. up to ``MAX_TIME`` (about
   2251 s): the reported float64 times carry the ticks exactly, so a consumer (eligibility,
-  a rule's trace) recovers them with :func:`to_ticks`. Input spikes are reported as given;
-  the engine uses their ticks.
+  a rule's trace) recovers them with :func:`to_ticks`. Input spikes are reported on the
+  same clock (within 0.5 ps of the given times), so a spike and the arrival it causes
+  through a zero delay are reported at the same time.
 
 Decays between events use the float difference ``(n2 - n1) / 1e12`` seconds.
 """

@@ -18,7 +18,8 @@ difference. The checks (each importable on its own):
 * :func:`check_validation_errors`: bad inputs are refused with
   :class:`~spikesim.errors.ValidationError` (voltages from an engine without
   ``supports_voltages``: :class:`~spikesim.errors.EngineError`).
-* :func:`check_record_contract`: records sorted by (time, neuron), inputs included, in
+* :func:`check_record_contract`: records sorted by (time, neuron), inputs included (for
+  an exact engine within 1e-12 s of the given times: the 1 ps clock), in
   ``[0, duration)``.
 * :func:`check_deterministic`: the same inputs give the same spikes; other inputs others.
 * :func:`check_batch_equals_single_runs`: :meth:`~Engine.run_batch` equals one
@@ -296,7 +297,7 @@ def check_record_contract(engine: Engine) -> None:
     key = np.lexsort((rec.neurons, rec.times))
     assert np.array_equal(key, np.arange(rec.n_spikes)), f"{engine.name}: not sorted"
     assert np.all((rec.times >= 0) & (rec.times < DURATION)), f"{engine.name}: outside trial"
-    tol = engine.dt or 0.0
+    tol = engine.dt or 1e-12  # exact engines: the 1 ps clock (docs/model.md, "Exact time")
     for j in net.inputs:
         sent = np.sort(inp[0][inp[1] == j])
         got = rec.spikes_of(j)

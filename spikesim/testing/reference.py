@@ -10,7 +10,7 @@ after a spike V = 0 and arrivals in ``[t_spike, t_spike + t_ref)`` are ignored.
 Time is exact: every time is a Python integer number of ticks
 (:func:`spikesim.engines.ticks.to_ticks`, 1 ps) and arrivals and refractory ends are
 integer sums, so coincidences are decided without rounding (docs/model.md, "Exact time").
-Spike times are reported as ``ticks / 1e12`` seconds (input spikes as given).
+Spike times (inputs included) are reported as ``ticks / 1e12`` seconds.
 
 Besides the spikes it reports how *robust* the trial is to a time step ``dt``, so a
 clock-driven engine can be compared on inputs that are not near a threshold tie:
@@ -55,15 +55,12 @@ def simulate(net, weights, in_times, in_neurons, duration):
     """
     n = net.n_neurons
     trains = [[] for _ in range(n)]  # ticks (int)
-    given = [[] for _ in range(n)]  # input spikes as given (float seconds)
     end = int(to_ticks(duration))
     for t, k in zip(in_times, in_neurons, strict=True):
         if t < duration:
             trains[int(k)].append(int(to_ticks(float(t))))
-            given[int(k)].append(float(t))
     for j in range(n):
         trains[j].sort()
-        given[j].sort()
     margin = math.inf
     gap = math.inf
     incoming = defaultdict(list)
@@ -100,5 +97,5 @@ def simulate(net, weights, in_times, in_neurons, duration):
                 gap = min(gap, (end - tau) / _TPS)
                 v = 0.0
                 refr_end = tau + t_ref
-    out = [given[j] if j in inputs else [t / _TPS for t in trains[j]] for j in range(n)]
+    out = [[t / _TPS for t in trains[j]] for j in range(n)]
     return out, margin, gap
