@@ -21,6 +21,10 @@ from spikesim.plasticity.brian2_rule import brian2_eligibility, stdp_extra
 pytestmark = pytest.mark.brian2
 
 DT = 2.0**-17  # ~7.6 us; multiples are exact binary fractions
+# ~244 us: multiples are exact binary fractions *and* whole picoseconds (2**-12 s =
+# 244140625 ps), so the event engine's 1 ps clock (docs/model.md, "Exact time") represents
+# Brian2's times exactly and every coincidence is one on both sides
+GRID = 2.0**-12
 
 
 def on_grid(net):
@@ -29,11 +33,11 @@ def on_grid(net):
         pre=net.pre,
         post=net.post,
         weight=net.weight,
-        delay=np.round(net.delay / DT) * DT,
+        delay=np.round(net.delay / GRID) * GRID,
         sign=net.sign,
         inputs=net.inputs,
         outputs=net.outputs,
-        t_ref=np.round(net.t_ref / DT) * DT,
+        t_ref=np.round(net.t_ref / GRID) * GRID,
     )
 
 
@@ -60,8 +64,8 @@ def test_brian2_eligibility_equals_numba_kernel(seed, n, c, t_ref):
     )
     rng = np.random.default_rng(seed)
     k = 30
-    inp = (rng.integers(0, int(0.05 / DT), k) * DT, rng.choice(net.inputs, k))
-    rec, E = brian2_eligibility(net, inp, 0.05, c, dt=DT)
+    inp = (rng.integers(0, int(0.05 / GRID), k) * GRID, rng.choice(net.inputs, k))
+    rec, E = brian2_eligibility(net, inp, 0.05, c, dt=GRID)
     np.testing.assert_allclose(E, eligibility(net, rec, c), rtol=1e-9, atol=1e-9)
     # and the spike trains are the exact engine's
     ev = spikesim.simulate(net, inp, 0.05)

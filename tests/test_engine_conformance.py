@@ -54,7 +54,11 @@ def test_check_engine_full(name):
 @given(seed=st.integers(0, 2**63 - 1))
 def test_engine_matches_reference_on_drawn_trials(name, seed):
     engine = engine_here(name)
-    assume(check_matches_reference(engine, *random_trial(np.random.default_rng(seed))))
+    assume(
+        check_matches_reference(
+            engine, *random_trial(np.random.default_rng(seed), engine.delay_step)
+        )
+    )
 
 
 @pytest.mark.slow
@@ -63,7 +67,11 @@ def test_engine_matches_reference_on_drawn_trials(name, seed):
 @given(seed=st.integers(0, 2**63 - 1))
 def test_engine_matches_reference_many(name, seed):
     engine = engine_here(name)
-    assume(check_matches_reference(engine, *random_trial(np.random.default_rng(seed))))
+    assume(
+        check_matches_reference(
+            engine, *random_trial(np.random.default_rng(seed), engine.delay_step)
+        )
+    )
 
 
 # -- the checks catch broken engines ------------------------------------------------------

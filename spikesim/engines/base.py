@@ -56,6 +56,10 @@ class Engine(abc.ABC):
         :meth:`run_batch` simulates the trials together (threads, one binary run for many
         trials), faster than one :meth:`run` per trial. Every engine accepts
         :meth:`run_batch`; without this capability it runs the trials one by one.
+    delay_step : float or None
+        Seconds; when set, every delay and refractory period must be a whole multiple of
+        it, at least one (NEST counts them in steps of its resolution), and other networks
+        are refused with :class:`~spikesim.errors.ValidationError`. None: any delay >= 0.
     """
 
     name: ClassVar[str] = "base"
@@ -64,6 +68,7 @@ class Engine(abc.ABC):
     compiles_per_structure: ClassVar[bool] = False
     supports_voltages: ClassVar[bool] = False
     supports_batch: ClassVar[bool] = False
+    delay_step: float | None = None
 
     @classmethod
     def availability(cls) -> tuple[bool, str]:

@@ -8,11 +8,14 @@ are processed once each, in topological order; for neuron ``j`` all arrivals
     V <- V * exp(-(tau - t_last) / tau_syn[j]) + sum of the weights arriving at tau
     if V >= threshold[j]: spike at tau, V <- 0, ignore arrivals in [tau, tau + t_ref[j])
 
-Ties. Arrivals at exactly the same time are summed *before* the threshold comparison (the
-potential at ``t`` includes every arrival with ``tau <= t``), so their order never matters;
-if they cause a spike, all of them are consumed by it. An arrival at exactly
-``t_spike + t_ref`` is no longer refractory. The floating-point sum of a group is taken in
-edge order, so results are bit-for-bit deterministic.
+Ties. Time is kept in integer ticks of 1 ps (:mod:`spikesim.engines.ticks`): an arrival
+is the spike's ticks plus the delay's ticks, so paths of equal total delay arrive at
+exactly the same time whatever float64 rounding would have done. Arrivals at the same tick
+are summed *before* the threshold comparison (the potential at ``t`` includes every
+arrival with ``tau <= t``), so their order never matters; if they cause a spike, all of
+them are consumed by it. An arrival at exactly ``t_spike + t_ref`` (in ticks) is no longer
+refractory. The floating-point sum of a group is taken in edge order, so results are
+bit-for-bit deterministic.
 
 Trial window: spikes and arrivals at times ``>= duration`` are dropped.
 """
@@ -28,6 +31,7 @@ import numpy as np
 from numba import njit
 
 from spikesim.engines.base import Engine, register
+from spikesim.engines.ticks import _TPS, NEVER, check_time_range, tick_of, to_ticks
 from spikesim.record import SpikeRecord
 
 __all__ = ["EventEngine", "EventNet", "event_net", "simulate_csr"]
@@ -62,24 +66,26 @@ def _grow(arr, need):
 
 @njit(cache=True, nogil=True)
 def _scan_one(
-    ng, gstart, gtime, gdecay, sslot, wloc, s_thr, t_ref, inv_tau, buf, pos, r, vtimes, vout
+    ng, gstart, gtime, gdecay, sslot, wloc, s_thr, t_ref, inv_tau, buf, pos, r, vticks, vout
 ):
-    """Scan one neuron's arrival groups; write its spikes to ``buf[pos:]``; return count.
+    """Scan one neuron's arrival groups; write its spike ticks to ``buf[pos:]``; return count.
 
-    Per group: V <- V * decay + (sum of the group's weights); spike if V >= threshold.
-    During the refractory period V stays 0 and arrivals are ignored.
+    ``gtime`` (ticks) are the groups' times, ``t_ref`` the refractory period in ticks,
+    ``vticks`` the voltage sample times in ticks. Per group: V <- V * decay + (sum of the
+    group's weights); spike if V >= threshold. During the refractory period V stays 0 and
+    arrivals are ignored; the period ends exactly ``t_ref`` ticks after the spike.
     """
     c = 0
     v = 0.0
-    tlast = 0.0
-    refr_end = -np.inf
-    n_grid = vtimes.shape[0]
+    tlast = 0
+    refr_end = NEVER
+    n_grid = vticks.shape[0]
     g = 0
     for gi in range(ng):
         t_now = gtime[gi]
         if r >= 0:
-            while g < n_grid and vtimes[g] < t_now:
-                vout[r, g] = v * np.exp(-(vtimes[g] - tlast) * inv_tau)
+            while g < n_grid and vticks[g] < t_now:
+                vout[r, g] = v * np.exp(-((vticks[g] - tlast) / _TPS) * inv_tau)
                 g += 1
         if t_now < refr_end:
             continue
@@ -95,7 +101,7 @@ def _scan_one(
             refr_end = t_now + t_ref
     if r >= 0:
         while g < n_grid:
-            vout[r, g] = v * np.exp(-(vtimes[g] - tlast) * inv_tau)
+            vout[r, g] = v * np.exp(-((vticks[g] - tlast) / _TPS) * inv_tau)
             g += 1
     return c
 
@@ -107,13 +113,14 @@ def _scan_block(ng, gstart, gtime, gdecay, sslot, wt, thr_b, tref_b):
     ``wt`` has shape (fan_in, n_block): row ``q`` holds the signed weight of incoming slot
     ``q`` for every neuron of the block, so each arrival is one pass over a contiguous row.
     The arithmetic is the same as :func:`_scan_one`, operation for operation, so the spikes
-    are bit-identical. Returns spike (times, block-local neuron) pairs in time order.
+    are bit-identical. Times and ``tref_b`` are ticks. Returns spike (ticks, block-local
+    neuron) pairs in time order.
     """
     nb = wt.shape[1]
     v = np.zeros(nb)
-    refr = np.full(nb, -np.inf)
+    refr = np.full(nb, NEVER, np.int64)
     s = np.empty(nb)
-    et = np.empty(64)
+    et = np.empty(64, np.int64)
     en = np.empty(64, np.int64)
     ne = 0
     for gi in range(ng):
@@ -158,7 +165,7 @@ def _scan_block(ng, gstart, gtime, gdecay, sslot, wt, thr_b, tref_b):
 
 @njit(cache=True, nogil=True)
 def _stable_argsort(a):
-    """Stable argsort of ``a`` (1-D float array): a bucket pass on the value range, then an
+    """Stable argsort of ``a`` (1-D float or int array): a bucket pass on the value range, then an
     insertion sort that only moves elements within their bucket. O(n) for spread-out
     values; falls back to merge sort when the insertion work grows past 8 n. Equal values
     keep their original order, so the result equals ``argsort(a, kind="mergesort")``."""
@@ -228,6 +235,7 @@ def _find_blocks(order, is_input, in_ptr, in_edges, pre, delay, tau):
 
 
 _BLOCKS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_NETS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def blocks(network) -> np.ndarray:
@@ -245,10 +253,11 @@ class EventNet(NamedTuple):
 
     The arrays of :class:`spikesim.graph.NetworkArrays` plus the engine's ``blocks``
     (positions in ``order`` where a block of neurons sharing one arrival sequence starts,
-    shape (n_blocks + 1,)), and ``sign`` (n_edges,), the fixed edge signs as float64 (+1
+    shape (n_blocks + 1,)), ``sign`` (n_edges,), the fixed edge signs as float64 (+1
     excitatory, -1 inhibitory; read by rules that update the signed weight, e.g.
-    :mod:`spikesim.plasticity.mstdpet`). Weights are not part of it: they change during
-    training.
+    :mod:`spikesim.plasticity.mstdpet`), and the exact clock's integers
+    (:mod:`spikesim.engines.ticks`): ``delay_ticks`` (n_edges,) and ``t_ref_ticks``
+    (n_neurons,), int64. Weights are not part of it: they change during training.
     """
 
     order: np.ndarray
@@ -262,24 +271,33 @@ class EventNet(NamedTuple):
     threshold: np.ndarray
     t_ref: np.ndarray
     sign: np.ndarray
+    delay_ticks: np.ndarray
+    t_ref_ticks: np.ndarray
 
 
 def event_net(network) -> EventNet:
-    """The :class:`EventNet` record of ``network``."""
-    a = network.arrays()
-    return EventNet(
-        a.order,
-        blocks(network),
-        a.is_input,
-        a.in_ptr,
-        a.in_edges,
-        a.pre,
-        a.delay,
-        a.tau_syn,
-        a.threshold,
-        a.t_ref,
-        np.ascontiguousarray(a.sign, dtype=np.float64),
-    )
+    """The :class:`EventNet` record of ``network`` (cached per network: its structure and
+    parameters are immutable)."""
+    net = _NETS.get(network)
+    if net is None:
+        a = network.arrays()
+        net = EventNet(
+            a.order,
+            blocks(network),
+            a.is_input,
+            a.in_ptr,
+            a.in_edges,
+            a.pre,
+            a.delay,
+            a.tau_syn,
+            a.threshold,
+            a.t_ref,
+            np.ascontiguousarray(a.sign, dtype=np.float64),
+            to_ticks(a.delay),
+            to_ticks(a.t_ref),
+        )
+        _NETS[network] = net
+    return net
 
 
 @njit(cache=True, nogil=True)
@@ -293,19 +311,21 @@ def count_arrivals(q0, fan, in_edges, pre, count):
 
 
 @njit(cache=True, nogil=True)
-def gather_arrivals(q0, fan, in_edges, pre, delay, start, count, buf, duration, at, aslot):
-    """Write the arrivals at a neuron into ``at`` (times, seconds) and ``aslot`` (incoming
-    slot ``q``), unsorted; return their number. An arrival is a presynaptic spike time plus
-    the edge's delay; arrivals at or after ``duration`` are dropped. This is the one
-    definition of the arrivals, shared by the engine and the STDP eligibility kernel."""
+def gather_arrivals(q0, fan, in_edges, pre, delay_ticks, start, count, tbuf, end, at, aslot):
+    """Write the arrivals at a neuron into ``at`` (ticks, int64) and ``aslot`` (incoming
+    slot ``q``), unsorted; return their number. An arrival is a presynaptic spike's ticks
+    (``tbuf``) plus the edge's delay in ticks, an exact integer sum
+    (:mod:`spikesim.engines.ticks`); arrivals at or after ``end`` (the duration's ticks)
+    are dropped. This is the one definition of the arrivals, shared by the engine and the
+    STDP eligibility kernel."""
     k = 0
     for q in range(fan):
         e = in_edges[q0 + q]
         i = pre[e]
-        d = delay[e]
+        d = delay_ticks[e]
         for s in range(start[i], start[i] + count[i]):
-            t = buf[s] + d
-            if t < duration:
+            t = tbuf[s] + d
+            if t < end:
                 at[k] = t
                 aslot[k] = q
                 k += 1
@@ -315,7 +335,12 @@ def gather_arrivals(q0, fan, in_edges, pre, delay, start, count, buf, duration, 
 @njit(cache=True, nogil=True)
 def _kernel(net, w_signed, inp_ptr, inp_times, duration, vrow, vtimes, vout):
     """Simulate one trial. Returns (start, count, buf): neuron j's spike times are
-    ``buf[start[j] : start[j] + count[j]]`` (sorted).
+    ``buf[start[j] : start[j] + count[j]]`` (sorted, seconds).
+
+    Time runs in integer ticks (:mod:`spikesim.engines.ticks`): input spikes, the
+    duration and the voltage sample times are converted once, arrivals and refractory ends
+    are exact integer sums, and every spike (inputs included) is reported as ``ticks / 1e12``
+    seconds.
 
     Consecutive neurons of the topological order with the same presynaptic neurons,
     delays and tau_syn (every neuron of a dense layer) form a block: their sorted arrival
@@ -327,18 +352,22 @@ def _kernel(net, w_signed, inp_ptr, inp_times, duration, vrow, vtimes, vout):
 
     ``net`` is the network's :class:`EventNet` record, ``w_signed`` (n_edges,) the signed
     weights, ``inp_ptr`` (n_neurons + 1,) and ``inp_times`` the input spikes by neuron
-    (sorted within each), ``duration`` in seconds; ``vrow`` (n_neurons,) names each
+    (seconds, sorted within each), ``duration`` in seconds; ``vrow`` (n_neurons,) names each
     neuron's row of ``vout`` (n_recorded, len(vtimes)) or -1 (voltages not recorded).
     """
     order, blk, is_input = net.order, net.blocks, net.is_input
-    in_ptr, in_edges, pre, delay = net.in_ptr, net.in_edges, net.pre, net.delay
-    tau, thr, tref = net.tau_syn, net.threshold, net.t_ref
+    in_ptr, in_edges, pre, dtick = net.in_ptr, net.in_edges, net.pre, net.delay_ticks
+    tau, thr, tref = net.tau_syn, net.threshold, net.t_ref_ticks
     n = order.shape[0]
+    end = tick_of(duration)
+    vticks = np.empty(vtimes.shape[0], np.int64)
+    for g in range(vtimes.shape[0]):
+        vticks[g] = tick_of(vtimes[g])
     start = np.zeros(n, np.int64)
     count = np.zeros(n, np.int64)
-    buf = np.empty(max(1024, 4 * inp_times.shape[0]))
+    buf = np.empty(max(1024, 4 * inp_times.shape[0]), np.int64)  # spike ticks
     pos = 0
-    at = np.empty(1024)  # arrival times (unsorted)
+    at = np.empty(1024, np.int64)  # arrival ticks (unsorted)
     aslot = np.empty(1024, np.int64)  # incoming-edge slot of each arrival
     wloc = np.empty(16)
     for b in range(blk.shape[0] - 1):
@@ -351,7 +380,7 @@ def _kernel(net, w_signed, inp_ptr, inp_times, duration, vrow, vtimes, vout):
             if pos + k1 - k0 > buf.shape[0]:
                 buf = _grow(buf, pos + k1 - k0)
             for k in range(k0, k1):
-                buf[pos + k - k0] = inp_times[k]
+                buf[pos + k - k0] = tick_of(inp_times[k])
             start[j] = pos
             count[j] = k1 - k0
             pos += k1 - k0
@@ -361,23 +390,23 @@ def _kernel(net, w_signed, inp_ptr, inp_times, duration, vrow, vtimes, vout):
         fan = in_ptr[j + 1] - q0
         m = count_arrivals(q0, fan, in_edges, pre, count)
         if m > at.shape[0]:
-            at = np.empty(2 * m)
+            at = np.empty(2 * m, np.int64)
             aslot = np.empty(2 * m, np.int64)
-        k = gather_arrivals(q0, fan, in_edges, pre, delay, start, count, buf, duration, at, aslot)
+        k = gather_arrivals(q0, fan, in_edges, pre, dtick, start, count, buf, end, at, aslot)
         idx = _stable_argsort(at[:k])
         inv_tau = 1.0 / tau[j]
         sslot = np.empty(k, np.int64)
         gstart = np.empty(k + 1, np.int64)
-        gtime = np.empty(k)
+        gtime = np.empty(k, np.int64)
         gdecay = np.empty(k)
         ng = 0
-        tprev = 0.0
+        tprev = 0
         p = 0
         while p < k:
             t_now = at[idx[p]]
             gstart[ng] = p
             gtime[ng] = t_now
-            gdecay[ng] = np.exp(-(t_now - tprev) * inv_tau)
+            gdecay[ng] = np.exp(-((t_now - tprev) / _TPS) * inv_tau)
             tprev = t_now
             while p < k and at[idx[p]] == t_now:
                 sslot[p] = aslot[idx[p]]
@@ -394,7 +423,7 @@ def _kernel(net, w_signed, inp_ptr, inp_times, duration, vrow, vtimes, vout):
             vec = np.empty(n_vec, np.int64)
             wt = np.empty((fan, n_vec))
             thr_b = np.empty(n_vec)
-            tref_b = np.empty(n_vec)
+            tref_b = np.empty(n_vec, np.int64)
             jj = 0
             for o in range(oi, ob):
                 jn = order[o]
@@ -448,13 +477,17 @@ def _kernel(net, w_signed, inp_ptr, inp_times, duration, vrow, vtimes, vout):
                 buf,
                 pos,
                 vrow[jn],
-                vtimes,
+                vticks,
                 vout,
             )
             start[jn] = pos
             count[jn] = c
             pos += c
-    return start, count, buf[:pos]
+    # -- seconds: every spike (inputs included) on the tick clock
+    out = np.empty(pos)
+    for p in range(pos):
+        out[p] = buf[p] / _TPS
+    return start, count, out
 
 
 def _prepare(network, weights, times, neurons):
@@ -492,16 +525,38 @@ def simulate_csr(network, weights, times, neurons, duration, vrow=None, vtimes=N
     return _kernel(net, w_signed, inp_ptr, inp_times, float(duration), vrow, vtimes, vout)
 
 
+@njit(cache=True, nogil=True)
+def _record_arrays(start, count, buf):
+    """The kernel's spikes as (times, neurons) sorted by (time, neuron): the neurons'
+    segments in neuron order, then a stable sort by time (:func:`_stable_argsort`, O(n)
+    for spread-out times), the same order as ``np.lexsort((neurons, times))``."""
+    n = start.shape[0]
+    total = 0
+    for j in range(n):
+        total += count[j]
+    t = np.empty(total)
+    nn = np.empty(total, np.int64)
+    p = 0
+    for j in range(n):
+        for s in range(start[j], start[j] + count[j]):
+            t[p] = buf[s]
+            nn[p] = j
+            p += 1
+    idx = _stable_argsort(t)
+    times = np.empty(total)
+    neurons = np.empty(total, np.int64)
+    for p in range(total):
+        times[p] = t[idx[p]]
+        neurons[p] = nn[idx[p]]
+    return times, neurons
+
+
 def to_record(network, start, count, buf, duration, vout=None, vn=None, vt=None):
     """Assemble a :class:`SpikeRecord` from the kernel's per-neuron output."""
-    # neurons' segments of ``buf`` in buffer order (a recorded neuron of a dense block is
-    # written after the block's vectorised neurons, so this is not always ``order``)
-    by_start = np.argsort(start, kind="stable")
-    neurons = np.repeat(by_start, count[by_start])
-    srt = np.lexsort((neurons, buf))
+    times, neurons = _record_arrays(start, count, buf)
     return SpikeRecord(
-        times=buf[srt],
-        neurons=neurons[srt],
+        times=times,
+        neurons=neurons,
         n_neurons=network.n_neurons,
         duration=float(duration),
         voltage=vout,
@@ -510,7 +565,25 @@ def to_record(network, start, count, buf, duration, vout=None, vn=None, vt=None)
     )
 
 
-def simulate_many(network, weights, checked_inputs, duration, *, n_threads=None):
+@njit(cache=True, nogil=True)
+def _trial_record(net, w_signed, neurons, times, duration):
+    """One trial from checked input spikes (sorted by neuron, then time) to the record's
+    (times, neurons) sorted by (time, neuron), in one compiled call (the public
+    ``run_batch`` path: no Python between input and record)."""
+    n = net.order.shape[0]
+    inp_ptr = np.zeros(n + 1, np.int64)
+    for p in range(neurons.shape[0]):
+        inp_ptr[neurons[p] + 1] += 1
+    for j in range(n):
+        inp_ptr[j + 1] += inp_ptr[j]
+    none_row = np.full(n, -1, np.int64)
+    start, count, buf = _kernel(
+        net, w_signed, inp_ptr, times, duration, none_row, np.zeros(0), np.zeros((0, 0))
+    )
+    return _record_arrays(start, count, buf)
+
+
+def simulate_many(network, weights, checked_inputs, duration, *, n_threads=None, records=False):
     """Simulate many trials of one network in parallel threads (the kernel releases the GIL).
 
     Parameters
@@ -524,9 +597,12 @@ def simulate_many(network, weights, checked_inputs, duration, *, n_threads=None)
     n_threads : int, optional
         Worker threads (default: the number of CPU cores).
 
+    records : bool
+        Return each trial's record arrays instead (:func:`_trial_record`).
+
     Returns
     -------
-    list of (start, count, buf)
+    list of (start, count, buf), or of (times, neurons) with ``records``
         The kernel's output per trial, in input order.
     """
     n_threads = n_threads or os.cpu_count() or 1
@@ -536,14 +612,25 @@ def simulate_many(network, weights, checked_inputs, duration, *, n_threads=None)
     none_row = np.full(n, -1, np.int64)
     no_t = np.zeros(0)
     no_v = np.zeros((0, 0))
-    jobs = []
-    for times, neurons in checked_inputs:
-        inp_ptr = np.zeros(n + 1, np.int64)
-        np.cumsum(np.bincount(neurons, minlength=n), out=inp_ptr[1:])
-        jobs.append((inp_ptr, np.ascontiguousarray(times, dtype=np.float64)))
+    duration = float(duration)
+    if records:
+        jobs = [
+            (np.ascontiguousarray(nn, np.int64), np.ascontiguousarray(t, np.float64))
+            for t, nn in checked_inputs
+        ]
 
-    def one(job):
-        return _kernel(net, w_signed, job[0], job[1], float(duration), none_row, no_t, no_v)
+        def one(job):
+            return _trial_record(net, w_signed, job[0], job[1], duration)
+
+    else:
+        jobs = []
+        for times, neurons in checked_inputs:
+            inp_ptr = np.zeros(n + 1, np.int64)
+            np.cumsum(np.bincount(neurons, minlength=n), out=inp_ptr[1:])
+            jobs.append((inp_ptr, np.ascontiguousarray(times, dtype=np.float64)))
+
+        def one(job):
+            return _kernel(net, w_signed, job[0], job[1], duration, none_row, no_t, no_v)
 
     if n_threads == 1 or len(jobs) < 2:
         return [one(job) for job in jobs]
@@ -577,10 +664,18 @@ class EventEngine(Engine):
         self.n_threads = n_threads
 
     def _run_batch(self, network, weights, checked_inputs, duration):
-        outs = simulate_many(network, weights, checked_inputs, duration, n_threads=self.n_threads)
-        return [to_record(network, s, c, b, duration) for s, c, b in outs]
+        check_time_range(duration)
+        outs = simulate_many(
+            network, weights, checked_inputs, duration, n_threads=self.n_threads, records=True
+        )
+        n = network.n_neurons
+        return [
+            SpikeRecord(times=t, neurons=nn, n_neurons=n, duration=float(duration))
+            for t, nn in outs
+        ]
 
     def _run(self, network, weights, times, neurons, duration, voltage_neurons, voltage_times):
+        check_time_range(duration)
         vrow = vt = vout = None
         if voltage_neurons is not None:
             vrow = np.full(network.n_neurons, -1, np.int64)

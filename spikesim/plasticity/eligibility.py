@@ -9,6 +9,10 @@ Schmidt-Hieber (2023), eq. (2.4)/(4.1): for edge ``e = (i, j)`` with delay ``d_e
 after ``tau`` (a spike caused by the arrival itself is at ``tau`` and counts as after it); a
 missing ``T_minus`` or ``T_plus`` contributes 0.
 
+Time is exact (:mod:`spikesim.engines.ticks`): ``tau`` is the spike's ticks plus the
+delay's ticks, compared with ``j``'s spike ticks, so an arrival coincident with a post spike
+(equal total delays) is "at" it, whatever float64 rounding would have said.
+
 Which arrivals count (consistent with the event engine): every arrival with
 ``0 <= tau < duration``; arrivals at or after the end of the trial are dropped (the engine
 never delivers them). Arrivals during ``j``'s refractory period count like any other (the
@@ -30,6 +34,7 @@ import numpy as np
 from numba import njit
 
 from spikesim.engines.event import count_arrivals, event_net, gather_arrivals
+from spikesim.engines.ticks import seconds_of, tick_of, ticks_of, to_ticks
 from spikesim.errors import ValidationError
 
 __all__ = ["eligibility", "eligibility_csr", "eligibility_reference"]
@@ -39,9 +44,13 @@ _FACTOR_LIMIT = 600.0
 
 @njit(cache=True, nogil=True)
 def _block_eligibility(
-    oi, ob, order, in_ptr, in_edges, pre, delay, start, count, buf, duration, c, out
+    oi, ob, order, in_ptr, in_edges, pre, dtick, start, count, buf, tbuf, end, c, out
 ):
-    """Eligibilities of the incoming edges of the block ``order[oi:ob]``, added to ``out``."""
+    """Eligibilities of the incoming edges of the block ``order[oi:ob]``, added to ``out``.
+
+    ``buf`` holds the spike times in seconds (on the tick clock), ``tbuf`` their ticks;
+    arrivals and the before/after comparisons are in ticks (exact), the exponentials in
+    seconds."""
     j0 = order[oi]
     q0 = in_ptr[j0]
     fan = in_ptr[j0 + 1] - q0
@@ -49,9 +58,9 @@ def _block_eligibility(
     if fan == 0:
         return
     m = count_arrivals(q0, fan, in_edges, pre, count)
-    at = np.empty(m)
+    at = np.empty(m, np.int64)
     aslot = np.empty(m, np.int64)
-    k = gather_arrivals(q0, fan, in_edges, pre, delay, start, count, buf, duration, at, aslot)
+    k = gather_arrivals(q0, fan, in_edges, pre, dtick, start, count, tbuf, end, at, aslot)
     if k == 0:
         return
     idx = np.argsort(at[:k], kind="mergesort")
@@ -59,19 +68,19 @@ def _block_eligibility(
     n_post = 0
     for jj in range(nb):
         n_post += count[order[oi + jj]]
-    pt = np.empty(n_post)
+    pt = np.empty(n_post, np.int64)
     pj = np.empty(n_post, np.int64)
     p = 0
     for jj in range(nb):
         jn = order[oi + jj]
         for s in range(start[jn], start[jn] + count[jn]):
-            pt[p] = buf[s]
+            pt[p] = tbuf[s]
             pj[p] = jj
             p += 1
     pidx = np.argsort(pt, kind="mergesort")
     ptr = np.zeros(nb, np.int64)
     eb = np.zeros((fan, nb))
-    factor = c * duration <= _FACTOR_LIMIT
+    factor = c * seconds_of(end) <= _FACTOR_LIMIT
     xm = np.zeros(nb)  # exp(c T_minus) (factorised) or T_minus (direct); 0 / -inf if none
     xp = np.zeros(nb)  # exp(-c T_plus) (factorised) or T_plus (direct); 0 / +inf if none
     for jj in range(nb):
@@ -84,13 +93,14 @@ def _block_eligibility(
             xp[jj] = buf[start[jn]] if count[jn] > 0 else np.inf
     pp = 0
     for a in range(k):
-        tau = at[idx[a]]
+        tau_t = at[idx[a]]
+        tau = seconds_of(tau_t)
         row = aslot[idx[a]]
         # post spikes strictly before tau become T_minus of their neuron
-        while pp < n_post and pt[pidx[pp]] < tau:
+        while pp < n_post and pt[pidx[pp]] < tau_t:
             jj = pj[pidx[pp]]
             jn = order[oi + jj]
-            tm = pt[pidx[pp]]
+            tm = buf[start[jn] + ptr[jj]]
             ptr[jj] += 1
             if factor:
                 xm[jj] = np.exp(c * tm)
@@ -122,15 +132,21 @@ def _eligibility_kernel(net, start, count, buf, duration, c, out):
     seconds; ``c`` the STDP rate (1/s).
     """
     order, blk, is_input = net.order, net.blocks, net.is_input
-    in_ptr, in_edges, pre, delay = net.in_ptr, net.in_edges, net.pre, net.delay
+    in_ptr, in_edges, pre, dtick = net.in_ptr, net.in_edges, net.pre, net.delay_ticks
     out[:] = 0.0
+    tbuf = ticks_of(buf)
+    sbuf = np.empty(tbuf.shape[0])  # the spike times on the tick clock, seconds
+    for p in range(tbuf.shape[0]):
+        sbuf[p] = seconds_of(tbuf[p])
+    end = tick_of(duration)
     for b in range(blk.shape[0] - 1):
         oi = blk[b]
         if is_input[order[oi]]:
             continue
         _block_eligibility(
-            oi, blk[b + 1], order, in_ptr, in_edges, pre, delay, start, count, buf, duration, c, out
-        )
+            oi, blk[b + 1], order, in_ptr, in_edges, pre, dtick, start, count, sbuf, tbuf, end,
+            c, out,
+        )  # fmt: skip
 
 
 def _check_c(c) -> float:
@@ -210,22 +226,25 @@ def eligibility(network, record, c: float) -> np.ndarray:
 
 
 def eligibility_reference(network, record, c: float) -> np.ndarray:
-    """Slow, obvious pure-Python eligibilities (for tests): one edge, one arrival at a time."""
+    """Slow, obvious pure-Python eligibilities (for tests): one edge, one arrival at a time,
+    times in exact integer ticks (:mod:`spikesim.engines.ticks`)."""
     c = _check_c(c)
-    trains = record.trains()
+    trains = [[int(n) for n in to_ticks(tr)] for tr in record.trains()]
+    end = int(to_ticks(record.duration))
     out = np.zeros(network.n_edges)
     for e in range(network.n_edges):
         post = trains[int(network.post[e])]
+        d = int(to_ticks(network.delay[e]))
         total = 0.0
         for t in trains[int(network.pre[e])]:
-            tau = float(t) + float(network.delay[e])
-            if tau >= record.duration:
+            tau = t + d
+            if tau >= end:
                 continue
             before = [s for s in post if s < tau]
             after = [s for s in post if s >= tau]
             if before:
-                total += float(np.exp(-c * (tau - max(before))))
+                total += float(np.exp(-c * ((tau - max(before)) / 1e12)))
             if after:
-                total -= float(np.exp(-c * (min(after) - tau)))
+                total -= float(np.exp(-c * ((min(after) - tau) / 1e12)))
         out[e] = total
     return out

@@ -65,8 +65,11 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
+from spikesim.engines.ticks import from_ticks, seconds_of, tick_of, ticks_of, to_ticks
 from spikesim.errors import ValidationError
 from spikesim.plasticity.base import Rule, register_rule
+
+_LATE = 2**62  # ticks: "no more events" (after every arrival and spike)
 
 __all__ = ["MSTDPET", "MSTDPETKernel", "MSTDPETState"]
 
@@ -187,15 +190,17 @@ class MSTDPET(Rule):
         before a post spike at the same time), ``P+``, ``P-`` and ``z`` decayed exactly
         between consecutive events, then ``z`` decayed to the end of the trial."""
         kp = self.kernel_params(noise_scale=noise_scale)
-        trains = record.trains()
+        trains = [[int(n) for n in to_ticks(tr)] for tr in record.trains()]
         T = float(record.duration)
+        end = int(to_ticks(T))
         out = np.zeros(network.n_edges)
         for e in range(network.n_edges):
-            d = float(network.delay[e])
-            events = [(float(t) + d, 0) for t in trains[int(network.pre[e])]]
-            events = [ev for ev in events if ev[0] < T]
-            events += [(float(t), 1) for t in trains[int(network.post[e])]]
+            d = int(to_ticks(network.delay[e]))  # exact time: integer ticks
+            events = [(t + d, 0) for t in trains[int(network.pre[e])]]
+            events = [ev for ev in events if ev[0] < end]
+            events += [(t, 1) for t in trains[int(network.post[e])]]
             events.sort()
+            events = [(float(from_ticks(t)), kind) for t, kind in events]
             p_plus = p_minus = z = 0.0
             now = 0.0
             for t, kind in events:
@@ -215,10 +220,12 @@ class MSTDPET(Rule):
 
 
 @njit(cache=True, nogil=True)
-def _edge_z(kp, buf, i0, ni, d, j0, nj, duration):
-    """``z(T)`` of one edge: arrivals ``buf[i0:i0+ni] + d`` (those before ``duration``)
-    merged with the post spikes ``buf[j0:j0+nj]``, each STDP pulse weighted by its decay
-    ``exp(-(T - t)/tau_z)`` to the end of the trial."""
+def _edge_z(kp, tbuf, i0, ni, d, j0, nj, duration, end):
+    """``z(T)`` of one edge: arrivals ``tbuf[i0:i0+ni] + d`` (those before ``end``)
+    merged with the post spikes ``tbuf[j0:j0+nj]``, each STDP pulse weighted by its decay
+    ``exp(-(T - t)/tau_z)`` to the end of the trial. Times are exact ticks (``tbuf``: the
+    spikes', ``d``, ``end``: the delay's and the duration's; :mod:`spikesim.engines.ticks`),
+    converted to seconds for the decays."""
     z = 0.0
     p_plus = 0.0  # P+ just after the last arrival, at time t_plus
     t_plus = 0.0
@@ -227,13 +234,15 @@ def _edge_z(kp, buf, i0, ni, d, j0, nj, duration):
     a = 0
     p = 0
     while True:
-        ta = buf[i0 + a] + d if a < ni else np.inf
-        if ta >= duration:
-            ta = np.inf
-        tp = buf[j0 + p] if p < nj else np.inf
-        if ta == np.inf and tp == np.inf:
+        ka = tbuf[i0 + a] + d if a < ni else _LATE
+        if ka >= end:
+            ka = _LATE
+        kpost = tbuf[j0 + p] if p < nj else _LATE
+        if ka == _LATE and kpost == _LATE:
             break
-        if ta <= tp:  # an arrival (first at a tie)
+        ta = seconds_of(ka)
+        tp = seconds_of(kpost)
+        if ka <= kpost:  # an arrival (first at a tie)
             pm = p_minus * np.exp(-(ta - t_minus) / kp.tau_minus)
             z += pm * np.exp(-(duration - ta) / kp.tau_z)
             p_plus = p_plus * np.exp(-(ta - t_plus) / kp.tau_plus) + kp.A_plus
@@ -253,13 +262,16 @@ def _mstdpet_trace(kp, net, start, count, buf, duration, out):
     """``out[e] = sign_e z_e(T)`` for every edge (shape (n_edges,)): for each neuron its incoming
     edges, each edge's arrivals merged with the neuron's spikes (cost: the edge's arrivals
     plus its post neuron's spikes, per edge)."""
-    in_ptr, in_edges, pre, delay, sign = net.in_ptr, net.in_edges, net.pre, net.delay, net.sign
+    in_ptr, in_edges, pre, sign = net.in_ptr, net.in_edges, net.pre, net.sign
+    delay = net.delay_ticks
+    tbuf = ticks_of(buf)
+    end = tick_of(duration)
     out[:] = 0.0
     for j in range(in_ptr.shape[0] - 1):
         for q in range(in_ptr[j], in_ptr[j + 1]):
             e = in_edges[q]
             i = pre[e]
-            z = _edge_z(kp, buf, start[i], count[i], delay[e], start[j], count[j], duration)
+            z = _edge_z(kp, tbuf, start[i], count[i], delay[e], start[j], count[j], duration, end)
             out[e] = sign[e] * z
 
 

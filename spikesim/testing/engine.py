@@ -18,7 +18,8 @@ difference. The checks (each importable on its own):
 * :func:`check_validation_errors`: bad inputs are refused with
   :class:`~spikesim.errors.ValidationError` (voltages from an engine without
   ``supports_voltages``: :class:`~spikesim.errors.EngineError`).
-* :func:`check_record_contract`: records sorted by (time, neuron), inputs included, in
+* :func:`check_record_contract`: records sorted by (time, neuron), inputs included (for
+  an exact engine within 1e-12 s of the given times: the 1 ps clock), in
   ``[0, duration)``.
 * :func:`check_deterministic`: the same inputs give the same spikes; other inputs others.
 * :func:`check_batch_equals_single_runs`: :meth:`~Engine.run_batch` equals one
@@ -38,7 +39,7 @@ import numpy as np
 
 from spikesim.engines.base import Engine, get_engine
 from spikesim.errors import EngineError, ValidationError
-from spikesim.graph import layered, random_dag
+from spikesim.graph import Network, layered, random_dag
 from spikesim.record import SpikeRecord
 from spikesim.testing.reference import simulate as reference
 
@@ -138,11 +139,34 @@ def check_capabilities(engine: Engine) -> None:
         assert other.dt == engine.dt / 2, "with_dt sets the time step"
 
 
-def random_trial(rng: np.random.Generator):
+def random_trial(rng: np.random.Generator, delay_step: float | None = None):
     """A random DAG (3 to 9 neurons, delays, inhibition and refractoriness drawn) and
-    random input spikes on a 0.1 ms grid: ``(network, times (k,), neurons (k,))``."""
+    random input spikes on a 0.1 ms grid: ``(network, times (k,), neurons (k,))``.
+
+    With ``delay_step`` (an engine's :attr:`~Engine.delay_step`, seconds) the delays are 1
+    to 20 steps and ``t_ref`` 1 or 20 steps (many paths of equal total delay)."""
     n = int(rng.integers(3, 10))
     n_in = int(rng.integers(1, min(3, n - 1) + 1))
+    if delay_step is not None:
+        net = random_dag(
+            n,
+            n_inputs=n_in,
+            n_outputs=1,
+            p_edge=float(rng.uniform(0.3, 0.9)),
+            weight_range=(0.2, 1.2),
+            inhibitory_fraction=float(rng.choice([0.0, 0.3])),
+            t_ref=float(rng.choice([1, 20])) * delay_step,
+            seed=int(rng.integers(0, 2**31 - 1)),
+        )
+        steps = rng.integers(1, 21, net.n_edges)
+        net = Network(
+            n_neurons=net.n_neurons, pre=net.pre, post=net.post, weight=net.weight,
+            delay=steps * delay_step, sign=net.sign, inputs=net.inputs, outputs=net.outputs,
+            tau_syn=net.tau_syn, threshold=net.threshold, t_ref=net.t_ref,
+        )  # fmt: skip
+        k = int(rng.integers(0, 31))
+        times = rng.integers(0, 500, k) * 1e-4
+        return net, times, rng.choice(net.inputs, k)
     net = random_dag(
         n,
         n_inputs=n_in,
@@ -192,13 +216,17 @@ def check_reference_trials(engine: Engine, n_trials: int, *, seed: int = 0) -> N
     for _ in range(50 * max(1, n_trials)):
         if done == n_trials:
             return
-        done += check_matches_reference(engine, *random_trial(rng))
+        done += check_matches_reference(engine, *random_trial(rng, engine.delay_step))
     raise AssertionError(f"only {done} of {n_trials} random trials were far enough from a tie")
 
 
-def _network(seed: int = 1):
-    """The network of the single-structure checks (one build for a compiling engine)."""
-    return layered([8, 6, 2], weight_mean=[0.5, 0.7], seed=seed)
+def _network(engine: Engine, seed: int = 1):
+    """The network of the single-structure checks (one build for a compiling engine); for
+    an engine with a :attr:`~Engine.delay_step`, delays and ``t_ref`` of one step."""
+    if engine.delay_step is None:
+        return layered([8, 6, 2], weight_mean=[0.5, 0.7], seed=seed)
+    step = engine.delay_step
+    return layered([8, 6, 2], weight_mean=[0.5, 0.7], delay=step, t_ref=step, seed=seed)
 
 
 def _poisson(net, rates, seed, max_rate=300.0, duration=DURATION):
@@ -222,7 +250,7 @@ def _raises(kind, call, what: str) -> None:
 
 def check_validation_errors(engine: Engine) -> None:
     """Bad inputs are refused before anything is simulated (no build happens)."""
-    net = _network()
+    net = _network(engine)
     hidden = int(np.setdiff1d(np.arange(net.n_neurons), net.inputs)[0])
     t_ok = np.array([0.001])
     i_ok = net.inputs[:1]
@@ -261,7 +289,7 @@ def _same(a: SpikeRecord, b: SpikeRecord) -> bool:
 
 def check_record_contract(engine: Engine) -> None:
     """Sorted by (time, neuron), every input spike included, within [0, duration)."""
-    net = _network()
+    net = _network(engine)
     inp = _poisson(net, np.linspace(0.2, 1.0, 8), seed=3)
     rec = engine.run(net, inp, DURATION)
     assert isinstance(rec, SpikeRecord), f"{engine.name}: run returns a SpikeRecord"
@@ -269,7 +297,7 @@ def check_record_contract(engine: Engine) -> None:
     key = np.lexsort((rec.neurons, rec.times))
     assert np.array_equal(key, np.arange(rec.n_spikes)), f"{engine.name}: not sorted"
     assert np.all((rec.times >= 0) & (rec.times < DURATION)), f"{engine.name}: outside trial"
-    tol = engine.dt or 0.0
+    tol = engine.dt or 1e-12  # exact engines: the 1 ps clock (docs/model.md, "Exact time")
     for j in net.inputs:
         sent = np.sort(inp[0][inp[1] == j])
         got = rec.spikes_of(j)
@@ -281,7 +309,7 @@ def check_record_contract(engine: Engine) -> None:
 
 def check_deterministic(engine: Engine) -> None:
     """The same inputs give the same record; other inputs give another."""
-    net = _network()
+    net = _network(engine)
     recs = [engine.run(net, _poisson(net, np.full(8, 0.7), seed=s), DURATION) for s in (5, 5, 6)]
     assert _same(recs[0], recs[1]), f"{engine.name}: the same inputs gave different spikes"
     assert not _same(recs[0], recs[2]), f"{engine.name}: other inputs gave the same spikes"
@@ -289,7 +317,7 @@ def check_deterministic(engine: Engine) -> None:
 
 def check_batch_equals_single_runs(engine: Engine) -> None:
     """``run_batch`` gives, trial for trial, what ``run`` gives (also with weights)."""
-    net = _network()
+    net = _network(engine)
     inputs = [_poisson(net, np.full(8, 0.6), seed=s) for s in range(3)]
     w = net.weight * 1.2
     for kw in ({}, {"weights": w}):

@@ -7,6 +7,11 @@ contract literally: neurons in topological order; for neuron j, all arrivals
 potential decays between groups, a group's weights are summed before the threshold test;
 after a spike V = 0 and arrivals in ``[t_spike, t_spike + t_ref)`` are ignored.
 
+Time is exact: every time is a Python integer number of ticks
+(:func:`spikesim.engines.ticks.to_ticks`, 1 ps) and arrivals and refractory ends are
+integer sums, so coincidences are decided without rounding (docs/model.md, "Exact time").
+Spike times (inputs included) are reported as ``ticks / 1e12`` seconds.
+
 Besides the spikes it reports how *robust* the trial is to a time step ``dt``, so a
 clock-driven engine can be compared on inputs that are not near a threshold tie:
 
@@ -20,6 +25,10 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+
+from spikesim.engines.ticks import to_ticks
+
+_TPS = 1e12  # ticks per second
 
 
 def simulate(net, weights, in_times, in_neurons, duration):
@@ -45,10 +54,11 @@ def simulate(net, weights, in_times, in_neurons, duration):
         Smallest time (s) between arrival groups, refractory ends and the trial's end.
     """
     n = net.n_neurons
-    trains = [[] for _ in range(n)]
+    trains = [[] for _ in range(n)]  # ticks (int)
+    end = int(to_ticks(duration))
     for t, k in zip(in_times, in_neurons, strict=True):
         if t < duration:
-            trains[int(k)].append(float(t))
+            trains[int(k)].append(int(to_ticks(float(t))))
     for j in range(n):
         trains[j].sort()
     margin = math.inf
@@ -62,28 +72,30 @@ def simulate(net, weights, in_times, in_neurons, duration):
             continue
         groups = defaultdict(float)
         for e in incoming[j]:
+            d = int(to_ticks(float(net.delay[e])))
             for t in trains[int(net.pre[e])]:
-                tau = t + float(net.delay[e])
-                if tau < duration:
+                tau = t + d
+                if tau < end:
                     groups[tau] += float(net.sign[e]) * float(weights[e])
-        tau_syn = float(net.tau_syn[j])
+        inv_tau = 1.0 / float(net.tau_syn[j])
         thr = float(net.threshold[j])
-        t_ref = float(net.t_ref[j])
-        v, t_last, refr_end = 0.0, 0.0, -math.inf
+        t_ref = int(to_ticks(float(net.t_ref[j])))
+        v, t_last, refr_end = 0.0, 0, None
         times = sorted(groups)
         for a, b in zip(times, times[1:], strict=False):
-            gap = min(gap, b - a)
+            gap = min(gap, (b - a) / _TPS)
         for tau in times:
-            if refr_end > -math.inf:
-                gap = min(gap, abs(tau - refr_end))
-            if tau < refr_end:
-                continue
-            v = v * math.exp(-(tau - t_last) / tau_syn) + groups[tau]
+            if refr_end is not None:
+                gap = min(gap, abs(tau - refr_end) / _TPS)
+                if tau < refr_end:
+                    continue
+            v = v * math.exp(-((tau - t_last) / _TPS) * inv_tau) + groups[tau]
             t_last = tau
             margin = min(margin, abs(v - thr) / thr)
             if v >= thr:
                 trains[j].append(tau)
-                gap = min(gap, duration - tau)
+                gap = min(gap, (end - tau) / _TPS)
                 v = 0.0
                 refr_end = tau + t_ref
-    return trains, margin, gap
+    out = [[t / _TPS for t in trains[j]] for j in range(n)]
+    return out, margin, gap
