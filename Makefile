@@ -6,7 +6,7 @@ PYTHON ?= $(shell for p in python3.12 $$HOME/.pyenv/versions/3.12*/bin/python3.1
 	$$p -c 'import sys; sys.exit(sys.version_info[:2] != (3, 12))' >/dev/null 2>&1 && { echo $$p; break; }; done)
 VENV := .venv
 BIN := $(VENV)/bin
-EXTRAS ?= dev,dask,neo,docs,gpu,nir,nwb,elephant
+EXTRAS ?= dev,dask,neo,docs,gpu,nir,nwb,elephant,nest
 OUT ?= demo-out
 
 .PHONY: demo test test-all test-slow lint format docs bench data clean venv

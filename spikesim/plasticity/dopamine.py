@@ -72,8 +72,11 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
+from spikesim.engines.ticks import from_ticks, seconds_of, tick_of, ticks_of, to_ticks
 from spikesim.errors import ValidationError
 from spikesim.plasticity.base import Rule, register_rule
+
+_LATE = 2**62  # ticks: "no more events" (after every arrival and spike)
 
 __all__ = ["DopamineKernel", "DopamineSTDP", "DopamineState", "synapse_weights"]
 
@@ -228,15 +231,17 @@ class DopamineSTDP(Rule):
         tie), ``K+``, ``K-`` and ``c`` decayed exactly between events, ``c`` then decayed to
         ``t_r = duration + reward_delay``."""
         kp = self.kernel_params(noise_scale=noise_scale)
-        trains = record.trains()
+        trains = [[int(n) for n in to_ticks(tr)] for tr in record.trains()]
         T = float(record.duration)
+        end = int(to_ticks(T))
         out = np.zeros(network.n_edges)
         for e in range(network.n_edges):
-            d = float(network.delay[e])
-            events = [(float(t) + d, 0) for t in trains[int(network.pre[e])]]
-            events = [ev for ev in events if ev[0] < T]
-            events += [(float(t), 1) for t in trains[int(network.post[e])]]
+            d = int(to_ticks(network.delay[e]))  # exact time: integer ticks
+            events = [(t + d, 0) for t in trains[int(network.pre[e])]]
+            events = [ev for ev in events if ev[0] < end]
+            events += [(t, 1) for t in trains[int(network.post[e])]]
             events.sort()
+            events = [(float(from_ticks(t)), kind) for t, kind in events]
             k_plus = k_minus = c = 0.0
             now = 0.0
             for t, kind in events:
@@ -266,9 +271,11 @@ def _weight_factor(kp, signal):
 
 
 @njit(cache=True, nogil=True)
-def _edge_c(kp, buf, i0, ni, d, j0, nj, duration):
-    """``c(t_r)`` of one edge: arrivals ``buf[i0:i0+ni] + d`` (those before ``duration``)
-    merged with the post spikes ``buf[j0:j0+nj]``, each jump of ``c`` decayed to ``t_r``."""
+def _edge_c(kp, tbuf, i0, ni, d, j0, nj, duration, end):
+    """``c(t_r)`` of one edge: arrivals ``tbuf[i0:i0+ni] + d`` (those before ``end``)
+    merged with the post spikes ``tbuf[j0:j0+nj]``, each jump of ``c`` decayed to ``t_r``.
+    Times are exact ticks (the spikes', the delay's, the duration's;
+    :mod:`spikesim.engines.ticks`), converted to seconds for the decays."""
     t_r = duration + kp.reward_delay
     c = 0.0
     k_plus = 0.0  # K+ just after the last arrival, at t_plus
@@ -278,19 +285,21 @@ def _edge_c(kp, buf, i0, ni, d, j0, nj, duration):
     a = 0
     p = 0
     while True:
-        ta = buf[i0 + a] + d if a < ni else np.inf
-        if ta >= duration:
-            ta = np.inf
-        tp = buf[j0 + p] if p < nj else np.inf
-        if ta == np.inf and tp == np.inf:
+        ka = tbuf[i0 + a] + d if a < ni else _LATE
+        if ka >= end:
+            ka = _LATE
+        kpost = tbuf[j0 + p] if p < nj else _LATE
+        if ka == _LATE and kpost == _LATE:
             break
-        if ta <= tp:  # an arrival (first at a tie)
+        if ka <= kpost:  # an arrival (first at a tie)
+            ta = seconds_of(ka)
             km = k_minus * np.exp(-(ta - t_minus) / kp.tau_minus)
             c -= kp.A_minus * km * np.exp(-(t_r - ta) / kp.tau_c)
             k_plus = k_plus * np.exp(-(ta - t_plus) / kp.tau_plus) + 1.0
             t_plus = ta
             a += 1
         else:
+            tp = seconds_of(kpost)
             kpl = k_plus * np.exp(-(tp - t_plus) / kp.tau_plus)
             c += kp.A_plus * kpl * np.exp(-(t_r - tp) / kp.tau_c)
             k_minus = k_minus * np.exp(-(tp - t_minus) / kp.tau_minus) + 1.0
@@ -302,13 +311,16 @@ def _edge_c(kp, buf, i0, ni, d, j0, nj, duration):
 @njit(cache=True, nogil=True)
 def _dopamine_trace(kp, net, start, count, buf, duration, out):
     """``out[e] = sign_e c_e(t_r)`` for every edge, shape (n_edges,)."""
-    in_ptr, in_edges, pre, delay, sign = net.in_ptr, net.in_edges, net.pre, net.delay, net.sign
+    in_ptr, in_edges, pre, sign = net.in_ptr, net.in_edges, net.pre, net.sign
+    delay = net.delay_ticks
+    tbuf = ticks_of(buf)
+    end = tick_of(duration)
     out[:] = 0.0
     for j in range(in_ptr.shape[0] - 1):
         for q in range(in_ptr[j], in_ptr[j + 1]):
             e = in_edges[q]
             i = pre[e]
-            c = _edge_c(kp, buf, start[i], count[i], delay[e], start[j], count[j], duration)
+            c = _edge_c(kp, tbuf, start[i], count[i], delay[e], start[j], count[j], duration, end)
             out[e] = sign[e] * c
 
 

@@ -44,6 +44,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
+from spikesim.engines.ticks import from_ticks, seconds_of, tick_of, to_ticks
 from spikesim.errors import ValidationError
 from spikesim.plasticity.base import Rule, register_rule
 
@@ -299,16 +300,18 @@ class NodePerturbation(Rule):
     def activity_reference(self, network, record) -> np.ndarray:
         """``sign_ij X_ij / theta_i`` of every edge, shape (n_edges,), summed arrival by
         arrival with :mod:`math` (slow reference of the trace kernel's factor)."""
-        trains = record.trains()
+        trains = [[int(n) for n in to_ticks(tr)] for tr in record.trains()]
         T = float(record.duration)
+        end = int(to_ticks(T))
         out = np.zeros(network.n_edges)
         for e in range(network.n_edges):
             i = int(network.post[e])
             tau = float(network.tau_syn[i])
+            d = int(to_ticks(network.delay[e]))  # exact time: integer ticks
             total = 0.0
             for t in trains[int(network.pre[e])]:
-                a = float(t) + float(network.delay[e])
-                if a < T:
+                if t + d < end:
+                    a = float(from_ticks(t + d))
                     total += tau * (1.0 - math.exp(-(T - a) / tau))
             out[e] = float(network.sign[e]) * total / T / float(network.threshold[i])
         return out
@@ -352,7 +355,9 @@ def _np_perturb(kp, seed, net, w, sign, E):
 def _np_trace(kp, net, start, count, buf, duration, out):
     """``out[e] *= sign_e X_e / theta_post(e)`` (the noise already in ``out``), with
     ``X_e`` the trial mean of the presynaptic PSP trace (class docstring)."""
-    in_ptr, in_edges, pre, delay, sign = net.in_ptr, net.in_edges, net.pre, net.delay, net.sign
+    in_ptr, in_edges, pre, sign = net.in_ptr, net.in_edges, net.pre, net.sign
+    delay = net.delay_ticks
+    end = tick_of(duration)
     for i in range(in_ptr.shape[0] - 1):
         tau = net.tau_syn[i]
         scale = 1.0 / (duration * net.threshold[i])
@@ -362,8 +367,9 @@ def _np_trace(kp, net, start, count, buf, duration, out):
             d = delay[e]
             total = 0.0
             for k in range(start[j], start[j] + count[j]):
-                a = buf[k] + d
-                if a < duration:
+                ka = tick_of(buf[k]) + d  # exact time: the arrival in ticks
+                if ka < end:
+                    a = seconds_of(ka)
                     total += tau * (-np.expm1(-(duration - a) / tau))
             out[e] *= sign[e] * total * scale
 
