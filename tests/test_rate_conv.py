@@ -367,3 +367,37 @@ def test_named_architectures_are_the_papers():
         (3, 32, 7),
     ]
     assert deep[-2].n_in == 4 * 4 * 32
+
+
+# -- the filters command -----------------------------------------------------------------
+def test_filters_command_reports_similarity_and_draws(tmp_path, capsys):
+    import json
+
+    from spikesim.cli import main
+    from spikesim.experiments import resolve, run_experiment
+
+    cfg = {
+        "experiment": {"kind": "rate", "name": "blobs-uconv", "seed": 1},
+        "task": {"dataset": "blobs", "n_train": 200, "n_test": 100},
+        "learner": {
+            "name": "urfb",
+            "sizes": [20, 4],
+            "input_shape": [5, 4, 1],
+            "architecture": "uconv 3 3x3; maxpool 2",
+            "learning_rate": 0.1,
+        },
+        "train": {"epochs": 2, "batch_size": 20},
+    }
+    out = tmp_path / "run"
+    run_experiment(resolve(cfg), out)
+    fig = tmp_path / "filters.png"
+    assert main(["filters", str(out), "--figure", str(fig)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    (layer,) = report["layers"]
+    assert layer["weights"] == "W0" and fig.exists()
+    # independent start: the initial filters are as unalike as random ones
+    assert abs(layer["initial"]) < 0.5 and abs(layer["independent"]) < 0.5
+    from spikesim.experiments.filters import _load
+
+    _, trained, _ = _load(out)
+    assert layer["trained"] == _conv.filter_similarity(trained.W[0], trained._plan[0].geometry)
