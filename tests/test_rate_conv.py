@@ -327,7 +327,7 @@ def test_filter_similarity_of_independent_filters_is_near_zero():
         ({"input_shape": (6, 6, 3)}, ["input_shape", "108", "sizes[0] = 72"]),
         ({"input_shape": (6, 6)}, ["input_shape"]),
         ({"sizes": (72, 10, 4)}, ["sizes", "architecture"]),
-        ({"architecture": "conv 4 3x3", "tied_steps": 5}, ["tied_steps", "uconv"]),
+        ({"architecture": "", "sizes": (72, 4), "tied_steps": 5}, ["tied_steps", "architecture"]),
     ],
 )
 def test_bad_architecture_names_the_key_and_layer(kw, words):

@@ -169,7 +169,20 @@ def bench_conv_learner(
         "achieved_gflops": fps * sps / 1e9,
         "n_parameters": learner.n_parameters(),
         "weight_bytes": int(sum(w.nbytes for w in learner.W)),
+        # an untied layer as CSR instead (values + int32 column indices + int64 row pointers)
+        "untied_layers_as_csr_bytes": _untied_csr_bytes(learner),
     }
+
+
+def _untied_csr_bytes(learner) -> int:
+    from spikesim.rate import _conv
+
+    total = 0
+    for layer, w in zip(_conv.weighted(learner._plan), learner.W, strict=True):
+        if isinstance(layer, _conv.Conv) and layer.untied:
+            rows = layer.geometry.n_locations * layer.geometry.c_out
+            total += _conv.n_connections(layer) * (w.itemsize + 4) + (rows + 1) * 8
+    return total
 
 
 def bench_torch_conv(

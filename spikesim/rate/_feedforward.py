@@ -73,7 +73,7 @@ class FeedforwardLearner(RateLearner):
         """The layer records of ``architecture`` (None: a plain MLP from ``sizes``); raises
         a ValidationError naming the hyperparameter."""
         if not self.architecture.strip():
-            self._require(self.tied_steps == 0, "tied_steps", "needs an untied (uconv) layer")
+            self._require(self.tied_steps == 0, "tied_steps", "needs an architecture")
             return None
         shape = self.input_shape
         ok = isinstance(shape, list | tuple) and len(shape) == 3 and all(map(_is_int, shape))
@@ -95,8 +95,6 @@ class FeedforwardLearner(RateLearner):
             raise ValidationError(
                 f"{self.name}: architecture = {self.architecture!r}: {exc}"
             ) from None
-        untied = any(isinstance(la, _conv.Conv) and la.untied for la in plan)
-        self._require(untied or self.tied_steps == 0, "tied_steps", "needs an uconv layer")
         return plan
 
     # -- state -----------------------------------------------------------------------------

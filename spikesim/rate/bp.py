@@ -61,9 +61,10 @@ class Backprop(FeedforwardLearner):
     input_shape : (height, width, channels)
         Shape of one input row with an architecture (rows flattened channels-last).
     tied_steps : int
-        Sec. 4.1's protocol: the first ``tied_steps`` steps train the untied layers tied (as
-        the convolution, all locations equal) with step ``tied_learning_rate``; 0: the untied
-        layers start from an independent draw at every location.
+        Sec. 4.1's protocol: the first ``tied_steps`` steps use step ``tied_learning_rate``
+        and train the untied layers tied (as the convolution, all locations equal); 0: the
+        untied layers start from an independent draw at every location. With tied layers
+        only it is the same step schedule (the matched control of an untied run).
     tied_learning_rate : float
     dtype : {"float32", "float64"}
     seed : int
