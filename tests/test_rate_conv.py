@@ -394,7 +394,7 @@ def test_filters_command_reports_similarity_and_draws(tmp_path, capsys):
     assert main(["filters", str(out), "--figure", str(fig)]) == 0
     report = json.loads(capsys.readouterr().out)
     (layer,) = report["layers"]
-    assert layer["weights"] == "W0" and fig.exists()
+    assert layer["weights"] == "W0" and fig.exists() and -1 <= layer["change"] <= 1
     # independent start: the initial filters are as unalike as random ones
     assert abs(layer["initial"]) < 0.5 and abs(layer["independent"]) < 0.5
     from spikesim.experiments.filters import _load

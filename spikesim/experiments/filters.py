@@ -7,8 +7,9 @@ similarity of the ``kh * kw * c_in`` weights of every pair of interior locations
 over channels; 1: identical filters as in a tied convolution, about 0: independent draws)
 of the trained weights, of the same learner's initial weights (1 with the tied start of
 ``tied_steps > 0``; about 0 with an independent start), and of an independent random draw
-of the same shape (the chance level). The figure shows a few channels' filters at four
-locations, as Fig. 6.
+of the same shape (the chance level), and of the change ``W - W(0)`` (whether the
+independent updates at different locations learned alike filters). The figure shows a
+few channels' filters at four locations, as Fig. 6.
 """
 
 from __future__ import annotations
@@ -73,7 +74,7 @@ def filter_report(run_dir: str | Path) -> dict:
     -------
     dict
         ``{"run": ..., "learner": ..., "layers": [{"weights": "W0", "layer": ...,
-        "trained": s, "initial": s, "independent": s}, ...]}``.
+        "trained": s, "initial": s, "independent": s, "change": s}, ...]}``.
     """
     from spikesim.rate import _conv
 
@@ -90,6 +91,8 @@ def filter_report(run_dir: str | Path) -> dict:
                 "trained": _conv.filter_similarity(trained.W[k], g),
                 "initial": _conv.filter_similarity(initial.W[k], g),
                 "independent": _conv.filter_similarity(rand, g),
+                # what learning added, W - W(0): are the updates alike across locations?
+                "change": _conv.filter_similarity(trained.W[k] - initial.W[k], g),
             }
         )
     return {"run": str(run_dir), "learner": config["learner"]["name"], "layers": layers}
