@@ -12,7 +12,17 @@ from spikesim.cli import main
 
 def test_bench_rate_json(capsys):
     code = main(
-        ["bench", "rate", "--json", "--sizes", "20,16,4", "--min-time", "0.02"]
+        [
+            "bench",
+            "rate",
+            "--json",
+            "--sizes",
+            "20,16,4",
+            "--min-time",
+            "0.02",
+            "--architectures",
+            "",
+        ]
         + ["--batch", "8", "--no-torch"]
     )
     assert code == 0
@@ -43,3 +53,25 @@ def test_unknown_learner_is_a_usage_error(capsys):
 @pytest.mark.parametrize("name", ["bp", "urfb"])
 def test_paper_batch_sizes(name):
     assert rate.REGISTRY[name].paper_batch_size == {"bp": 20, "urfb": 500}[name]
+
+
+def test_bench_rate_covers_the_conv_learners(capsys):
+    arch = "conv 2 3x3; maxpool 2"
+    code = main(
+        ["bench", "rate", "--json", "--sizes", "20,16,4", "--min-time", "0.02", "--learners"]
+        + ["bp", "--architectures", arch, "--conv-input", "5,4,1", "--conv-batch", "8"]
+        + ["--no-torch"]
+    )
+    assert code == 0
+    conv = json.loads(capsys.readouterr().out)["conv"]
+    assert sorted(conv) == [f"{n}/{arch}" for n in ("bp-hinge", "frfb", "urfb")]
+    for res in conv.values():
+        assert res["samples_per_s"] > 0 and res["batch_size"] == 8
+        # conv 2*(5*4)*(3*3*1)*2 + output 2*(3*2*2)*4; no error below the first layer
+        assert res["flops_per_sample"] == 3 * (720 + 96) - 720
+        assert res["n_parameters"] == 2 * 9 + 12 * 4
+
+
+def test_bench_rate_bad_conv_input_is_a_usage_error(capsys):
+    assert main(["bench", "rate", "--learners", "bp", "--conv-input", "28,28"]) == 2
+    assert "--conv-input" in capsys.readouterr().err

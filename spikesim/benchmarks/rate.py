@@ -10,6 +10,15 @@ forward ``(b, n_in) @ (n_in, n_out)``, weight-gradient ``(n_in, b) @ (b, n_out)`
 error ``(b, n_out) @ (n_out, n_in)`` products, in the learner's dtype). Where PyTorch is
 importable, ``bp`` is also compared with a PyTorch CPU training step of the same MLP
 (ReLU, softmax cross-entropy, SGD, same batch): ``bp_step_time_over_torch``.
+
+Convolutional learners (``conv``): ``--conv-learners`` (default ``bp-hinge,urfb,frfb``)
+with each of ``--architectures`` (default ``simpnet,deepnet``; Amit 2019, sec. 4; any
+architecture string; empty: none) on random ``--conv-input`` images (default 28,28,1) at
+``--conv-batch`` (default 100, the Fashion-MNIST experiment files' batch): step time,
+samples/s, flops per sample, achieved GFLOP/s, and the parameter count and bytes of the
+weights. Where PyTorch is importable, the same network's training step in PyTorch on the
+CPU (``Conv2d`` with the same padding, ``Hardtanh`` of ``h / 2``, ``MaxPool2d``,
+``Dropout``, the hinge loss, SGD; tied convolutions only): ``step_time_over_torch``.
 """
 
 from __future__ import annotations
@@ -36,6 +45,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--seed", type=int, default=0, help="seed of network, inputs and learner (default 0)"
     )
     parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch comparison")
+    parser.add_argument(
+        "--architectures",
+        default="simpnet,deepnet",
+        help="comma-separated architectures of the conv learners (default simpnet,deepnet; "
+        "empty: no conv benchmark)",
+    )
+    parser.add_argument(
+        "--conv-learners",
+        default="bp-hinge,urfb,frfb",
+        help="learners measured with each architecture (default bp-hinge,urfb,frfb)",
+    )
+    parser.add_argument(
+        "--conv-input", default="28,28,1", help="height,width,channels (default 28,28,1)"
+    )
+    parser.add_argument("--conv-batch", type=int, default=100, help="conv batch (default 100)")
 
 
 def _time_loop(step, min_time: float, min_reps: int = 3) -> tuple[int, float]:
@@ -105,6 +129,130 @@ def bench_learner(name: str, sizes, batch: int, min_time: float, seed: int) -> d
     }
 
 
+def bench_conv_learner(
+    name: str, architecture: str, input_shape, n_out: int, batch: int, min_time: float, seed: int
+) -> dict:
+    """Training speed of a feedforward learner with convolutional ``architecture``."""
+    import spikesim.rate as rate
+
+    n_in = int(np.prod(input_shape))
+    learner = rate.make(
+        name,
+        sizes=(n_in, n_out),
+        input_shape=tuple(input_shape),
+        architecture=architecture,
+        seed=seed,
+    )
+    learner.initialize()
+    rng = np.random.default_rng(seed)
+    n = batch * 4
+    dtype = np.dtype(learner.dtype)
+    x = rng.random((n, n_in)).astype(dtype)
+    y = rng.integers(0, n_out, size=n)
+    pos = [0]
+
+    def step():
+        i = pos[0]
+        learner.fit_batch(x[i : i + batch], y[i : i + batch])
+        pos[0] = (i + batch) % n
+
+    reps, wall = _time_loop(step, min_time)
+    fps = float(learner.flops_per_sample(batch))
+    sps = reps * batch / wall
+    return {
+        "architecture": architecture,
+        "batch_size": batch,
+        "dtype": str(dtype),
+        "samples_per_s": sps,
+        "step_time_s": wall / reps,
+        "flops_per_sample": fps,
+        "achieved_gflops": fps * sps / 1e9,
+        "n_parameters": learner.n_parameters(),
+        "weight_bytes": int(sum(w.nbytes for w in learner.W)),
+        # an untied layer as CSR instead (values + int32 column indices + int64 row pointers)
+        "untied_layers_as_csr_bytes": _untied_csr_bytes(learner),
+    }
+
+
+def _untied_csr_bytes(learner) -> int:
+    from spikesim.rate import _conv
+
+    total = 0
+    for layer, w in zip(_conv.weighted(learner._plan), learner.W, strict=True):
+        if isinstance(layer, _conv.Conv) and layer.untied:
+            rows = layer.geometry.n_locations * layer.geometry.c_out
+            total += _conv.n_connections(layer) * (w.itemsize + 4) + (rows + 1) * 8
+    return total
+
+
+def bench_torch_conv(
+    architecture: str, input_shape, n_out: int, batch: int, min_time: float, seed: int
+) -> dict | None:
+    """PyTorch CPU training step of the same tied network (BP, hinge loss, SGD 0.1); None if
+    torch is not importable or the architecture has an untied layer."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    from spikesim.rate import _conv
+
+    plan = _conv.build_plan(architecture, tuple(input_shape), n_out)
+    torch.manual_seed(seed)
+    mods: list = []
+    for layer in plan:
+        if isinstance(layer, _conv.Conv):
+            if layer.untied:
+                return None
+            g = layer.geometry
+            pad = (g.pad_left, g.kw - 1 - g.pad_left, g.pad_top, g.kh - 1 - g.pad_top)
+            mods += [
+                torch.nn.ZeroPad2d(pad),
+                torch.nn.Conv2d(g.c_in, g.c_out, (g.kh, g.kw), bias=False),
+                torch.nn.Hardtanh(-2.0, 2.0),  # 2 clip(h/2, -1, 1): same cost
+            ]
+        elif isinstance(layer, _conv.Pool):
+            g = layer.geometry
+            hp = (g.h_out - 1) * g.stride + g.k - g.h
+            wp = (g.w_out - 1) * g.stride + g.k - g.w
+            pad = (g.pad_left, max(wp - g.pad_left, 0), g.pad_top, max(hp - g.pad_top, 0))
+            mods += [torch.nn.ConstantPad2d(pad, -1e9), torch.nn.MaxPool2d(g.k, g.stride)]
+        elif isinstance(layer, _conv.Drop):
+            mods.append(torch.nn.Dropout(layer.p))
+        else:
+            if not any(isinstance(m, torch.nn.Flatten) for m in mods):
+                mods.append(torch.nn.Flatten())
+            mods.append(torch.nn.Linear(layer.n_in, layer.n_out, bias=False))
+            if layer is not plan[-1]:
+                mods.append(torch.nn.Hardtanh(-2.0, 2.0))
+    model = torch.nn.Sequential(*mods)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    h, w, c = input_shape
+    rng = np.random.default_rng(seed)
+    n = batch * 4
+    x = torch.from_numpy(rng.random((n, c, h, w)).astype(np.float32))
+    y = torch.from_numpy(rng.integers(0, n_out, size=n))
+    pos = [0]
+
+    def step():
+        i = pos[0]
+        xb, yb = x[i : i + batch], y[i : i + batch]
+        opt.zero_grad(set_to_none=True)
+        f = model(xb)
+        sign = torch.ones_like(f)
+        sign[torch.arange(len(yb)), yb] = -1
+        loss = torch.relu(1 + sign * f).sum() / len(yb)  # Amit's hinge loss, mu = 1
+        loss.backward()
+        opt.step()
+        pos[0] = (i + batch) % n
+
+    reps, wall = _time_loop(step, min_time)
+    return {
+        "torch_version": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "step_time_s": wall / reps,
+    }
+
+
 def bench_torch_bp(sizes, batch: int, lr: float, min_time: float, seed: int) -> dict | None:
     """PyTorch CPU training step of the ``bp`` MLP (ReLU, cross-entropy, SGD); None if
     torch is not importable."""
@@ -168,6 +316,43 @@ def run(args: argparse.Namespace) -> dict:
         },
         "learners": learners,
     }
+    archs = [a.strip() for a in args.architectures.split(",") if a.strip()]
+    conv_names = [s for s in args.conv_learners.split(",") if s]
+    for name in conv_names:
+        if name not in rate.available():
+            raise ValidationError(f"unknown learner {name!r}; available: {rate.available()}")
+    try:
+        conv_input = tuple(int(v) for v in args.conv_input.split(","))
+    except ValueError:
+        conv_input = ()
+    if len(conv_input) != 3 or min(conv_input) < 1 or args.conv_batch < 1:
+        raise ValidationError(
+            f"--conv-input must be height,width,channels and --conv-batch >= 1, got "
+            f"{args.conv_input!r} and {args.conv_batch}"
+        )
+    if archs:
+        conv: dict = {}
+        for arch in archs:
+            for name in conv_names:
+                conv[f"{name}/{arch}"] = bench_conv_learner(
+                    name, arch, conv_input, sizes[-1], args.conv_batch, args.min_time, args.seed
+                )
+            if args.no_torch:
+                continue
+            res = bench_torch_conv(
+                arch, conv_input, sizes[-1], args.conv_batch, args.min_time, args.seed
+            )
+            if res is None:
+                conv[f"torch/{arch}"] = {
+                    "skipped": "torch is not importable (pip install spikesim[torch]) or the "
+                    "architecture is untied"
+                }
+            else:
+                ours = conv.get(f"bp-hinge/{arch}")
+                if ours is not None:
+                    res["step_time_over_torch"] = ours["step_time_s"] / res["step_time_s"]
+                conv[f"torch/{arch}"] = res
+        out["conv"] = conv
     if "bp" in learners and not args.no_torch:
         bp = learners["bp"]
         torch_res = bench_torch_bp(sizes, bp["batch_size"], 0.1, args.min_time, args.seed)

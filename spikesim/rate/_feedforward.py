@@ -14,8 +14,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from spikesim.rate import _mlp
-from spikesim.rate.base import RateLearner
+from spikesim.errors import ValidationError
+from spikesim.rate import _conv, _mlp
+from spikesim.rate.base import RateLearner, _is_int
 
 
 class FeedforwardLearner(RateLearner):
@@ -29,6 +30,8 @@ class FeedforwardLearner(RateLearner):
 
     counts_flops: ClassVar[bool] = True
     reconstructs: ClassVar[bool] = True
+    #: the layer records of ``architecture`` (set by :meth:`initialize`; None: an MLP)
+    _plan: ClassVar[tuple | None] = None
 
     activation: str = "relu"
     loss: str = "cross-entropy"
@@ -37,6 +40,10 @@ class FeedforwardLearner(RateLearner):
     mu: float = 1.0
     sparsity: float = 0.0
     target: str = "label"
+    architecture: str = ""
+    input_shape: tuple[int, ...] = (28, 28, 1)
+    tied_steps: int = 0
+    tied_learning_rate: float = 0.01
 
     # fixed unless a subclass declares them as hyperparameters
     optimizer = "sgd"
@@ -67,6 +74,38 @@ class FeedforwardLearner(RateLearner):
                 f"takes no dense target: target = 'input' needs one of "
                 f"{', '.join(_mlp.TARGET_LOSSES)}",
             )
+        self._require(isinstance(self.architecture, str), "architecture", "must be a string")
+        self._require_count("tied_steps", 0)
+        self._require_rate("tied_learning_rate")
+        self._build_plan()
+
+    def _build_plan(self):
+        """The layer records of ``architecture`` (None: a plain MLP from ``sizes``); raises
+        a ValidationError naming the hyperparameter."""
+        if not self.architecture.strip():
+            self._require(self.tied_steps == 0, "tied_steps", "needs an architecture")
+            return None
+        shape = self.input_shape
+        ok = isinstance(shape, list | tuple) and len(shape) == 3 and all(map(_is_int, shape))
+        self._require(ok and min(shape) >= 1, "input_shape", "must be (height, width, channels)")
+        self._require(
+            len(self.sizes) == 2,
+            "sizes",
+            "must be [n_in, n_out] with an architecture (its full layers are in architecture)",
+        )
+        self._require(
+            int(np.prod(shape)) == self.sizes[0],
+            "input_shape",
+            f"has {int(np.prod(shape))} values (height x width x channels) but sizes[0] "
+            f"= {self.sizes[0]} inputs",
+        )
+        try:
+            plan = _conv.build_plan(self.architecture, tuple(shape), self.sizes[-1])
+        except ValidationError as exc:
+            raise ValidationError(
+                f"{self.name}: architecture = {self.architecture!r}: {exc}"
+            ) from None
+        return plan
 
     # -- state -----------------------------------------------------------------------------
     def _initialize(self, rng: np.random.Generator) -> None:
@@ -76,11 +115,17 @@ class FeedforwardLearner(RateLearner):
         then the masks of ``W``, then what subclasses add (:meth:`_init_extra`).
         """
         dt = np.dtype(self.dtype)
-        pairs = list(zip(self.sizes[:-1], self.sizes[1:], strict=True))
-        self.W = [_mlp.glorot_uniform(rng, a, b, dt) for a, b in pairs]
-        self.b = [np.zeros(b, dt) for _, b in pairs] if self.bias else None
+        self._plan = self._build_plan()
+        if self._plan is None:
+            pairs = list(zip(self.sizes[:-1], self.sizes[1:], strict=True))
+            self.W = [_mlp.glorot_uniform(rng, a, b, dt) for a, b in pairs]
+            self.b = [np.zeros(b, dt) for _, b in pairs] if self.bias else None
+        else:
+            layers = _conv.weighted(self._plan)
+            self.W = [self._draw_weight(rng, k, transpose=False) for k in range(len(layers))]
+            self.b = [np.zeros(_conv.bias_shape(la), dt) for la in layers] if self.bias else None
         if self.sparsity > 0:
-            self.mask_W = [_mlp.random_mask(rng, w.shape, self.sparsity, dt) for w in self.W]
+            self.mask_W = [self._draw_mask(rng, k, transpose=False) for k in range(len(self.W))]
             for w, m in zip(self.W, self.mask_W, strict=True):
                 w *= m
         else:
@@ -90,6 +135,38 @@ class FeedforwardLearner(RateLearner):
 
     def _init_extra(self, rng: np.random.Generator) -> None:
         """Subclasses allocate their own state here (e.g. feedback matrices)."""
+
+    def _layer(self, k: int):
+        """The record of the ``k``-th layer with weights (None for a plain MLP)."""
+        return None if self._plan is None else _conv.weighted(self._plan)[k]
+
+    def _draw_weight(self, rng: np.random.Generator, k: int, *, transpose: bool) -> np.ndarray:
+        """Glorot-uniform ``W{k}`` (``transpose``: its feedback matrix ``R{k}``). An untied
+        layer starts as its tied convolution when ``tied_steps > 0`` (sec. 4.1), else with
+        an independent draw at every location."""
+        dt = np.dtype(self.dtype)
+        layer = self._layer(k)
+        if layer is None:
+            n_in, n_out = self.sizes[k], self.sizes[k + 1]
+            if transpose:
+                return _mlp.glorot_uniform(rng, n_out, n_in, dt)
+            return _mlp.glorot_uniform(rng, n_in, n_out, dt)
+        independent = self.tied_steps == 0
+        return _conv.init_weight(rng, layer, dt, transpose=transpose, independent=independent)
+
+    def _draw_mask(self, rng: np.random.Generator, k: int, *, transpose: bool) -> np.ndarray:
+        """Fixed random sparsity mask of ``W{k}`` (``transpose``: of ``R{k}``)."""
+        dt = np.dtype(self.dtype)
+        layer = self._layer(k)
+        if layer is None:
+            n_in, n_out = self.sizes[k], self.sizes[k + 1]
+            shape = (n_out, n_in) if transpose else (n_in, n_out)
+            return _mlp.random_mask(rng, shape, self.sparsity, dt)
+        return _conv.init_mask(rng, layer, self.sparsity, dt, transpose=transpose)
+
+    def _in_tied_phase(self) -> bool:
+        """Sec. 4.1: the first ``tied_steps`` steps train the untied layers tied."""
+        return self.t < self.tied_steps
 
     def _params(self) -> list[np.ndarray]:
         return self.W + (self.b if self.b is not None else [])
@@ -153,7 +230,20 @@ class FeedforwardLearner(RateLearner):
         """Trainable feedforward weights and biases (masked-out weights excluded)."""
         if not self._initialized:
             self.initialize()
-        n_w = sum(int(m.sum()) for m in self.mask_W) if self.mask_W else sum(w.size for w in self.W)
+        if self._plan is not None:
+            n_w = 0
+            for k, layer in enumerate(_conv.weighted(self._plan)):
+                if self.mask_W is None:
+                    n_w += _conv.n_connections(layer)
+                elif isinstance(layer, _conv.Conv) and layer.untied:
+                    conn = _conv.untied_mask(layer, self.mask_W[k].dtype, transpose=False)
+                    n_w += int((self.mask_W[k] * conn).sum())
+                else:
+                    n_w += int(self.mask_W[k].sum())
+        elif self.mask_W:
+            n_w = sum(int(m.sum()) for m in self.mask_W)
+        else:
+            n_w = sum(w.size for w in self.W)
         return n_w + (sum(b.size for b in self.b) if self.b is not None else 0)
 
     # -- computation ----------------------------------------------------------------------
@@ -172,14 +262,56 @@ class FeedforwardLearner(RateLearner):
         """Learning rate of the current step ``self.t`` (inverse-time decay)."""
         return self.learning_rate / (1.0 + self.lr_decay * (self.t - 1))
 
-    def _feedback_step(self, grad_w: list[np.ndarray]) -> None:
+    def _feedback_step(self, grad_w: list[np.ndarray], lr: float) -> None:
         """Update the feedback matrices from the (unmasked) weight gradients ``grad_w``
-        (called after the error has been carried down, before the weights move)."""
+        with step ``lr`` (called after the error has been carried down, before the weights
+        move)."""
+
+    #: examples per forward pass when predicting with a convolutional plan (memory bound)
+    predict_chunk: ClassVar[int] = 500
 
     def _predict_scores(self, x: np.ndarray) -> np.ndarray:
         x = np.asarray(x, dtype=self.dtype)
-        acts, _ = _mlp.forward(x, self.W, self.b, self.activation)
-        return acts[-1]
+        if self._plan is None:
+            acts, _ = _mlp.forward(x, self.W, self.b, self.activation)
+            return acts[-1]
+        out = [
+            _conv.forward(
+                x[i : i + self.predict_chunk], self._plan, self.W, self.b, self.activation, None
+            )[0]
+            for i in range(0, x.shape[0], self.predict_chunk)
+        ]
+        return np.concatenate(out) if out else np.zeros((0, self.sizes[-1]), self.dtype)
+
+    def _loss_and_grad(self, scores, x, y):
+        """The minibatch loss and its gradient in the scores: the labels' loss, or with
+        ``target = "input"`` the reconstruction of ``x``."""
+        if self.target == "input":
+            return _mlp.target_loss_and_grad(self.loss, scores, x)
+        return _mlp.loss_and_grad(self.loss, scores, y, self.mu)
+
+    def _gradients(self, x: np.ndarray, y: np.ndarray):
+        """``(loss, grad_w, grad_b)`` of a minibatch (unmasked increments; an untied layer's
+        tied in its tied phase)."""
+        if self._plan is None:
+            acts, fields = _mlp.forward(x, self.W, self.b, self.activation)
+            loss, g = self._loss_and_grad(acts[-1], x, y)
+            grad_w, grad_b = _mlp.backward(g, acts, fields, self._feedback(), self.activation)
+            return loss, grad_w, grad_b
+        # dropout masks from (seed, step): a resumed run draws the same masks
+        rng = np.random.default_rng([self.seed, self.t, 0x5EED])
+        scores, caches = _conv.forward(x, self._plan, self.W, self.b, self.activation, rng)
+        loss, g = self._loss_and_grad(scores, x, y)
+        fb = self._feedback()
+        grad_w, grad_b = _conv.backward(g, self._plan, caches, fb, self.activation)
+        if self._in_tied_phase():
+            dt = np.dtype(self.dtype)
+            for k, layer in enumerate(_conv.weighted(self._plan)):
+                if isinstance(layer, _conv.Conv) and layer.untied:
+                    grad_w[k] = _conv.tie_gradient(grad_w[k], layer, dt)
+                    if grad_b[k] is not None:
+                        grad_b[k] = np.broadcast_to(grad_b[k].sum(axis=0), grad_b[k].shape).copy()
+        return loss, grad_w, grad_b
 
     def reconstruct(self, x: np.ndarray) -> np.ndarray:
         scores = self.predict_scores(x)
@@ -192,19 +324,15 @@ class FeedforwardLearner(RateLearner):
 
     def _fit_batch(self, x: np.ndarray, y: np.ndarray, index) -> float:
         x = np.asarray(x, dtype=self.dtype)
-        acts, fields = _mlp.forward(x, self.W, self.b, self.activation)
-        if self.target == "input":
-            loss, g = _mlp.target_loss_and_grad(self.loss, acts[-1], x)
-        else:
-            loss, g = _mlp.loss_and_grad(self.loss, acts[-1], y, self.mu)
-        grad_w, grad_b = _mlp.backward(g, acts, fields, self._feedback(), self.activation)
-        self._feedback_step(grad_w)
+        loss, grad_w, grad_b = self._gradients(x, y)
+        tied_phase = self._plan is not None and self._in_tied_phase()
+        self.t += 1
+        lr = self.tied_learning_rate if tied_phase else self._lr()
+        self._feedback_step(grad_w, lr)
         if self.mask_W is not None:
             for gw, m in zip(grad_w, self.mask_W, strict=True):
                 gw *= m
         grads = grad_w + (grad_b if self.b is not None else [])
-        self.t += 1
-        lr = self._lr()
         if self.optimizer == "adam":
             _mlp.adam_step(
                 self._params(),
@@ -225,6 +353,9 @@ class FeedforwardLearner(RateLearner):
         """Matrix products per sample: forward ``x W`` (2 n_k n_{k+1} per layer), weight
         gradient ``a^T delta`` (the same), error propagation ``delta R`` (every layer but
         the first). Independent of ``batch``."""
+        if self._plan is not None:
+            per_layer = _conv.forward_flops(self._plan)
+            return float(3 * sum(per_layer) - per_layer[0])
         fwd = _mlp.matmul_flops(self.sizes)
         first = 2 * self.sizes[0] * self.sizes[1]
         return float(3 * fwd - first)

@@ -13,6 +13,8 @@ from __future__ import annotations
 import abc
 from typing import Any, ClassVar, final
 
+import numpy as np
+
 from spikesim.rate._feedforward import FeedforwardLearner
 from spikesim.rate.base import register
 
@@ -53,6 +55,22 @@ class Backprop(FeedforwardLearner):
     target : {"label", "input"}
         Learn the labels, or reproduce the input (an autoencoder, ``sizes[-1] == sizes[0]``,
         loss ``squared`` or ``sigmoid-bce``; Alonso et al. 2022, Fig. 3).
+    architecture : str
+        Empty: an MLP of ``sizes``. Otherwise the hidden layers in Amit (2019)'s notation,
+        ``;``-separated: ``conv C KxK`` (padded to keep the size), ``uconv C KxK`` (untied:
+        the convolution's connectivity with an independent weight per connection, sec. 4.1),
+        ``maxpool K`` (stride 2, padded: half the size), ``drop p`` (a fraction ``p`` dropped
+        while training), ``full N``; or a name: ``simpnet``, ``deepnet``, ``simpnet-untied``,
+        ``deepnet-untied`` (:data:`spikesim.rate._conv.ARCHITECTURES`). ``sizes`` is then
+        ``[n_in, n_out]``.
+    input_shape : (height, width, channels)
+        Shape of one input row with an architecture (rows flattened channels-last).
+    tied_steps : int
+        Sec. 4.1's protocol: the first ``tied_steps`` steps use step ``tied_learning_rate``
+        and train the untied layers tied (as the convolution, all locations equal); 0: the
+        untied layers start from an independent draw at every location. With tied layers
+        only it is the same step schedule (the matched control of an untied run).
+    tied_learning_rate : float
     dtype : {"float32", "float64"}
     seed : int
     """
@@ -70,7 +88,7 @@ class Backprop(FeedforwardLearner):
     adam_eps: float = 1e-8
 
     def _feedback(self):
-        return [None] + [w.T for w in self.W[1:]]
+        return [None] + [np.swapaxes(w, -1, -2) for w in self.W[1:]]
 
 
 @final

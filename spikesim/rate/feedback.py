@@ -19,7 +19,6 @@ from typing import ClassVar, final
 
 import numpy as np
 
-from spikesim.rate import _mlp
 from spikesim.rate._feedforward import FeedforwardLearner
 from spikesim.rate.base import register
 
@@ -43,6 +42,10 @@ class RandomFeedback(FeedforwardLearner):
         The hinge loss's weight of the wrong classes.
     sparsity : float
         Fraction of every ``W`` and every ``R`` fixed at zero (independent masks).
+    architecture, input_shape, tied_steps, tied_learning_rate
+        Convolutional layers (Amit 2019, sec. 4 and 4.1), as :class:`spikesim.rate.bp.Backprop`;
+        a convolution's ``R`` has shape ``(c_out, kh kw c_in)`` (per location for an untied
+        layer) and gets ``W``'s increment (URFB) or stays fixed (FRFB).
     """
 
     paper_batch_size: ClassVar[int] = 500
@@ -59,13 +62,11 @@ class RandomFeedback(FeedforwardLearner):
     bias: bool = False
 
     def _init_extra(self, rng: np.random.Generator) -> None:
-        dt = np.dtype(self.dtype)
         # R{k} carries the error from layer k+1 to layer k; R0 would reach the input: unused.
-        self.R = [None] + [_mlp.glorot_uniform(rng, w.shape[1], w.shape[0], dt) for w in self.W[1:]]
+        n = len(self.W)
+        self.R = [None] + [self._draw_weight(rng, k, transpose=True) for k in range(1, n)]
         if self.sparsity > 0:
-            self.mask_R = [None] + [
-                _mlp.random_mask(rng, r.shape, self.sparsity, dt) for r in self.R[1:]
-            ]
+            self.mask_R = [None] + [self._draw_mask(rng, k, transpose=True) for k in range(1, n)]
             for r, m in zip(self.R[1:], self.mask_R[1:], strict=True):
                 r *= m
         else:
@@ -89,14 +90,15 @@ class RandomFeedback(FeedforwardLearner):
     def _feedback(self):
         return self.R
 
-    def _feedback_step(self, grad_w: list[np.ndarray]) -> None:
+    def _feedback_step(self, grad_w: list[np.ndarray], lr: float) -> None:
         """URFB, eq. 7: ``R_k <- R_k - lr * (dC/dW_k)^T``, the Hebbian increment of the
-        same pair of units (masked by ``R``'s own mask); FRFB: nothing."""
+        same pair of units (masked by ``R``'s own mask; per location for an untied layer,
+        tied in its tied phase); FRFB: nothing."""
         if not self.update_feedback:
             return
-        lr = np.dtype(self.dtype).type(self.learning_rate)  # RandomFeedback: no decay
+        lr = np.dtype(self.dtype).type(lr)
         for k in range(1, len(self.R)):
-            inc = grad_w[k].T * lr
+            inc = np.swapaxes(grad_w[k], -1, -2) * lr
             if self.mask_R is not None:
                 inc *= self.mask_R[k]
             self.R[k] -= inc
