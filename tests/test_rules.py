@@ -7,6 +7,7 @@ import dataclasses
 import numpy as np
 import pytest
 
+import spikesim
 from spikesim.errors import ValidationError
 from spikesim.plasticity import SH, available_rules, get_rule
 from spikesim.plasticity.rule import center_eligibility, sh_update
@@ -73,3 +74,33 @@ def test_sh_noise_scale_divides_c():
     rule = SH(c=90.0)
     assert rule.kernel_params().c == 90.0
     assert rule.kernel_params(noise_scale=3.0).c == 30.0
+
+
+@pytest.mark.parametrize("name", ["mstdpet", "dopamine-stdp", "weight-perturbation"])
+def test_a_rule_that_cannot_run_on_an_engine_says_so(name):
+    """Only SH has Brian2 code: the others are refused on brian2-standalone, naming the
+    rule, the engine and where it runs (also by train_standalone, before any build)."""
+    from spikesim.plasticity import get_rule
+    from spikesim.plasticity.base import check_rule_engine
+    from spikesim.plasticity.brian2_rule import train_standalone
+
+    rule = get_rule(name)()
+    check_rule_engine(rule, "event")
+    msg = f"rule '{name}' cannot run on engine 'brian2-standalone'.*run on event only"
+    with pytest.raises(ValidationError, match=msg):
+        check_rule_engine(rule, "brian2-standalone")
+    net = spikesim.layered([2, 1], seed=0)
+    with pytest.raises(ValidationError, match=msg):
+        train_standalone(net, [], np.zeros((0, 1)), 0.1, learning_rate=0.1, rule=rule)
+
+
+def test_sh_runs_on_brian2_standalone_and_its_parameters_come_from_the_rule():
+    from spikesim.plasticity.base import check_rule_engine
+    from spikesim.plasticity.brian2_rule import train_standalone
+
+    check_rule_engine(SH(), "brian2-standalone")
+    net = spikesim.layered([2, 1], seed=0)
+    with pytest.raises(ValidationError, match="not both"):
+        train_standalone(net, [], np.zeros((0, 1)), 0.1, c=100.0, learning_rate=0.1, rule=SH())
+    with pytest.raises(ValidationError, match="needs c"):
+        train_standalone(net, [], np.zeros((0, 1)), 0.1, learning_rate=0.1)

@@ -62,6 +62,7 @@ __all__ = [
     "SIGNALS",
     "Rule",
     "available_rules",
+    "check_rule_engine",
     "get_rule",
     "register_rule",
     "rule_trace",
@@ -93,6 +94,11 @@ class Rule:
     State : type
         NamedTuple of the rule's per-edge state arrays, each shape (n_edges,); its field
         names are the rule's keys in a trainer checkpoint.
+    engines : tuple of str
+        The engines whose training loop runs the rule's kernels: ``("event",)`` (the
+        trainer, default); SH adds ``"brian2-standalone"`` (its update as Brian2 code,
+        :func:`spikesim.plasticity.brian2_rule.train_standalone`).
+        :func:`check_rule_engine` refuses the others, naming them.
     perturbs : {None, "weights", "nodes"}
         What the rule perturbs before each trial (with a ``perturb`` kernel; see the module
         docstring). Default None: nothing.
@@ -107,6 +113,7 @@ class Rule:
     signal: ClassVar[str]
     State: ClassVar[type]
     perturbs: ClassVar[str | None] = None
+    engines: ClassVar[tuple[str, ...]] = ("event",)
 
     def __post_init__(self) -> None:
         self.validate()
@@ -253,6 +260,16 @@ def register_rule(
     if perturb_kernel is not None:
         _PERTURB[params_type] = (cls.perturbs, perturb_kernel)
     return cls
+
+
+def check_rule_engine(rule: Rule, engine: str) -> None:
+    """Raise :class:`ValidationError` if ``rule`` cannot be trained on ``engine`` (the
+    message names the rule, the engine and the engines it runs on)."""
+    if engine not in rule.engines:
+        raise ValidationError(
+            f"rule {rule.name!r} cannot run on engine {engine!r}: its kernels run on "
+            f"{', '.join(rule.engines)} only"
+        )
 
 
 def available_rules() -> list[str]:

@@ -299,12 +299,13 @@ def train_standalone(
     targets: np.ndarray,
     duration: float,
     *,
-    c: float,
+    c: float | None = None,
     learning_rate: float,
     C: float = 1.0,
     max_change: float = 0.5,
     w_min: float = 0.0,
     w_max: float = np.inf,
+    rule=None,
     rate_scale: float = 1.0,
     dt: float = 1e-4,
     weights: np.ndarray | None = None,
@@ -328,6 +329,10 @@ def train_standalone(
         STDP rate (1/s), learning rate (``alpha`` of eq. 4.1), STDP amplitude.
     max_change, w_min, w_max : float
         Clipping as in :func:`spikesim.plasticity.rule.sh_update`.
+    rule : Rule, optional
+        Instead of ``c, C, max_change, w_min, w_max``: a rule object; it must run on
+        ``brian2-standalone`` (:attr:`Rule.engines`: SH only), else a ValidationError
+        names it.
     rate_scale : float
         Rate (hertz) dividing the rate errors of the loss.
     dt : float
@@ -364,6 +369,15 @@ def train_standalone(
     from spikesim.plasticity.loss import trial_loss
     from spikesim.record import check_input_spikes
 
+    if rule is not None:
+        from spikesim.plasticity.base import check_rule_engine
+
+        check_rule_engine(rule, "brian2-standalone")
+        if c is not None:
+            raise ValidationError("give the rule's parameters through rule= or c=..., not both")
+        c, C, max_change, w_min, w_max = rule.c, rule.C, rule.max_change, rule.w_min, rule.w_max
+    if c is None:
+        raise ValidationError("train_standalone needs c (the STDP rate, 1/s) or rule=SH(...)")
     dt = check_dt(dt)
     w0 = network.weight if weights is None else network.check_weights(weights)
     checked = [check_input_spikes(network, inp, duration) for inp in inputs]

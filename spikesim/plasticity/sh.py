@@ -90,6 +90,7 @@ class SH(Rule):
         default=0.01, metadata={"doc": "averaging weight of that running mean, (0, 1]"}
     )
 
+    engines = ("event", "brian2-standalone")
     name = "sh"
     signal = "scalar"
     State = SHState

@@ -77,6 +77,7 @@ def check_registered(rule: Rule) -> None:
     assert rule.name in available_rules(), f"{rule.name!r} is not registered"
     assert get_rule(rule.name) is type(rule)
     assert rule.signal in SIGNALS, f"signal {rule.signal!r} is not one of {SIGNALS}"
+    assert "event" in rule.engines, f"engines {rule.engines!r} must include 'event' (the trainer)"
     assert dataclasses.is_dataclass(rule)
     kp = rule.kernel_params()
     assert isinstance(kp, tuple) and "_fields" in vars(type(kp)), "kernel_params: a NamedTuple"
