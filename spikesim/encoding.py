@@ -19,6 +19,9 @@ MAX_SPIKES = 10**8
 __all__ = [
     "poisson",
     "poisson_draw",
+    "regular_draw",
+    "draw",
+    "ENCODINGS",
     "latency",
     "regular",
     "spike_counts",
@@ -105,6 +108,60 @@ def poisson_draw(expected, duration: float, rng: np.random.Generator):
     counts = rng.poisson(expected).astype(np.int64, copy=False)
     times = rng.uniform(0.0, duration, int(counts.sum()))
     return counts, times
+
+
+def regular_draw(expected, duration: float, rng: np.random.Generator):
+    """Regular spike trains with a random phase (pure, unchecked): the trial draw of the
+    ``regular`` encoding.
+
+    Entry ``k`` with ``lambda_k = expected[k]`` expected spikes fires at
+    ``(phi_k + m) duration / lambda_k`` for ``m = 0, 1, ...`` while that is before
+    ``duration``, with one fresh phase ``phi_k ~ U[0, 1)`` per entry and draw. Its count is
+    ``ceil(lambda_k - phi_k)`` (``lambda_k`` rounded down or up), so ``E[count] = lambda_k``
+    exactly (as Poisson's) with variance ``f (1 - f) <= 1/4`` (``f`` the fractional part of
+    ``lambda_k``) instead of ``lambda_k``: the spike *times* still move from trial to trial
+    (the timing noise that SH's rule learns from, SH sec. 4), the counts almost not.
+
+    Parameters
+    ----------
+    expected : ndarray of float, any shape
+        Expected spike counts (rate in hertz times ``duration``); >= 0, finite.
+    duration : float
+        Trial length, seconds.
+    rng : numpy.random.Generator
+        One uniform per entry is drawn (row-major).
+
+    Returns
+    -------
+    counts : ndarray of int64, the shape of ``expected``
+    times : ndarray of float64, shape (counts.sum(),)
+        Seconds, grouped by entry in row-major order (ascending within an entry), as
+        :func:`poisson_draw` returns them.
+    """
+    lam = np.asarray(expected, dtype=np.float64)
+    phase = rng.random(lam.shape)
+    counts = np.maximum(np.ceil(lam - phase), 0.0).astype(np.int64)
+    flat = counts.ravel()
+    total = int(flat.sum())
+    if total == 0:
+        return counts, np.zeros(0)
+    entry = np.repeat(np.arange(flat.size), flat)
+    first = np.cumsum(flat) - flat  # where each entry's spikes start
+    m = np.arange(total) - first[entry]
+    times = (phase.ravel()[entry] + m) * (duration / lam.ravel()[entry])
+    return counts, times
+
+
+#: Trial encodings of the trainer (``[encoding] kind``): their draw functions.
+ENCODINGS = {"poisson": poisson_draw, "regular": regular_draw}
+
+
+def draw(kind: str, expected, duration: float, rng: np.random.Generator):
+    """One trial draw of encoding ``kind`` (:data:`ENCODINGS`): ``(counts, times)`` as
+    :func:`poisson_draw` returns them."""
+    if kind not in ENCODINGS:
+        raise ValidationError(f"encoding {kind!r} is not one of {', '.join(ENCODINGS)}")
+    return ENCODINGS[kind](expected, duration, rng)
 
 
 def poisson(x, *, duration: float, max_rate: float = 100.0, neurons=None, seed: int = 0):

@@ -102,6 +102,12 @@ class Rule:
     perturbs : {None, "weights", "nodes"}
         What the rule perturbs before each trial (with a ``perturb`` kernel; see the module
         docstring). Default None: nothing.
+    separable : bool
+        The update depends on the signal and the trace only through their product
+        ``signal * trace_e`` edge by edge (and the rule state does not see the trace on its
+        own), so a per-edge signal can be folded into the trace: what the trainer's split
+        loss (``loss_split``) needs. Default False; a rule declares it (a property where it
+        depends on a parameter).
 
     Each parameter's ``dataclasses.field`` metadata may hold ``doc`` (one line, with units:
     the experiment file's documentation of ``rule.KEY``) and ``config_default`` (the default
@@ -114,6 +120,7 @@ class Rule:
     State: ClassVar[type]
     perturbs: ClassVar[str | None] = None
     engines: ClassVar[tuple[str, ...]] = ("event",)
+    separable: ClassVar[bool] = False
 
     def __post_init__(self) -> None:
         self.validate()

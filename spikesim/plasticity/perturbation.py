@@ -98,6 +98,7 @@ class WeightPerturbation(Rule):
 
     name = "weight-perturbation"
     signal = "scalar"
+    separable = True  # the update reads signal * trace only
     State = WeightPerturbationState
     perturbs = "weights"
 
@@ -274,6 +275,7 @@ class NodePerturbation(Rule):
 
     name = "node-perturbation"
     signal = "scalar"
+    separable = True  # the update reads signal * trace only
     State = WeightPerturbationState
     perturbs = "nodes"
 

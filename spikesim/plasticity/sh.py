@@ -95,6 +95,10 @@ class SH(Rule):
     signal = "scalar"
     State = SHState
 
+    @property
+    def separable(self) -> bool:  # eq. (4.1) reads signal and E as the product a E
+        return not self.center_eligibility
+
     def validate(self) -> None:
         for key in ("c", "C", "max_change", "w_min", "w_max", "center_beta"):
             v = getattr(self, key)

@@ -34,6 +34,7 @@ def ei_network(
     tau_syn: float = 0.01,
     threshold: float = 1.0,
     t_ref: float = 0.002,
+    modules: int = 0,
     seed: int = 0,
 ) -> Network:
     """A layered network ``sizes[0] -> ... -> sizes[-1]`` with excitatory/inhibitory pairs.
@@ -64,6 +65,16 @@ def ei_network(
         effective sign) can never change; a different inhibitory delay decouples them.
     tau_syn, threshold, t_ref : float
         Seconds, threshold units, seconds.
+    modules : int
+        0 (default): every transition fully connected. ``M > 0``: every layer after the
+        inputs is split into ``M`` consecutive equal pools (pool ``m`` of a layer of size
+        ``n``: its neurons ``m n / M .. (m + 1) n / M - 1``) and between two such layers
+        only neurons of the same pool are connected; the inputs still reach every neuron of
+        the first layer. With ``M`` the number of classes and the output layer's
+        ``population`` outputs per class, pool ``m`` of every layer belongs to class ``m``:
+        the network is ``M`` subnetworks that share only their inputs (and the trainer's
+        split loss trains each on its own class's loss term). The pairs kept have the same
+        weights as in the fully connected network of the same seed.
     seed : int
 
     Returns
@@ -85,11 +96,24 @@ def ei_network(
     d_inh = float(delay if delay_inh is None else delay_inh)
     if not np.isfinite(d_inh) or d_inh < 0:
         raise ValidationError(f"delay_inh must be a non-negative number, got {delay_inh!r}")
+    modules = int(modules)
+    if modules < 0:
+        raise ValidationError(f"modules must be >= 0, got {modules}")
+    if modules and any(n % modules for n in sizes[1:]):
+        raise ValidationError(
+            f"modules = {modules}: every layer after the inputs must split into {modules} "
+            f"equal pools, got sizes {sizes}"
+        )
     rng = np.random.default_rng(seed)
     off, layers, transitions = layer_edges(sizes)
     pres, posts, ws, ss = [], [], [], []
     for k, (pp, qq) in enumerate(transitions):
         u = rng.uniform(1 - spread, 1 + spread, (pp.size, 2))
+        if modules and k > 0:
+            pool_p = (pp - off[k]) * modules // sizes[k]
+            pool_q = (qq - off[k + 1]) * modules // sizes[k + 1]
+            keep = pool_p == pool_q
+            pp, qq, u = pp[keep], qq[keep], u[keep]
         if ei_pairs:
             pres.append(np.repeat(pp, 2))
             posts.append(np.repeat(qq, 2))

@@ -43,7 +43,7 @@ import numba
 import numpy as np
 from numba import njit
 
-from spikesim.encoding import poisson_draw
+from spikesim.encoding import ENCODINGS, draw
 from spikesim.engines.event import event_net
 from spikesim.errors import DivergenceError, ValidationError
 from spikesim.plasticity._atomic import fetch_add
@@ -108,24 +108,43 @@ class Weights(NamedTuple):
 
 class Outcome(NamedTuple):
     """Per-trial outputs of a chunk, each shape (n_trials,): ``losses``, ``preds``, the
-    learning signals ``signal`` and the rule's summed changes ``rel``."""
+    learning signals ``signal`` (with a split loss: their sum over the modules) and the
+    rule's summed changes ``rel``; ``glosses`` and ``gsignal`` (n_trials, n_modules): the
+    modules' loss terms and signals (one module, the whole network, without a split)."""
 
     losses: np.ndarray
     preds: np.ndarray
     signal: np.ndarray
     rel: np.ndarray
+    glosses: np.ndarray
+    gsignal: np.ndarray
+
+
+class Modules(NamedTuple):
+    """The split of the loss into modules (kernel record, :class:`Trainer` ``loss_split``).
+
+    ``of_output`` (n_outputs,): the module (class) of each output; ``reach`` (n_edges,):
+    the index of the set of modules whose outputs edge ``e`` can reach (through its target
+    neuron), a row of ``sets`` (n_sets, n_modules; 1.0 for a member). Empty arrays: no
+    split (one module, the whole loss)."""
+
+    of_output: np.ndarray
+    reach: np.ndarray
+    sets: np.ndarray
 
 
 @njit(cache=True, nogil=True)
-def _shuffled(L, u, ring, ring_n):
-    """Shuffled-reward control: return the loss of a random one of the last ``len(ring)``
-    trials (NaN before any) and remember ``L``; ``ring_n[0]`` counts the trials seen."""
+def _shuffled(L, u, ring, ring_n, out):
+    """Shuffled-reward control: ``out`` (n_modules,) becomes the loss terms of a random one
+    of the last ``len(ring)`` trials (NaN before any) and ``L`` (n_modules,), this trial's,
+    is remembered; ``ring`` (r, n_modules); ``ring_n[0]`` counts the trials seen."""
     r = ring.shape[0]
     n = ring_n[0]
-    out = np.nan if n == 0 else ring[u % min(n, r)]
-    ring[n % r] = L
+    for g in range(L.shape[0]):
+        out[g] = np.nan if n == 0 else ring[u % min(n, r), g]
+    for g in range(L.shape[0]):
+        ring[n % r, g] = L[g]
     ring_n[0] = n + 1
-    return out
 
 
 @njit(cache=True, nogil=True)
@@ -134,24 +153,58 @@ def _signals(sig, trials, lo, hi, prog, out):
     ``lo:hi`` in trial order (0 where there is no baseline; SH eq. 4.1 without its ``C``,
     CK eq. 3.1 for presentations after the first); returns the index of the first
     non-finite loss or -1."""
+    G = out.glosses.shape[1]
+    Ls = np.empty(G)
     for t in range(lo, hi):
-        L = out.losses[t]
-        if not np.isfinite(L):
+        if not np.isfinite(out.losses[t]):
             return t
+        if G == 1:
+            out.glosses[t, 0] = out.losses[t]
         s = trials.samples[t]
         if sig.shuffle:
-            L = _shuffled(L, trials.shuf[t], prog.ring, prog.ring_n)
-        if trials.pres[t] > 0:
-            Lbar = prog.bstate[0]  # CK eq. 3.1: the previous presentation's loss
+            _shuffled(out.glosses[t], trials.shuf[t], prog.ring, prog.ring_n, Ls)
         else:
-            Lbar = baseline_value_nb(sig.base_code, prog.bstate, s)
-        out.signal[t] = 0.0
-        if not np.isnan(L) and not np.isnan(Lbar):
-            f = schedule_factor(sig.sched_code, sig.step0 + t, sig.k0, sig.gamma)
-            out.signal[t] = sig.learning_rate * f * (L - Lbar)
-        if not np.isnan(L):
-            baseline_observe_nb(prog.bstate, s, L, sig.beta)
+            Ls[:] = out.glosses[t]
+        f = schedule_factor(sig.sched_code, sig.step0 + t, sig.k0, sig.gamma)
+        total = 0.0
+        for g in range(G):
+            L = Ls[g]
+            row = prog.bstate[g]
+            if trials.pres[t] > 0:
+                Lbar = row[0]  # CK eq. 3.1: the previous presentation's loss
+            else:
+                Lbar = baseline_value_nb(sig.base_code, row, s)
+            sg = 0.0
+            if not np.isnan(L) and not np.isnan(Lbar):
+                sg = sig.learning_rate * f * (L - Lbar)
+            out.gsignal[t, g] = sg
+            total += sg
+            if not np.isnan(L):
+                baseline_observe_nb(row, s, L, sig.beta)
+        out.signal[t] = total
     return -1
+
+
+@njit(cache=True, nogil=True)
+def _updates(out, t):
+    """Whether trial ``t`` changes any weight (a nonzero signal of any module)."""
+    for g in range(out.gsignal.shape[1]):
+        if out.gsignal[t, g] != 0.0:
+            return True
+    return False
+
+
+@njit(cache=True, nogil=True)
+def _module_losses(task, mods, trials, t, count, gl):
+    """The modules' terms of trial ``t``'s ``mse`` loss, ``gl`` (n_modules,): module ``g``
+    gets ``sum_{o in g} ((r_o - target_o) / rate_scale)^2 / n_outputs``, so the terms add
+    up to the trial's loss."""
+    gl[:] = 0.0
+    n_out = task.outputs.shape[0]
+    tgt = task.targets[trials.samples[t]]
+    for o in range(n_out):
+        d = (count[task.outputs[o]] / task.duration - tgt[o]) / task.rate_scale
+        gl[mods.of_output[o]] += d * d / n_out
 
 
 @njit(cache=True, nogil=True)
@@ -162,26 +215,58 @@ def _may_update(sig, trials, t):
 
 
 @njit(cache=True, nogil=True)
-def _forward(kp, net, wt, task, sig, trials, t, out, E):
+def _forward(kp, net, wt, task, mods, sig, trials, t, out, E):
     """Trial ``t`` with the current weights (a perturbing rule's perturbation of them, its
-    noise written to the trace row ``E``); records its loss and prediction in ``out``."""
+    noise written to the trace row ``E``); records its loss (and its modules' terms),
+    and its prediction in ``out``."""
     signed = rule_weights(kp, sig.seed, sig.step0 + t, net, wt.w, wt.sign, wt.signed, E)
     start, count, buf, loss, pred = forward_trial(net, signed, task, trials, t)
     out.losses[t] = loss
     out.preds[t] = pred
+    if mods.of_output.shape[0] > 0:
+        _module_losses(task, mods, trials, t, count, out.glosses[t])
     return start, count, buf
 
 
 @njit(cache=True, nogil=True)
-def _update_range(kp, ks, wt, E2, signal, lo, hi, rel):
+def _modulate(E, mods, gsig, lo, hi):
+    """A split loss folded into the trace on edges ``lo:hi``: ``E_e <- s_e E_e`` with
+    ``s_e`` the sum of the signals ``gsig`` (n_modules,) of the modules edge ``e`` can
+    reach. Exact for rules whose update depends on the signal and the trace only through
+    their product (``Rule.separable``), which then run with signal 1."""
+    n_sets, G = mods.sets.shape
+    set_sig = np.zeros(n_sets)
+    for q in range(n_sets):
+        for g in range(G):
+            if mods.sets[q, g] != 0.0:
+                set_sig[q] += gsig[g]
+    Es = E[lo:hi]
+    rs = mods.reach[lo:hi]
+    for i in range(Es.shape[0]):
+        Es[i] *= set_sig[rs[i]]
+
+
+@njit(cache=True, nogil=True)
+def _update_range(kp, ks, wt, mods, E2, signal, gsig, lo, hi, rel):
     """A batch's updates on edges ``lo:hi``, trial after trial: trial ``i`` of the batch
-    with trace ``E2[i]`` and signal ``signal[i]`` (none if 0); ``rel[i]``: the rule's summed
-    change over the range. Frozen edges are reset to their fixed weights after each update
-    (whatever the rule did to them). Afterwards ``wt.signed = sign * w`` on the range."""
+    with trace ``E2[i]`` and signal ``signal[i]`` (none if 0; with a split loss the
+    modules' signals ``gsig[i]`` folded into the trace, :func:`_modulate`); ``rel[i]``: the
+    rule's summed change over the range. Frozen edges are reset to their fixed weights
+    after each update (whatever the rule did to them). Afterwards ``wt.signed = sign * w``
+    on the range."""
+    split = mods.of_output.shape[0] > 0
     for i in range(rel.shape[0]):
         rel[i] = 0.0
-        if signal[i] != 0.0:
-            rel[i] = rule_update(kp, ks, wt.w, E2[i], signal[i], lo, hi)
+        s = signal[i]
+        if split:
+            s = 0.0
+            for g in range(gsig.shape[1]):
+                if gsig[i, g] != 0.0:
+                    s = 1.0
+            if s != 0.0:
+                _modulate(E2[i], mods, gsig[i], lo, hi)
+        if s != 0.0:
+            rel[i] = rule_update(kp, ks, wt.w, E2[i], s, lo, hi)
             for q in range(wt.frozen.shape[0]):
                 e = wt.frozen[q]
                 if lo <= e < hi:
@@ -192,7 +277,7 @@ def _update_range(kp, ks, wt, E2, signal, lo, hi, rel):
 
 
 @njit(cache=True, nogil=True)
-def _train_serial(kp, ks, net, task, sig, trials, prog, wt, out, E2):
+def _train_serial(kp, ks, net, task, mods, sig, trials, prog, wt, out, E2):
     """A chunk of training on one thread, in batches of ``E2.shape[0]`` trials: forward
     passes (and traces) with the batch's weights, the signals in trial order, the updates in
     trial order. Returns the index of the first trial with a non-finite loss, or -1. With
@@ -202,26 +287,28 @@ def _train_serial(kp, ks, net, task, sig, trials, prog, wt, out, E2):
     m = wt.w.shape[0]
     for b0 in range(0, n, b):
         if b == 1:
-            start, count, buf = _forward(kp, net, wt, task, sig, trials, b0, out, E2[0])
+            start, count, buf = _forward(kp, net, wt, task, mods, sig, trials, b0, out, E2[0])
             if _signals(sig, trials, b0, b0 + 1, prog, out) >= 0:
                 return b0
-            if out.signal[b0] != 0.0:
+            if _updates(out, b0):
                 rule_trace(kp, net, start, count, buf, task.duration, E2[0])
         else:
             for t in range(b0, b0 + b):
-                start, count, buf = _forward(kp, net, wt, task, sig, trials, t, out, E2[t - b0])
+                start, count, buf = _forward(
+                    kp, net, wt, task, mods, sig, trials, t, out, E2[t - b0]
+                )
                 if _may_update(sig, trials, t):
                     rule_trace(kp, net, start, count, buf, task.duration, E2[t - b0])
             bad = _signals(sig, trials, b0, b0 + b, prog, out)
             if bad >= 0:
                 return bad
         sl = slice(b0, b0 + b)
-        _update_range(kp, ks, wt, E2, out.signal[sl], 0, m, out.rel[sl])
+        _update_range(kp, ks, wt, mods, E2, out.signal[sl], out.gsignal[sl], 0, m, out.rel[sl])
     return -1
 
 
 @njit(cache=True, nogil=True)
-def _forward_worker(counter, kp, net, task, sig, trials, b0, b1, wt, out, E2):
+def _forward_worker(counter, kp, net, task, mods, sig, trials, b0, b1, wt, out, E2):
     """One thread's share of a batch's trials ``b0:b1`` (fixed weights): takes the next
     trial from the shared ``counter`` until none is left; every trial writes only its own
     slots (``out.*[t]``, ``E2[t - b0]``)."""
@@ -229,7 +316,7 @@ def _forward_worker(counter, kp, net, task, sig, trials, b0, b1, wt, out, E2):
         t = b0 + fetch_add(counter, 0)
         if t >= b1:
             return
-        start, count, buf = _forward(kp, net, wt, task, sig, trials, t, out, E2[t - b0])
+        start, count, buf = _forward(kp, net, wt, task, mods, sig, trials, t, out, E2[t - b0])
         if _may_update(sig, trials, t):
             rule_trace(kp, net, start, count, buf, task.duration, E2[t - b0])
 
@@ -244,6 +331,28 @@ def _simulate_traces(kp, net, w_signed, task, trials, losses, preds, spike_count
         for j in range(count.shape[0]):
             spike_counts[t, j] = count[j]
         rule_trace(kp, net, start, count, buf, task.duration, E2[t])
+
+
+LOSS_SPLITS = ("none", "class")
+
+
+def _modules(network, outputs: np.ndarray, population: int, split: str) -> Modules:
+    """The :class:`Modules` record of a loss split (empty arrays for ``none``): which
+    classes' outputs each neuron can reach, found backwards through the DAG."""
+    if split == "none":
+        return Modules(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, 0)))
+    of_output = (np.arange(outputs.size) // population).astype(np.int64)
+    G = int(of_output.max()) + 1
+    reach = np.zeros((network.n_neurons, G), dtype=bool)
+    reach[outputs, of_output] = True
+    arr = network.arrays()
+    for j in arr.order[::-1]:  # reverse topological: a neuron reaches what its targets do
+        targets = arr.post[arr.out_edges[arr.out_ptr[j] : arr.out_ptr[j + 1]]]
+        if targets.size:
+            reach[j] |= reach[targets].any(axis=0)
+    edge_sets = reach[network.post]
+    sets, reach_id = np.unique(edge_sets, axis=0, return_inverse=True)
+    return Modules(of_output, reach_id.astype(np.int64).ravel(), sets.astype(np.float64))
 
 
 _SH_KEYS = ("c", "C", "max_change", "w_min", "w_max", "center_eligibility", "center_beta")
@@ -271,6 +380,11 @@ class Trainer:
         Trial length, seconds.
     max_rate : float
         Input rate (hertz) of an intensity of 1.
+    encoding : {"poisson", "regular"}
+        How a trial's input spikes are drawn (:data:`spikesim.encoding.ENCODINGS`):
+        ``poisson`` (default) Poisson trains, ``regular`` regular trains with a fresh
+        random phase per input and trial (:func:`spikesim.encoding.regular_draw`: the same
+        mean counts, the spike times still random, the counts nearly fixed).
     learning_rate : float
         ``alpha`` of SH eq. (4.1), before the schedule (default 0.01). ``alpha`` is an old
         name for it.
@@ -288,6 +402,17 @@ class Trainer:
         STDP rate is divided by it, so the spread of the scaled arrival positions ``U = c
         (tau - (T_+ + T_-)/2)`` shrinks like ``A_n = A / sqrt(n)``; CK's proof).
     loss : {"mse", "cross-entropy"}
+    loss_split : {"none", "class"}
+        ``class`` (``mse`` classification only): the network's output side is read as one
+        module per class (the class's ``population`` output neurons and their input
+        edges). The trial's loss is the sum of the modules' terms (each output's squared
+        error belongs to its class's module) and every module learns from its own term
+        and baseline: an edge into an output of class ``c`` gets the signal
+        ``alpha_k (L_k^c - L_bar_k^c)``, an edge into a hidden neuron the whole loss's
+        ``alpha_k (L_k - L_bar_k)`` (the sum). In a single-layer network the modules share
+        no edge: this is SH eq. (4.1), unchanged, applied to each class's subnetwork with
+        its own loss; it needs a rule whose update depends on signal and trace only
+        through their product (``Rule.separable``).
     rate_scale : float
         Hertz dividing rate errors in ``mse``.
     temperature : float
@@ -335,6 +460,7 @@ class Trainer:
         rule: Rule | None = None,
         duration: float = 0.1,
         max_rate: float = 100.0,
+        encoding: str = "poisson",
         learning_rate: float | None = None,
         baseline: str = "ema",
         beta: float = 0.05,
@@ -344,6 +470,7 @@ class Trainer:
         presentations: int = 1,
         ck_noise_scaling: str = "none",
         loss: str = "mse",
+        loss_split: str = "none",
         rate_scale: float = 1.0,
         temperature: float = 1.0,
         chunk: int = 1000,
@@ -415,6 +542,8 @@ class Trainer:
             ("loss", loss, LOSSES),
             ("ck_noise_scaling", ck_noise_scaling, ("sqrt", "none")),
             ("tie_break", tie_break, TIE_BREAKS),
+            ("encoding", encoding, tuple(ENCODINGS)),
+            ("loss_split", loss_split, LOSS_SPLITS),
         ):
             if value not in choices:
                 raise ValidationError(f"{name} = {value!r} is not one of {', '.join(choices)}")
@@ -434,6 +563,18 @@ class Trainer:
             raise ValidationError(
                 f"{network.outputs.size} outputs are not a multiple of population {population!r}"
             )
+        if loss_split != "none":
+            if loss != "mse" or labels.size == 0 or labels.min() < 0:
+                raise ValidationError(
+                    f"loss_split = {loss_split!r} needs the mse loss of a classification "
+                    f"task, got loss {loss!r}"
+                    + (" and regression labels" if labels.size and labels.min() < 0 else "")
+                )
+            if not rule.separable:
+                raise ValidationError(
+                    f"loss_split = {loss_split!r}: rule {rule.name!r} is not separable (its "
+                    "update does not depend on signal and trace only through their product)"
+                )
         if presentations < 1 or chunk < 1 or batch < 1:
             raise ValidationError("presentations, chunk and batch must be >= 1")
         if baseline == "same-sample" and presentations < 2:
@@ -449,6 +590,8 @@ class Trainer:
         self.rule = rule
         self.x, self.targets, self.labels = x, targets, labels
         self.duration, self.max_rate = float(duration), float(max_rate)
+        self.encoding = encoding
+        self.loss_split = loss_split
         self.learning_rate = float(learning_rate)
         self.baseline, self.beta = baseline, float(beta)
         self.schedule, self.k0, self.gamma = schedule, float(k0), float(gamma)
@@ -477,13 +620,15 @@ class Trainer:
             self._frozen = np.flatnonzero(~mask).astype(np.int64)
         self._inputs = np.ascontiguousarray(network.inputs, dtype=np.int64)
         self._outputs = np.ascontiguousarray(network.outputs, dtype=np.int64)
+        self._mods = _modules(network, self._outputs, self.population, loss_split)
+        self.n_modules = max(1, int(self._mods.of_output.max(initial=-1)) + 1)
         # state
         self.w = np.array(network.weight, dtype=np.float64)
         self._frozen_w = self.w[self._frozen].copy()
-        self.bstate = new_baseline_state(n)
+        self.bstate = np.stack([new_baseline_state(n)] * self.n_modules)
         self.rule_state = rule.init_state(network.n_edges)
         self.step = 0
-        self.ring = np.zeros(self.chunk)
+        self.ring = np.zeros((self.chunk, self.n_modules))
         self.ring_n = np.zeros(1, np.int64)
         self._perm_cache: tuple[int, np.ndarray] | None = None
         self._e2: np.ndarray | None = None  # traces of a batch (scratch)
@@ -509,8 +654,9 @@ class Trainer:
 
     # -- state ------------------------------------------------------------------------------
     def state_dict(self) -> dict:
-        """The complete training state: ``w``, ``bstate``, ``step``, ``ring``, ``ring_n`` and
-        the rule's state arrays under their names (SH: ``e_mean``)."""
+        """The complete training state: ``w``, ``bstate`` (n_modules, 2 + n_samples),
+        ``step``, ``ring`` (chunk, n_modules), ``ring_n`` and the rule's state arrays under
+        their names (SH: ``e_mean``)."""
         out = {
             "w": self.w.copy(),
             "bstate": self.bstate.copy(),
@@ -531,9 +677,19 @@ class Trainer:
                 f"checkpoint weights have shape {w.shape}, expected {self.w.shape}"
             )
         self.w = w.copy()
-        self.bstate = np.asarray(state["bstate"], dtype=np.float64).copy()
+        # checkpoints from before the loss split hold one module's state as 1-d arrays
+        bstate = np.asarray(state["bstate"], dtype=np.float64)
+        ring = np.asarray(state["ring"], dtype=np.float64)
+        bstate = bstate.reshape(1, -1) if bstate.ndim == 1 else bstate
+        ring = ring.reshape(-1, 1) if ring.ndim == 1 else ring
+        if bstate.shape != self.bstate.shape or ring.shape != self.ring.shape:
+            raise ValidationError(
+                f"checkpoint baseline state has shapes {bstate.shape} / {ring.shape}, expected "
+                f"{self.bstate.shape} / {self.ring.shape} (a different loss split or chunk?)"
+            )
+        self.bstate = bstate.copy()
         self.step = int(state["step"])
-        self.ring = np.asarray(state["ring"], dtype=np.float64).copy()
+        self.ring = ring.copy()
         self.ring_n = np.asarray(state["ring_n"], dtype=np.int64).copy()
         self.rule_state = self.rule.state_from(state, self.w.shape[0])
 
@@ -557,7 +713,7 @@ class Trainer:
 
     def _spikes(self, x_rows: np.ndarray, rng) -> tuple[np.ndarray, np.ndarray]:
         """Input spike counts (n_trials, n_inputs) and unsorted times of trials ``x_rows``."""
-        return poisson_draw(x_rows * (self.max_rate * self.duration), self.duration, rng)
+        return draw(self.encoding, x_rows * (self.max_rate * self.duration), self.duration, rng)
 
     def _tie_draws(self, rng, n: int) -> np.ndarray:
         """One uniform per trial for ``random`` ties (drawn after everything else, so the
@@ -616,7 +772,7 @@ class Trainer:
         )
         prog = Progress(self.bstate.copy(), self.ring.copy(), self.ring_n.copy())
         ks = self.rule.State(*(a.copy() for a in self.rule_state))
-        out = Outcome(np.full(k, np.nan), np.full(k, -1, np.int64), np.zeros(k), np.zeros(k))
+        out = self._outcome(np.full(k, np.nan), np.full(k, -1, np.int64), np.zeros(k), np.zeros(k))
         w = self.w.copy()
         wt = Weights(w, self._sign * w, self._sign, self._frozen, self._frozen_w)
         bad = self._run_chunk(trials, prog, ks, wt, out)
@@ -642,6 +798,10 @@ class Trainer:
             "rel_change": rel,
         }
 
+    def _outcome(self, losses, preds, signal, rel) -> Outcome:
+        k, G = losses.shape[0], self.n_modules
+        return Outcome(losses, preds, signal, rel, np.full((k, G), np.nan), np.zeros((k, G)))
+
     def _run_chunk(self, trials, prog, ks, wt, out, *, force_threads: bool = False) -> int:
         """Train on ``trials`` (state records updated in place; ``out.rel`` becomes the mean
         over edges); returns the index of a trial with a non-finite loss or -1. One thread:
@@ -650,12 +810,12 @@ class Trainer:
         b, m = self.batch, wt.w.shape[0]
         if self._e2 is None or self._e2.shape != (b, m):
             self._e2 = np.empty((b, m))  # kept: its pages are not faulted in every chunk
-        kp, net, E2 = self._kp, self._net, self._e2
+        kp, net, E2, mods = self._kp, self._net, self._e2, self._mods
         task = self._task(self.targets, self.labels)
         sig = self._signal()
         nt = max(1, min(self.n_threads, b))
         if nt == 1 and not force_threads:
-            bad = int(_train_serial(kp, ks, net, task, sig, trials, prog, wt, out, E2))
+            bad = int(_train_serial(kp, ks, net, task, mods, sig, trials, prog, wt, out, E2))
             out.rel[:] /= m
             return bad
         eb = np.linspace(0, m, nt + 1).astype(np.int64)  # thread q: edges eb[q]:eb[q+1]
@@ -675,7 +835,7 @@ class Trainer:
                 b1 = b0 + b
                 on_all_threads(
                     lambda _q, b0=b0, b1=b1: _forward_worker(
-                        counter, kp, net, task, sig, trials, b0, b1, wt, out, E2
+                        counter, kp, net, task, mods, sig, trials, b0, b1, wt, out, E2
                     )
                 )
                 bad = _signals(sig, trials, b0, b1, prog, out)
@@ -683,7 +843,16 @@ class Trainer:
                     return bad
                 on_all_threads(
                     lambda q, b0=b0, b1=b1: _update_range(
-                        kp, ks, wt, E2, out.signal[b0:b1], eb[q], eb[q + 1], rel_q[q]
+                        kp,
+                        ks,
+                        wt,
+                        mods,
+                        E2,
+                        out.signal[b0:b1],
+                        out.gsignal[b0:b1],
+                        eb[q],
+                        eb[q + 1],
+                        rel_q[q],
                     )
                 )
                 out.rel[b0:b1] = rel_q.sum(axis=0)
@@ -701,7 +870,9 @@ class Trainer:
         trials = Trials(samples, pres, counts, times, spike_offsets(counts), shuf, np.zeros(k))
         ks = self.rule.State(*(a.copy() for a in self.rule_state))
         wt = Weights(w, self._sign * w, self._sign, self._frozen, self._frozen_w)
-        out = Outcome(losses, preds, np.zeros(k), rel)
+        out = self._outcome(losses, preds, np.zeros(k), rel)
+        bstate = bstate.reshape(self.n_modules, -1) if bstate.ndim == 1 else bstate
+        ring = ring.reshape(-1, self.n_modules) if ring.ndim == 1 else ring
         return self._run_chunk(
             trials, Progress(bstate, ring, ring_n), ks, wt, out, force_threads=True
         )

@@ -193,6 +193,12 @@ TABLES = {
             doc="ei_pairs = false: P(edge inhibitory), in [0, 1] (-1: w_inh/(w_exc+w_inh))",
         ),
         "population": Field(int, 1, check=_pos, doc="output neurons per class (counts summed)"),
+        "modular": Field(
+            bool,
+            False,
+            doc="hidden layers split into one pool per class, pool c feeding only class c's "
+            "outputs (sizes of hidden layers: multiples of the class count)",
+        ),
         "delay": Field(float, 0.0, check=_nonneg, doc="synaptic delay, s"),
         "delay_inh": Field(float, -1.0, doc="delay of inhibitory edges, s (-1: = delay)"),
         "tau_syn": Field(float, 0.01, check=_pos, doc="synaptic time constant, s"),
@@ -201,10 +207,23 @@ TABLES = {
     },
     "encoding": {
         "duration": Field(float, 0.1, check=_pos, doc="trial length, s"),
-        "max_rate": Field(float, 100.0, check=_pos, doc="Poisson rate of intensity 1, Hz"),
+        "max_rate": Field(float, 100.0, check=_pos, doc="input rate of intensity 1, Hz"),
+        "kind": Field(
+            str,
+            "poisson",
+            choices=("poisson", "regular"),
+            doc="input trains: poisson, or regular with a random phase per input and trial",
+        ),
     },
     "loss": {
         "kind": Field(str, "mse", choices=("mse", "cross-entropy"), doc="trial loss"),
+        "split": Field(
+            str,
+            "none",
+            choices=("none", "class"),
+            doc="class: each class's outputs (and their input edges) learn from their own "
+            "term of the mse loss",
+        ),
         "rate_on": Field(float, 60.0, check=_nonneg, doc="target rate of the true class, Hz"),
         "rate_off": Field(float, 10.0, check=_nonneg, doc="target rate of other classes, Hz"),
         "rate_scale": Field(float, 50.0, check=_pos, doc="Hz dividing rate errors (mse)"),
@@ -237,6 +256,7 @@ TABLES = {
 #: and ``population`` stay: they must describe the saved network's layers.
 NETWORK_FILE_KEYS = (
     "ei_pairs",
+    "modular",
     "w_exc",
     "w_inh",
     "spread",
@@ -333,6 +353,7 @@ def build(config: dict):
             tau_syn=netc["tau_syn"],
             threshold=netc["threshold"],
             t_ref=netc["t_ref"],
+            modules=sizes[-1] if netc["modular"] else 0,
             seed=s,
         )
 
@@ -502,6 +523,7 @@ def make_trainer(config: dict, built: dict):
         rule=make_rule(config),
         duration=enc["duration"],
         max_rate=enc["max_rate"],
+        encoding=enc["kind"],
         learning_rate=r["learning_rate"],
         baseline=r["baseline"],
         beta=r["beta"],
@@ -511,6 +533,7 @@ def make_trainer(config: dict, built: dict):
         presentations=r["presentations"],
         ck_noise_scaling=r["ck_noise_scaling"],
         loss=lossc["kind"],
+        loss_split=lossc["split"],
         rate_scale=lossc["rate_scale"],
         temperature=lossc["temperature"],
         chunk=tr["chunk"],
@@ -679,7 +702,7 @@ def plot(run, out_dir: Path) -> list[Path]:
     ``weights.png`` (sampled synapses' trajectories), ``weight_hist.png`` (before/after),
     ``raster_before.png`` and ``raster_after.png`` (test example 0)."""
     from spikesim import plots
-    from spikesim.encoding import poisson_draw
+    from spikesim.encoding import draw
     from spikesim.engines.event import simulate_csr, to_record
     from spikesim.io import save_figure
     from spikesim.plasticity.loss import predict
@@ -726,7 +749,7 @@ def plot(run, out_dir: Path) -> list[Path]:
     enc = config["encoding"]
     duration, max_rate = enc["duration"], enc["max_rate"]
     rng = np.random.default_rng([config["experiment"]["seed"], 11])
-    counts, t_in = poisson_draw(w["example_x"] * max_rate * duration, duration, rng)
+    counts, t_in = draw(enc["kind"], w["example_x"] * max_rate * duration, duration, rng)
     nrn = np.repeat(net.inputs, counts)
     inp = check_input_spikes(net, (t_in, nrn), duration)
     groups = net.groups()
