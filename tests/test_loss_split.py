@@ -65,7 +65,7 @@ def reference_split_training(tr: Trainer, n_chunks: int):
     net = tr.network
     w = np.array(net.weight, dtype=np.float64)
     n_out = net.outputs.size
-    mod_of_out = np.arange(n_out) // tr.population
+    mod_of_out = np.arange(n_out) // (tr.population if tr.loss_split == "class" else 1)
     n_mod = mod_of_out.max() + 1
     out_index = {int(j): o for o, j in enumerate(net.outputs)}
 
@@ -126,9 +126,13 @@ def reference_split_training(tr: Trainer, n_chunks: int):
         ("full", "regular"),
         ("modular", "poisson"),
         ("partial", "poisson"),
+        ("none-output", "poisson"),
+        ("partial-output", "regular"),
     ],
 )
 def test_split_training_equals_the_slow_reference(hidden, encoding):
+    split = "output" if hidden.endswith("-output") else "class"
+    hidden = hidden.removesuffix("-output")
     if hidden == "modular":  # one hidden pool per class
         net = ei_network(
             [N_IN, 2 * K, K * P], w_exc=0.3, w_inh=0.1, delay_inh=0.002, modules=K, seed=3
@@ -146,7 +150,8 @@ def test_split_training_equals_the_slow_reference(hidden, encoding):
                 np.concatenate([np.arange(N_IN, N_IN + 6), net.outputs]),
                 edges=np.flatnonzero(keep),
             )
-    tr = classification_trainer(net, encoding=encoding)
+    tr = classification_trainer(net, encoding=encoding, split=split)
+    assert tr.n_modules == (K if split == "class" else K * P)
     w0 = tr.w.copy()
     for _ in range(2):
         tr.train_chunk()

@@ -112,8 +112,8 @@ def ceilings(config: dict, *, draws: int = 1, C: float = 1.0) -> dict:
     """The three ceilings of the module docstring, with what they were measured on."""
     from spikesim.experiments.diagnose import accuracy_ceiling
 
-    lossc, enc = config["loss"], config["encoding"]
     x, _, xt, _ = _data(config)
+    lossc, enc = config["loss"], config["encoding"]
     n_cls = int(config["network"]["sizes"][-1])
     pop = int(config["network"]["population"])
     return {

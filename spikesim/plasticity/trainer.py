@@ -333,7 +333,7 @@ def _simulate_traces(kp, net, w_signed, task, trials, losses, preds, spike_count
         rule_trace(kp, net, start, count, buf, task.duration, E2[t])
 
 
-LOSS_SPLITS = ("none", "class")
+LOSS_SPLITS = ("none", "class", "output")
 
 
 def _modules(network, outputs: np.ndarray, population: int, split: str) -> Modules:
@@ -341,7 +341,9 @@ def _modules(network, outputs: np.ndarray, population: int, split: str) -> Modul
     classes' outputs each neuron can reach, found backwards through the DAG."""
     if split == "none":
         return Modules(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, 0)))
-    of_output = (np.arange(outputs.size) // population).astype(np.int64)
+    of_output = np.arange(outputs.size, dtype=np.int64)
+    if split == "class":
+        of_output //= population
     G = int(of_output.max()) + 1
     reach = np.zeros((network.n_neurons, G), dtype=bool)
     reach[outputs, of_output] = True
@@ -402,17 +404,20 @@ class Trainer:
         STDP rate is divided by it, so the spread of the scaled arrival positions ``U = c
         (tau - (T_+ + T_-)/2)`` shrinks like ``A_n = A / sqrt(n)``; CK's proof).
     loss : {"mse", "cross-entropy"}
-    loss_split : {"none", "class"}
-        ``class`` (``mse`` classification only): the network's output side is read as one
-        module per class (the class's ``population`` output neurons and their input
-        edges). The trial's loss is the sum of the modules' terms (each output's squared
-        error belongs to its class's module) and every module learns from its own term
-        and baseline: an edge into an output of class ``c`` gets the signal
-        ``alpha_k (L_k^c - L_bar_k^c)``, an edge into a hidden neuron the whole loss's
-        ``alpha_k (L_k - L_bar_k)`` (the sum). In a single-layer network the modules share
-        no edge: this is SH eq. (4.1), unchanged, applied to each class's subnetwork with
-        its own loss; it needs a rule whose update depends on signal and trace only
-        through their product (``Rule.separable``).
+    loss_split : {"none", "class", "output"}
+        ``class`` (``mse`` classification only): the outputs are grouped into one module
+        per class (the class's ``population`` output neurons); ``output``: every output
+        neuron is a module of its own. The trial's loss is the sum of the modules' terms
+        (each output's squared error belongs to its module), each term has its own
+        baseline, and every edge learns from the terms of the modules whose outputs it
+        can reach: an edge into an output of module ``m`` gets the signal ``alpha_k (L_k^m
+        - L_bar_k^m)``, an edge into a hidden neuron the sum over the modules it reaches
+        (in a fully connected network: all of them, the whole loss's ``alpha_k (L_k -
+        L_bar_k)``). The terms of outputs an edge cannot reach do not depend on it: they
+        only add noise to its update. In a single-layer network the modules share no
+        edge and this is SH eq. (4.1), unchanged, applied to each module's subnetwork with
+        its own loss. Needs a rule whose update depends on signal and trace only through
+        their product (``Rule.separable``).
     rate_scale : float
         Hertz dividing rate errors in ``mse``.
     temperature : float

@@ -220,9 +220,9 @@ TABLES = {
         "split": Field(
             str,
             "none",
-            choices=("none", "class"),
-            doc="class: each class's outputs (and their input edges) learn from their own "
-            "term of the mse loss",
+            choices=("none", "class", "output"),
+            doc="class / output: an edge learns from the mse terms of the classes / output "
+            "neurons it reaches",
         ),
         "rate_on": Field(float, 60.0, check=_nonneg, doc="target rate of the true class, Hz"),
         "rate_off": Field(float, 10.0, check=_nonneg, doc="target rate of other classes, Hz"),
