@@ -357,6 +357,10 @@ def test_shipped_files_use_no_old_name():
             r"^task.flip = 1.5: must be a probability",
         ),
         ({"experiment": {"kind": "spiking"}, "task": {"flip": "x"}}, r"^task.flip must be a"),
+        (
+            {"experiment": {"kind": "spiking"}, "network": {"skip": [0.1]}},
+            r"^network.skip = \[0.1\]: must be \[\] \(none\) or \[w_exc, w_inh\]",
+        ),
         ({"experiment": {"kind": "spiking", "seed": -1}}, r"^experiment.seed = -1: must be >= 0"),
         ({"experiment": {"kind": "spiking", "seed": 0.5}}, r"^experiment.seed must be an integer"),
         (

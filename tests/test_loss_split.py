@@ -125,6 +125,7 @@ def reference_split_training(tr: Trainer, n_chunks: int):
         ("full", "poisson"),
         ("full", "regular"),
         ("modular", "poisson"),
+        ("modular-skip", "regular"),
         ("partial", "poisson"),
         ("none-output", "poisson"),
         ("partial-output", "regular"),
@@ -133,11 +134,19 @@ def reference_split_training(tr: Trainer, n_chunks: int):
 def test_split_training_equals_the_slow_reference(hidden, encoding):
     split = "output" if hidden.endswith("-output") else "class"
     hidden = hidden.removesuffix("-output")
-    if hidden == "modular":  # one hidden pool per class
+    if hidden.startswith("modular"):  # one hidden pool per class (and skip edges)
+        skip = (0.2, 0.1) if hidden == "modular-skip" else None
         net = ei_network(
-            [N_IN, 2 * K, K * P], w_exc=0.3, w_inh=0.1, delay_inh=0.002, modules=K, seed=3
+            [N_IN, 2 * K, K * P],
+            w_exc=0.3,
+            w_inh=0.1,
+            delay_inh=0.002,
+            modules=K,
+            skip=skip,
+            seed=3,
         )
-        assert net.n_edges == 2 * (N_IN * 2 * K + 2 * K * P)
+        n_skip = 0 if skip is None else 2 * N_IN * K * P
+        assert net.n_edges == 2 * (N_IN * 2 * K + 2 * K * P) + n_skip
     else:
         sizes = [N_IN, K * P] if hidden == "none" else [N_IN, 6, K * P]
         net = spikesim.layered(sizes, inhibitory_fraction=0.25, delay=0.001, seed=3)
@@ -328,3 +337,26 @@ def test_regular_draw_counts_are_unbiased_with_small_variance():
     np.testing.assert_allclose(c.var(axis=0), frac * (1 - frac), atol=0.01)
     with pytest.raises(ValidationError, match="encoding 'gamma' is not one of poisson, regular"):
         draw("gamma", lam, 0.1, rng)
+
+
+def test_skip_edges_add_input_to_output_pairs_and_keep_the_layered_part():
+    kw = dict(w_exc=[0.3, 0.2], w_inh=[0.1, 0.05], delay=0.001, delay_inh=0.002, modules=2)
+    plain = ei_network([5, 4, 6], seed=7, **kw)
+    net = ei_network([5, 4, 6], seed=7, skip=(0.15, 0.06), **kw)
+    n = plain.n_edges
+    for name in ("pre", "post", "weight", "sign", "delay"):
+        np.testing.assert_array_equal(getattr(net, name)[:n], getattr(plain, name)[:n])
+    pre, post = net.pre[n:], net.post[n:]
+    # every (input, output) pair once as an excitatory and once as an inhibitory edge
+    pairs = sorted(zip(pre[::2].tolist(), post[::2].tolist()))
+    assert pairs == sorted((i, o) for i in net.inputs.tolist() for o in net.outputs.tolist())
+    np.testing.assert_array_equal(pre[0::2], pre[1::2])
+    np.testing.assert_array_equal(net.sign[n:], np.tile([1, -1], pre.size // 2))
+    w = net.weight[n:].reshape(-1, 2)
+    assert np.all((w[:, 0] >= 0.075) & (w[:, 0] <= 0.225))  # 0.15 * [0.5, 1.5]
+    assert np.all((w[:, 1] >= 0.03) & (w[:, 1] <= 0.09))
+    np.testing.assert_array_equal(net.delay[n:], np.tile([0.001, 0.002], pre.size // 2))
+    with pytest.raises(ValidationError, match="needs a hidden layer"):
+        ei_network([5, 6], w_exc=0.3, w_inh=0.1, skip=(0.1, 0.1))
+    with pytest.raises(ValidationError, match="non-negative"):
+        ei_network([5, 4, 6], w_exc=0.3, w_inh=0.1, skip=(0.1, -0.1))

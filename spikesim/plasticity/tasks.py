@@ -35,6 +35,7 @@ def ei_network(
     threshold: float = 1.0,
     t_ref: float = 0.002,
     modules: int = 0,
+    skip: tuple[float, float] | None = None,
     seed: int = 0,
 ) -> Network:
     """A layered network ``sizes[0] -> ... -> sizes[-1]`` with excitatory/inhibitory pairs.
@@ -75,6 +76,15 @@ def ei_network(
         the network is ``M`` subnetworks that share only their inputs (and the trainer's
         split loss trains each on its own class's loss term). The pairs kept have the same
         weights as in the fully connected network of the same seed.
+    skip : (float, float), optional
+        ``(w_exc, w_inh)``: also connect every input to every output (skip edges past the
+        hidden layers, E/I pairs or fixed signs as the other transitions, the same delays),
+        with these mean weights. The skip edges come after all layer transitions in the
+        edge order and draw their random numbers after them, so the edges of the layered
+        part equal those of the network without skip edges. A network with ``sizes`` of
+        two layers refuses ``skip`` (it would duplicate its only transition). With
+        ``modules`` the inputs reach every output, as they reach every first-layer
+        neuron.
     seed : int
 
     Returns
@@ -104,12 +114,28 @@ def ei_network(
             f"modules = {modules}: every layer after the inputs must split into {modules} "
             f"equal pools, got sizes {sizes}"
         )
+    if skip is not None:
+        if len(sizes) < 3:
+            raise ValidationError(
+                f"skip = {tuple(skip)} needs a hidden layer to skip, got sizes {sizes}"
+            )
+        if len(skip) != 2 or min(skip) < 0 or not np.all(np.isfinite(skip)):
+            raise ValidationError(
+                f"skip must be two non-negative mean weights (w_exc, w_inh), got {skip!r}"
+            )
     rng = np.random.default_rng(seed)
     off, layers, transitions = layer_edges(sizes)
+    we_t, wi_t = list(we), list(wi)
+    if skip is not None:
+        a, b = layers[0], layers[-1]
+        transitions.append((np.tile(a, b.size), np.repeat(b, a.size)))
+        we_t.append(float(skip[0]))
+        wi_t.append(float(skip[1]))
+    we, wi = np.asarray(we_t), np.asarray(wi_t)
     pres, posts, ws, ss = [], [], [], []
     for k, (pp, qq) in enumerate(transitions):
         u = rng.uniform(1 - spread, 1 + spread, (pp.size, 2))
-        if modules and k > 0:
+        if modules and 0 < k < n_t:
             pool_p = (pp - off[k]) * modules // sizes[k]
             pool_q = (qq - off[k + 1]) * modules // sizes[k + 1]
             keep = pool_p == pool_q

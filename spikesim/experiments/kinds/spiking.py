@@ -199,6 +199,18 @@ TABLES = {
             doc="hidden layers split into one pool per class, pool c feeding only class c's "
             "outputs (sizes of hidden layers: multiples of the class count)",
         ),
+        "skip": Field(
+            list,
+            [],
+            check=lambda v: (
+                None
+                if v == []
+                or (len(v) == 2 and all(isinstance(x, (int, float)) and x >= 0 for x in v))
+                else "must be [] (none) or [w_exc, w_inh], two non-negative mean weights"
+            ),
+            doc="[w_exc, w_inh]: also connect every input to every output (skip edges past "
+            "the hidden layers) with these mean weights; [] none",
+        ),
         "delay": Field(float, 0.0, check=_nonneg, doc="synaptic delay, s"),
         "delay_inh": Field(float, -1.0, doc="delay of inhibitory edges, s (-1: = delay)"),
         "tau_syn": Field(float, 0.01, check=_pos, doc="synaptic time constant, s"),
@@ -257,6 +269,7 @@ TABLES = {
 NETWORK_FILE_KEYS = (
     "ei_pairs",
     "modular",
+    "skip",
     "w_exc",
     "w_inh",
     "spread",
@@ -354,6 +367,7 @@ def build(config: dict):
             threshold=netc["threshold"],
             t_ref=netc["t_ref"],
             modules=sizes[-1] if netc["modular"] else 0,
+            skip=tuple(netc["skip"]) if netc["skip"] else None,
             seed=s,
         )
 
