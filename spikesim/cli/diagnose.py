@@ -72,16 +72,19 @@ def run(args: argparse.Namespace) -> int:
             f"trial: true class {r['true_count']:.2f}, largest other {r['max_other_count']:.2f}"
         )
     if not single_layer(cfg):
-        print("hidden layer or output population: no single-layer diagnostics")
+        print("hidden layer: no single-layer diagnostics")
         return 0
     if args.capacity:
         tr_acc, te_acc = sign_capacity(cfg)
         print(f"rate model with the network's signs: train {tr_acc:.3f} test {te_acc:.3f}")
-    for s, (cos, snr, ee, ei) in enumerate(
-        update_alignment(cfg, samples=args.samples, trials=args.trials)
-    ):
+    rows = update_alignment(
+        cfg, samples=args.samples, trials=args.trials, checkpoint=args.checkpoint or None
+    )
+    for s, r in enumerate(rows):
         print(
-            f"sample {s}: cos(expected update, delta rule) {cos:.3f}, median |g|/se over "
-            f"{args.trials} trials {snr:.2f}, mean E exc {ee:.3f} inh {ei:.3f}"
+            f"sample {s}: cos(expected update, delta rule) whole loss {r['cos']:.3f}, "
+            f"class split {r['cos_split']:.3f}; median |g|/se over {args.trials} trials "
+            f"whole {r['snr']:.2f}, split {r['snr_split']:.2f}; mean E exc {r['e_exc']:.3f} "
+            f"inh {r['e_inh']:.3f}"
         )
     return 0

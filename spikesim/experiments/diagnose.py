@@ -23,8 +23,10 @@ single-trial test accuracy against the accuracy of the class with the highest *m
 count over ``--repeats`` trials (the readout's Poisson noise averaged out), and the mean
 counts of the true class and of the largest other class (:func:`readout_noise`).
 
-The update alignment and the capacity need a single-layer network (no hidden layer, no
-output population, :func:`single_layer`); for other networks only the ceiling applies.
+The update alignment and the capacity need a network without hidden layers
+(:func:`single_layer`; output populations allowed); for other networks only the ceiling
+applies. The alignment reports the whole-loss update and the class-split one
+(``loss.split = "class"``) side by side, at the initial weights or ``--checkpoint``'s.
 """
 
 from __future__ import annotations
@@ -43,20 +45,66 @@ __all__ = [
 
 
 def single_layer(config: dict) -> bool:
-    """Whether the resolved spiking ``config`` has no hidden layer and one output per class
-    (what :func:`update_alignment` and :func:`sign_capacity` need)."""
-    return len(config["network"]["sizes"]) == 2 and config["network"]["population"] == 1
+    """Whether the resolved spiking ``config`` has no hidden layer (what
+    :func:`update_alignment` needs; :func:`sign_capacity` also needs E/I pairs)."""
+    return len(config["network"]["sizes"]) == 2
 
 
-def update_alignment(config: dict, *, samples: int = 4, trials: int = 2000, seed: int = 0):
-    """Per sample: (cosine with the delta rule, median |g|/se, mean E exc, mean E inh)."""
+def update_alignment(
+    config: dict,
+    *,
+    samples: int = 4,
+    trials: int = 2000,
+    seed: int = 0,
+    checkpoint: str | None = None,
+) -> list[dict]:
+    """The rule's expected update against the delta rule, for the whole loss and split.
+
+    For each of the first ``samples`` training samples, ``trials`` trials at fixed weights
+    (the experiment's initial weights, or ``checkpoint``'s) give the eligibilities ``E_e``
+    (SH eq. 2.4) and the losses. The rule's update for the whole loss (SH eq. 4.1 with a
+    perfect baseline) is ``(L - mean L) E_e``; with the class split (``loss.split =
+    "class"``) an edge into an output of class ``m`` uses ``L_m - mean L_m`` instead, where
+    ``L_m = sum_{o in m} d_o^2 / n_out`` is class ``m``'s term of the mse (so that
+    ``sum_m L_m = L``). The reference direction is the delta rule of a rate model in
+    log-weight space, ``-(dL/dr_o) x_i s_e w_e``.
+
+    Returns
+    -------
+    list of dict
+        Per sample: ``cos`` and ``cos_split`` (cosine of the mean update with the delta
+        rule, over the edges whose input is active), ``snr`` and ``snr_split`` (median over
+        those edges of ``|mean| / standard error`` over the ``trials``; one trial's
+        signal-to-noise is this over ``sqrt(trials)``), ``e_exc`` and ``e_inh`` (mean
+        eligibility of excitatory / inhibitory edges).
+
+    Raises
+    ------
+    ConfigError
+        If the network has a hidden layer or the loss is not the mse.
+    """
     from spikesim.experiments.kinds.spiking import build, make_trainer
 
+    if not single_layer(config):
+        raise ConfigError(
+            f"the update alignment needs a network without hidden layers, got "
+            f"network.sizes = {config['network']['sizes']}"
+        )
+    if config["loss"]["kind"] != "mse":
+        raise ConfigError(
+            f"the update alignment needs loss.kind = 'mse', got {config['loss']['kind']!r}"
+        )
     b = build(config)
     tr = make_trainer(config, b)
+    if checkpoint is not None:
+        with np.load(checkpoint) as z:
+            tr.w[:] = z["w"]
     net = b["network"]
     rng = np.random.default_rng(seed)
     out = net.outputs
+    n_out = out.size
+    out_index = np.searchsorted(out, net.post)  # output of each edge's target
+    cls_of_edge = out_index // tr.population
     rows = []
     for s in range(samples):
         r = tr.simulate(
@@ -68,24 +116,26 @@ def update_alignment(config: dict, *, samples: int = 4, trials: int = 2000, seed
             eligibility=True,
         )
         L, E2, sc = r["losses"], r["traces"], r["spike_counts"]
-        prod = (L - L.mean())[:, None] * E2
-        g = prod.mean(0)
-        se = prod.std(0) / np.sqrt(trials) + 1e-300
-        r = sc[:, out].mean(0) / tr.duration
-        dldr = 2 * (r - b["t_train"][s]) / tr.rate_scale**2 / out.size
+        d = (sc[:, out] / tr.duration - b["t_train"][s]) / tr.rate_scale
+        Lm = (d**2).reshape(trials, -1, tr.population).sum(-1) / n_out  # (trials, classes)
+        np.testing.assert_allclose(Lm.sum(1), L, rtol=1e-9, atol=1e-12)
+        rate = sc[:, out].mean(0) / tr.duration
+        dldr = 2 * (rate - b["t_train"][s]) / tr.rate_scale**2 / n_out
         xin = np.zeros(net.n_neurons)
         xin[net.inputs] = b["x_train"][s]
-        ref = -dldr[np.searchsorted(out, net.post)] * xin[net.pre] * net.sign * tr.w
+        ref = -dldr[out_index] * xin[net.pre] * net.sign * tr.w
         m = xin[net.pre] > 0
-        cos = float(g[m] @ ref[m] / (np.linalg.norm(g[m]) * np.linalg.norm(ref[m]) + 1e-300))
-        rows.append(
-            (
-                cos,
-                float(np.median(np.abs(g[m]) / se[m])),
-                float(E2[:, net.sign > 0].mean()),
-                float(E2[:, net.sign < 0].mean()),
-            )
-        )
+        row = {}
+        for key, sig in (("", L[:, None]), ("_split", Lm[:, cls_of_edge])):
+            prod = (sig - sig.mean(0)) * E2
+            g = prod.mean(0)
+            se = prod.std(0) / np.sqrt(trials) + 1e-300
+            nrm = np.linalg.norm(g[m]) * np.linalg.norm(ref[m]) + 1e-300
+            row["cos" + key] = float(g[m] @ ref[m] / nrm)
+            row["snr" + key] = float(np.median(np.abs(g[m]) / se[m]))
+        row["e_exc"] = float(E2[:, net.sign > 0].mean())
+        row["e_inh"] = float(E2[:, net.sign < 0].mean())
+        rows.append(row)
     return rows
 
 
