@@ -197,6 +197,7 @@ LAYERS = {
     "_version": 0,
     "_jitcache": 0,
     "graph": 1,
+    "receptive": 1,
     "record": 1,
     "nwb": 1,
     "encoding": 1,

@@ -3,7 +3,8 @@
 - :func:`ei_network`: a layered network in which every pre/post pair of consecutive layers
   has an excitatory *and* an inhibitory edge, so the effective connection
   ``w_plus - w_minus`` can take either sign while every weight stays positive (SH's weights
-  are non-negative and signs are fixed per edge).
+  are non-negative and signs are fixed per edge); optionally a first hidden layer of local
+  receptive fields over an image (``receptive``).
 - :func:`spike_pattern_task`: two classes of input rate patterns.
 - :func:`teacher_rates`: target rates produced by a random spiking teacher network.
 """
@@ -17,6 +18,7 @@ import numpy as np
 from spikesim.data.base import Dataset
 from spikesim.errors import ValidationError
 from spikesim.graph import Network, layer_edges
+from spikesim.receptive import ReceptiveField
 
 __all__ = ["ei_network", "spike_pattern_task", "teacher_rates", "with_bias"]
 
@@ -36,6 +38,8 @@ def ei_network(
     t_ref: float = 0.002,
     modules: int = 0,
     skip: tuple[float, float] | None = None,
+    receptive: ReceptiveField | None = None,
+    bias_inputs: int = 0,
     seed: int = 0,
 ) -> Network:
     """A layered network ``sizes[0] -> ... -> sizes[-1]`` with excitatory/inhibitory pairs.
@@ -85,6 +89,21 @@ def ei_network(
         two layers refuses ``skip`` (it would duplicate its only transition). With
         ``modules`` the inputs reach every output, as they reach every first-layer
         neuron.
+    receptive : ReceptiveField, optional
+        The first hidden layer as local receptive fields
+        (:func:`spikesim.receptive.receptive_field`): the inputs are an image of ``(h, w,
+        c_in)`` pixels flattened channels-last, the layer (``sizes[1] = h * w * channels``
+        neurons, channels-last) has a pair (or a fixed-sign edge) from input ``p`` to
+        neuron ``q`` only where the size-keeping ``kh x kw`` convolution connects them
+        (:func:`spikesim.receptive.conv_edges`), with the first transition's weights
+        ``w_exc[0]``, ``w_inh[0]``; the ``bias_inputs`` inputs after the image reach every
+        neuron of the layer. The later transitions stay as without it (dense, or pooled by
+        ``modules``: the pools of the receptive layer are blocks of consecutive neurons,
+        i.e. of image rows), and ``skip`` still connects every input to every output. The
+        first transition's random numbers are drawn for its kept pairs only.
+    bias_inputs : int
+        With ``receptive`` only: the last ``bias_inputs`` of the ``sizes[0]`` inputs are
+        not pixels (``sizes[0]`` must be ``h * w * c_in + bias_inputs``).
     seed : int
 
     Returns
@@ -123,8 +142,24 @@ def ei_network(
             raise ValidationError(
                 f"skip must be two non-negative mean weights (w_exc, w_inh), got {skip!r}"
             )
+    bias_inputs = int(bias_inputs)
+    if receptive is None and bias_inputs:
+        raise ValidationError(
+            f"bias_inputs = {bias_inputs} only applies with receptive (a layer of local "
+            "receptive fields); without it every input reaches every first-layer neuron"
+        )
+    if receptive is not None:
+        _check_receptive(receptive, sizes, bias_inputs)
     rng = np.random.default_rng(seed)
     off, layers, transitions = layer_edges(sizes)
+    if receptive is not None:
+        pp, qq = receptive.edges()
+        bias = np.arange(receptive.n_inputs, sizes[0])
+        hidden = np.arange(sizes[1])
+        pp = np.concatenate([pp, np.tile(bias, hidden.size)])
+        qq = np.concatenate([qq, np.repeat(hidden, bias.size)])
+        order = np.lexsort((pp, qq))  # post-major, inputs ascending
+        transitions[0] = (off[0] + pp[order], off[1] + qq[order])
     we_t, wi_t = list(we), list(wi)
     if skip is not None:
         a, b = layers[0], layers[-1]
@@ -171,6 +206,30 @@ def ei_network(
         t_ref=t_ref,
         layers=layers,
     )
+
+
+def _check_receptive(receptive, sizes: list[int], bias_inputs: int) -> None:
+    if not isinstance(receptive, ReceptiveField):
+        raise ValidationError(
+            f"receptive must be a ReceptiveField (spikesim.receptive.receptive_field), got "
+            f"{type(receptive).__name__}"
+        )
+    h, w, c = receptive.image
+    if len(sizes) < 3:
+        raise ValidationError(
+            f"receptive: local receptive fields need a hidden layer, got sizes {sizes}"
+        )
+    if bias_inputs < 0 or sizes[0] != receptive.n_inputs + bias_inputs:
+        raise ValidationError(
+            f"receptive: the {h}x{w}x{c} image has {receptive.n_inputs} pixels, but there are "
+            f"sizes[0] = {sizes[0]} inputs with bias_inputs = {bias_inputs} (need "
+            f"{receptive.n_inputs} + bias_inputs)"
+        )
+    if sizes[1] != receptive.n_outputs:
+        raise ValidationError(
+            f"receptive: {receptive.channels} channels over the {h}x{w} image make "
+            f"{receptive.n_outputs} neurons, but sizes[1] = {sizes[1]}"
+        )
 
 
 def with_bias(x: np.ndarray, n_bias: int, level: float = 1.0) -> np.ndarray:

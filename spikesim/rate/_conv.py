@@ -38,6 +38,7 @@ from typing import NamedTuple
 import numba
 import numpy as np
 
+from spikesim import receptive
 from spikesim.errors import ValidationError
 from spikesim.rate import _mlp
 
@@ -188,7 +189,9 @@ def build_plan(architecture: str, input_shape: tuple[int, int, int], n_out: int)
                 raise ValidationError(f"{label}: channels and kernel must be >= 1")
             if kh > h or kw > w:
                 raise ValidationError(f"{label}: kernel {kh}x{kw} is larger than its {h}x{w} input")
-            geom = ConvGeometry(h, w, c, c_out, kh, kw, (kh - 1) // 2, (kw - 1) // 2)
+            geom = ConvGeometry(
+                h, w, c, c_out, kh, kw, receptive.same_padding(kh), receptive.same_padding(kw)
+            )
             plan.append(Conv(label, geom, m.group(1) == "uconv"))
             c = c_out
         elif m := _POOL.match(low):
@@ -300,34 +303,24 @@ def col2im(cols: np.ndarray, g: ConvGeometry, batch: int) -> np.ndarray:
 
 def connectivity(g: ConvGeometry) -> np.ndarray:
     """Which patch entries of each output location lie inside the image: 0/1 array of
-    shape ``(L, kh * kw * c_in)`` (the others connect to the padding)."""
-    ii = np.arange(g.h)[:, None] + np.arange(g.kh)[None, :] - g.pad_top  # (h, kh)
-    jj = np.arange(g.w)[:, None] + np.arange(g.kw)[None, :] - g.pad_left  # (w, kw)
-    ok_i = (ii >= 0) & (ii < g.h)
-    ok_j = (jj >= 0) & (jj < g.w)
-    ok = ok_i[:, None, :, None] & ok_j[None, :, None, :]  # (h, w, kh, kw)
-    ok = np.broadcast_to(ok[..., None], (g.h, g.w, g.kh, g.kw, g.c_in))
+    shape ``(L, kh * kw * c_in)`` (the others connect to the padding;
+    :func:`spikesim.receptive.window_mask` for every input channel)."""
+    ok = receptive.window_mask(g.h, g.w, g.kh, g.kw, g.pad_top, g.pad_left)  # (L, kh * kw)
+    ok = np.broadcast_to(ok[:, :, None], (g.n_locations, g.kh * g.kw, g.c_in))
     return ok.reshape(g.n_locations, g.patch)
 
 
 def connectivity_matrix(g: ConvGeometry):
     """The convolution's connectivity as a ``scipy.sparse.csr_matrix`` of 0/1 entries,
     shape ``(h * w * c_in, h * w * c_out)`` (rows: input units, columns: output units, both
-    flattened channels-last), e.g. to connect a spiking hidden layer with local receptive
-    fields."""
+    flattened channels-last): the pairs of :func:`spikesim.receptive.conv_edges`, the
+    definition the spiking builder's local receptive fields use too."""
     import scipy.sparse
 
-    conn = connectivity(g)  # (L, P)
-    loc, ent = np.nonzero(conn)
-    di, rest = np.divmod(ent, g.kw * g.c_in)
-    dj, ch = np.divmod(rest, g.c_in)
-    oi, oj = np.divmod(loc, g.w)
-    src = ((oi + di - g.pad_top) * g.w + (oj + dj - g.pad_left)) * g.c_in + ch
-    rows = np.repeat(src, g.c_out)
-    cols = (np.repeat(loc, g.c_out) * g.c_out) + np.tile(np.arange(g.c_out), loc.size)
-    data = np.ones(rows.size, np.int8)
+    pre, post = receptive.conv_edges(g.h, g.w, g.c_in, g.c_out, g.kh, g.kw, g.pad_top, g.pad_left)
+    data = np.ones(pre.size, np.int8)
     shape = (g.n_locations * g.c_in, g.n_locations * g.c_out)
-    return scipy.sparse.csr_matrix((data, (rows, cols)), shape=shape)
+    return scipy.sparse.csr_matrix((data, (pre, post)), shape=shape)
 
 
 def untie(weight: np.ndarray, g: ConvGeometry) -> np.ndarray:

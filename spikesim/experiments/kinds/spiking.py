@@ -54,6 +54,44 @@ def _weights(v):
     return None
 
 
+_RECEPTIVE_KEYS = ("image", "kernel", "channels")
+
+
+def _receptive(v):
+    """``network.receptive``: {} (dense) or ``{image = [h, w, c], kernel = k or [kh, kw],
+    channels = n}``, checked by :func:`spikesim.receptive.receptive_field`."""
+    if v == {}:
+        return None
+    unknown = sorted(set(v) - set(_RECEPTIVE_KEYS))
+    missing = [k for k in _RECEPTIVE_KEYS if k not in v]
+    if unknown or missing:
+        return (
+            "must be {} (dense) or a table of image = [h, w, c], kernel = k (or [kh, kw]) "
+            "and channels = n; " + (f"unknown {unknown}" if unknown else f"missing {missing}")
+        )
+    return _receptive_error(v)
+
+
+def _receptive_error(v):
+    from spikesim.errors import ValidationError
+    from spikesim.receptive import receptive_field
+
+    try:
+        receptive_field(v["image"], v["kernel"], v["channels"])
+    except ValidationError as exc:
+        return str(exc).removeprefix("receptive field: ")
+    return None
+
+
+def receptive_spec(netc: Mapping):
+    """The :class:`~spikesim.receptive.ReceptiveField` of a resolved ``[network]`` table,
+    None if ``network.receptive`` is empty (dense)."""
+    from spikesim.receptive import receptive_field
+
+    r = netc["receptive"]
+    return receptive_field(r["image"], r["kernel"], r["channels"]) if r else None
+
+
 def _sizes(v):
     if len(v) < 2 or not all(isinstance(x, int) and x >= 1 for x in v):
         return "must list at least two positive integer layer sizes"
@@ -211,6 +249,14 @@ TABLES = {
             doc="[w_exc, w_inh]: also connect every input to every output (skip edges past "
             "the hidden layers) with these mean weights; [] none",
         ),
+        "receptive": Field(
+            dict,
+            {},
+            check=_receptive,
+            doc="{image = [h, w, c], kernel = k, channels = n}: the first hidden layer as "
+            "local receptive fields over the inputs (sizes[1] = h * w * n neurons, each fed "
+            "by its k x k window of pixels and every bias input); {} dense",
+        ),
         "delay": Field(float, 0.0, check=_nonneg, doc="synaptic delay, s"),
         "delay_inh": Field(float, -1.0, doc="delay of inhibitory edges, s (-1: = delay)"),
         "tau_syn": Field(float, 0.01, check=_pos, doc="synaptic time constant, s"),
@@ -270,6 +316,7 @@ NETWORK_FILE_KEYS = (
     "ei_pairs",
     "modular",
     "skip",
+    "receptive",
     "w_exc",
     "w_inh",
     "spread",
@@ -368,6 +415,8 @@ def build(config: dict):
             t_ref=netc["t_ref"],
             modules=sizes[-1] if netc["modular"] else 0,
             skip=tuple(netc["skip"]) if netc["skip"] else None,
+            receptive=receptive_spec(netc),
+            bias_inputs=netc["bias_inputs"] if netc["receptive"] else 0,
             seed=s,
         )
 
@@ -461,6 +510,8 @@ def validate(config: dict) -> None:
         raise ConfigError(f"network.delay_inh = {netc['delay_inh']!r}: must be >= 0 (or -1)")
     if netc["file"]:
         network_from_file(config)
+    if netc["receptive"]:
+        _check_receptive_sizes(netc)
     if netc["population"] > 1 and config["task"]["dataset"] == "teacher-student":
         raise ConfigError("network.population > 1 needs a classification task")
     if lossc["kind"] == "cross-entropy" and config["task"]["dataset"] == "teacher-student":
@@ -479,6 +530,25 @@ def validate(config: dict) -> None:
         raise ConfigError(
             f"train.eval_every ({tr['eval_every']}) and train.trials ({tr['trials']}) must be "
             f"multiples of train.chunk ({tr['chunk']})"
+        )
+
+
+def _check_receptive_sizes(netc: dict) -> None:
+    rf = receptive_spec(netc)
+    sizes = list(netc["sizes"])
+    shown = f"network.receptive = {netc['receptive']!r}"
+    h, w, c = rf.image
+    if len(sizes) < 3:
+        raise ConfigError(f"{shown} needs a hidden layer, got network.sizes = {sizes}")
+    if sizes[0] != rf.n_inputs:
+        raise ConfigError(
+            f"{shown}: the {h}x{w}x{c} image has {rf.n_inputs} pixels but network.sizes[0] = "
+            f"{sizes[0]} inputs"
+        )
+    if sizes[1] != rf.n_outputs:
+        raise ConfigError(
+            f"{shown}: {rf.channels} channels over the {h}x{w} image make {rf.n_outputs} "
+            f"neurons but network.sizes[1] = {sizes[1]}"
         )
 
 
