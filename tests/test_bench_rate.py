@@ -75,3 +75,22 @@ def test_bench_rate_covers_the_conv_learners(capsys):
 def test_bench_rate_bad_conv_input_is_a_usage_error(capsys):
     assert main(["bench", "rate", "--learners", "bp", "--conv-input", "28,28"]) == 2
     assert "--conv-input" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("n", [1, 2])
+def test_bench_rate_pins_blas_threads(capsys, n):
+    code = main(
+        ["bench", "rate", "--json", "--sizes", "20,16,4", "--min-time", "0.02", "--learners"]
+        + ["bp", "--architectures", "", "--no-torch", "--blas-threads", str(n)]
+    )
+    assert code == 0
+    threads = json.loads(capsys.readouterr().out)["threads"]
+    assert threads["blas_threads"] == n
+    blas = [p for p in threads["pools"] if p["user_api"] == "blas"]
+    assert blas and all(p["num_threads"] == n for p in blas)
+
+
+def test_bench_rate_negative_blas_threads_is_a_usage_error(capsys):
+    assert main(["bench", "rate", "--learners", "bp", "--blas-threads", "-2"]) == 2
+    err = capsys.readouterr().err
+    assert "--blas-threads must be >= 1" in err and "got -2" in err

@@ -11,6 +11,11 @@ error ``(b, n_out) @ (n_out, n_in)`` products, in the learner's dtype). Where Py
 importable, ``bp`` is also compared with a PyTorch CPU training step of the same MLP
 (ReLU, softmax cross-entropy, SGD, same batch): ``bp_step_time_over_torch``.
 
+BLAS runs on ``--blas-threads`` threads (default 1: with the machine's two default threads
+``ep``'s many small products fall to a twentieth of the GEMM peak, measured); ``threads``
+reports the request and every thread pool (``user_api``, ``internal_api``,
+``num_threads``) as it was during the measurement.
+
 Convolutional learners (``conv``): ``--conv-learners`` (default ``bp-hinge,urfb,frfb``)
 with each of ``--architectures`` (default ``simpnet,deepnet``; Amit 2019, sec. 4; any
 architecture string; empty: none) on random ``--conv-input`` images (default 28,28,1) at
@@ -60,6 +65,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--conv-input", default="28,28,1", help="height,width,channels (default 28,28,1)"
     )
     parser.add_argument("--conv-batch", type=int, default=100, help="conv batch (default 100)")
+    parser.add_argument(
+        "--blas-threads",
+        type=int,
+        default=1,
+        help="threads of the BLAS pools during the measurement (default 1; 0: the "
+        "library's default)",
+    )
 
 
 def _time_loop(step, min_time: float, min_reps: int = 3) -> tuple[int, float]:
@@ -294,6 +306,30 @@ def bench_torch_bp(sizes, batch: int, lr: float, min_time: float, seed: int) -> 
 
 
 def run(args: argparse.Namespace) -> dict:
+    """Measure under ``--blas-threads`` BLAS threads (threadpoolctl: the limit applies to
+    the BLAS numpy is linked against, whatever the environment variables say); the result's
+    ``threads.pools`` lists the thread pools as they were during the measurement."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from spikesim.errors import ValidationError
+
+    if args.blas_threads < 0:
+        raise ValidationError(
+            f"--blas-threads must be >= 1 (or 0: the library's default), got {args.blas_threads}"
+        )
+    limit = args.blas_threads or None
+    with threadpool_limits(limits=limit, user_api="blas"):
+        pools = [
+            {k: p.get(k) for k in ("user_api", "internal_api", "num_threads")}
+            for p in threadpool_info()
+        ]
+        out = _run(args)
+    out["threads"]["blas_threads"] = args.blas_threads
+    out["threads"]["pools"] = pools
+    return out
+
+
+def _run(args: argparse.Namespace) -> dict:
     import spikesim.rate as rate
     from spikesim.errors import ValidationError
 
