@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -77,20 +78,52 @@ def test_bench_rate_bad_conv_input_is_a_usage_error(capsys):
     assert "--conv-input" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("n", [1, 2])
-def test_bench_rate_pins_blas_threads(capsys, n):
-    code = main(
-        ["bench", "rate", "--json", "--sizes", "20,16,4", "--min-time", "0.02", "--learners"]
-        + ["bp", "--architectures", "", "--no-torch", "--blas-threads", str(n)]
-    )
-    assert code == 0
-    threads = json.loads(capsys.readouterr().out)["threads"]
-    assert threads["blas_threads"] == n
-    blas = [p for p in threads["pools"] if p["user_api"] == "blas"]
-    assert blas and all(p["num_threads"] == n for p in blas)
+def _bench_threads(capsys, *extra):
+    argv = ["bench", "rate", "--json", "--sizes", "20,16,4", "--min-time", "0.02"]
+    argv += ["--learners", "bp", "--architectures", "", "--no-torch", *extra]
+    assert main(argv) == 0
+    return json.loads(capsys.readouterr().out)["threads"]
+
+
+def _blas_pools(threads):
+    pools = [p for p in threads["thread_pools"] if p["user_api"] == "blas"]
+    assert pools, threads  # numpy's BLAS is loaded while the learners run
+    for p in pools:
+        assert set(p) == {"user_api", "internal_api", "num_threads"}
+    return pools
+
+
+def test_bench_rate_pins_blas_to_one_thread_by_default(capsys):
+    threads = _bench_threads(capsys)
+    assert threads["blas_threads"] == 1
+    assert [p["num_threads"] for p in _blas_pools(threads)] == [1] * len(_blas_pools(threads))
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="needs at least 2 cores")
+def test_bench_rate_blas_threads_two(capsys):
+    threads = _bench_threads(capsys, "--blas-threads", "2")
+    assert threads["blas_threads"] == 2
+    assert all(p["num_threads"] == 2 for p in _blas_pools(threads))
+
+
+def test_bench_rate_blas_threads_zero_leaves_the_default(capsys):
+    from threadpoolctl import threadpool_info
+
+    default = {
+        (p["internal_api"], p["num_threads"]) for p in threadpool_info() if p["user_api"] == "blas"
+    }
+    threads = _bench_threads(capsys, "--blas-threads", "0")
+    assert threads["blas_threads"] == 0
+    reported = {(p["internal_api"], p["num_threads"]) for p in _blas_pools(threads)}
+    assert reported == default
+    # the pin is undone afterwards
+    after = {
+        (p["internal_api"], p["num_threads"]) for p in threadpool_info() if p["user_api"] == "blas"
+    }
+    assert after == default
 
 
 def test_bench_rate_negative_blas_threads_is_a_usage_error(capsys):
-    assert main(["bench", "rate", "--learners", "bp", "--blas-threads", "-2"]) == 2
+    assert main(["bench", "rate", "--learners", "bp", "--blas-threads", "-3"]) == 2
     err = capsys.readouterr().err
-    assert "--blas-threads must be >= 1" in err and "got -2" in err
+    assert "--blas-threads" in err and "-3" in err

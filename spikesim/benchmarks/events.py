@@ -10,6 +10,14 @@ engine can be named (:func:`bench_engine`): engines that compile per structure
 (``compile_s``, not part of the rate) and run every trial; the others (the runtime engines
 ``brian2`` / ``brian2-cython`` rebuild their objects per trial) time only
 ``--runtime-trials`` trials. An engine unavailable here is an entry with the reason.
+
+``nest`` (NEST's precise-timing ``iaf_psc_delta_ps``, single-threaded) is measured by
+:func:`bench_nest` on the same network with 0.1 ms delays on every edge (NEST needs delays
+of at least its resolution), alternating with the event engine's public path on that
+network in ``--nest-rounds`` rounds, so that the machine's load affects both alike; the
+network's construction in NEST is not timed. ``ratio_event_vs_nest`` = event engine
+synaptic events/s / NEST's, both on the 0.1 ms network. Where NEST is not importable the
+``nest`` entry says why and there is no ratio.
 """
 
 from __future__ import annotations
@@ -41,6 +49,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--seed", type=int, default=0, help="seed of network, inputs and learner (default 0)"
+    )
+    parser.add_argument(
+        "--nest-rounds",
+        type=int,
+        default=3,
+        help="rounds alternating nest and the event engine (best of each; default 3)",
     )
 
 
@@ -141,6 +155,148 @@ def bench_event(network, inputs, duration: float, *, repeats: int = 2) -> dict:
     }
 
 
+def _nest_build(network, inputs, duration: float, resolution: float):
+    """All trials of ``inputs`` as one NEST simulation on ``iaf_psc_delta_ps`` (built, not
+    run): trial ``k`` occupies NEST time ``[k P, (k + 1) P)``, its own time 0 at ``k P +
+    resolution`` (NEST cannot spike at 0). ``P`` (a whole number of steps) covers the trial,
+    every arrival still in flight at its end (depth x the longest delay) and the longest
+    refractory period, so that resetting every potential to 0 at ``k P`` starts trial ``k``
+    from the state a fresh simulation has. Returns ``(nest, nodes, recorder, ids, P)`` (P in
+    1 ps ticks)."""
+    from spikesim.engines.nest_engine import NestEngine, import_nest
+    from spikesim.engines.ticks import to_ticks
+    from spikesim.record import check_input_spikes
+
+    NestEngine(threads=1, resolution=resolution)._check(network, duration)  # clear errors
+    nest = import_nest()
+    res = int(to_ticks(resolution))
+    n = network.n_neurons
+    hidden = np.flatnonzero(~network.is_input)
+    inputs_ids = np.asarray(network.inputs, np.int64)
+    depth = int(network.depth().max()) if n else 0
+    span = int(to_ticks(duration)) + (depth + 1) * int(to_ticks(network.delay).max(initial=0))
+    period = res + span + int(to_ticks(network.t_ref[hidden]).max(initial=0)) + res
+    period = -(-period // res) * res
+    nest.ResetKernel()
+    nest.set(resolution=resolution * 1e3, local_num_threads=1)
+    nodes = nest.Create(
+        "iaf_psc_delta_ps",
+        int(hidden.size),
+        params={
+            "tau_m": (network.tau_syn[hidden] * 1e3).tolist(),
+            "V_th": network.threshold[hidden].tolist(),
+            "t_ref": (network.t_ref[hidden] * 1e3).tolist(),
+            "E_L": 0.0,
+            "V_reset": 0.0,
+            "V_m": 0.0,
+            "I_e": 0.0,
+            "V_min": -np.finfo(np.float64).max,
+        },
+    )
+    ids = np.zeros(n, np.int64)
+    ids[hidden] = np.asarray(nodes.tolist(), np.int64)
+    gens = nest.Create("spike_generator", int(inputs_ids.size), params={"precise_times": True})
+    ids[inputs_ids] = np.asarray(gens.tolist(), np.int64)
+    ticks, who = [], []
+    for k, inp in enumerate(inputs):
+        t, nn = check_input_spikes(network, inp, duration)
+        ticks.append(to_ticks(t) + k * period + res)
+        who.append(np.asarray(nn, np.int64))
+    ticks, who = np.concatenate(ticks), np.concatenate(who)
+    order = np.lexsort((ticks, who))
+    ticks, who = ticks[order], who[order]
+    lo = np.searchsorted(who, inputs_ids, side="left")
+    hi = np.searchsorted(who, inputs_ids, side="right")
+    gens.set([{"spike_times": (ticks[a:b] / 1e9).tolist()} for a, b in zip(lo, hi, strict=True)])
+    nest.Connect(
+        ids[network.pre],
+        ids[network.post],
+        conn_spec="one_to_one",
+        syn_spec={
+            "weight": network.sign * np.asarray(network.weight, np.float64),
+            "delay": to_ticks(network.delay) / 1e9,
+        },
+    )
+    rec = nest.Create("spike_recorder")
+    nest.Connect(nodes, rec)
+    return nest, nodes, rec, ids, period
+
+
+def bench_nest(network, inputs, duration: float, *, rounds: int = 3, resolution: float = 1e-4):
+    """NEST's ``iaf_psc_delta_ps`` on one thread against the event engine's public path on
+    the same network and trials, alternating the two in ``rounds`` rounds (best of each).
+
+    ``network`` needs every delay a whole multiple (>= 1) of ``resolution`` (s). Each round
+    builds the network in NEST (:func:`_nest_build`: nodes, connections, spike generators
+    holding every trial's input spikes; not timed), then times the simulation of all trials
+    in one ``RunManager`` session (per trial: every potential reset to 0 and one ``Run`` of
+    the trial's period) and reading the spike recorder; then times
+    ``EventEngine(n_threads=1).run_batch(network, inputs, duration)``. Spikes after a
+    trial's end are not counted, as in the event engine.
+
+    Returns the ``nest`` entry: ``trials``, ``rounds``, ``wall_s``, ``trials_per_s``,
+    ``synaptic_events_per_trial``, ``synaptic_events_per_s``, ``build_s`` (the last
+    round's, apart), ``threads`` (1), ``resolution_s``, ``delay_s`` (the edges' delays, if
+    all equal), ``same_counts_as_event`` (every trial's spike count of every neuron equal in
+    both engines), ``event_wall_s`` and ``event_synaptic_events_per_s`` (the event engine on
+    this network).
+    """
+    from spikesim.engines.event import EventEngine
+    from spikesim.engines.ticks import to_ticks
+
+    n = network.n_neurons
+    hidden = np.flatnonzero(~network.is_input)
+    outdeg = np.bincount(network.pre, minlength=n)
+    one = EventEngine(n_threads=1)
+    one.run_batch(network, inputs[:1], duration)  # compile / warm up
+    end = int(to_ticks(duration))
+    res = int(to_ticks(resolution))
+    nest_s = event_s = np.inf
+    build_s = 0.0
+    nest_counts = event_counts = None
+    for _ in range(max(1, rounds)):
+        t0 = time.perf_counter()
+        nest, nodes, rec, ids, period = _nest_build(network, inputs, duration, resolution)
+        build_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        with nest.RunManager():
+            for _k in range(len(inputs)):
+                nodes.V_m = 0.0
+                nest.Run(period / 1e9)
+        ev = rec.get("events")
+        nest_s = min(nest_s, time.perf_counter() - t0)
+        st = np.rint(np.asarray(ev["times"], np.float64) * 1e9).astype(np.int64)
+        trial, local = np.divmod(st - res, period)
+        keep = local < end
+        index = np.full(int(ids.max()) + 1, -1, np.int64)
+        index[ids[hidden]] = hidden
+        nest_counts = np.zeros((len(inputs), n), np.int64)
+        np.add.at(nest_counts, (trial[keep], index[np.asarray(ev["senders"], np.int64)[keep]]), 1)
+        t0 = time.perf_counter()
+        recs = one.run_batch(network, inputs, duration)
+        event_s = min(event_s, time.perf_counter() - t0)
+        event_counts = np.array([r.counts() for r in recs], np.int64).reshape(len(inputs), n)
+    nest_counts[:, network.inputs] = event_counts[:, network.inputs]  # the generators' spikes
+    nest_events = int(np.sum(nest_counts @ outdeg))
+    event_events = int(np.sum(event_counts @ outdeg))
+    delays = np.unique(np.asarray(network.delay, np.float64))
+    return {
+        "trials": len(inputs),
+        "rounds": max(1, rounds),
+        "wall_s": nest_s,
+        "trials_per_s": len(inputs) / nest_s,
+        "synaptic_events_per_trial": nest_events / len(inputs),
+        "synaptic_events_per_s": nest_events / nest_s,
+        "build_s": build_s,
+        "threads": 1,
+        "resolution_s": resolution,
+        "delay_s": float(delays[0]) if delays.size == 1 else None,
+        "same_counts_as_event": bool(np.array_equal(nest_counts, event_counts)),
+        "event_wall_s": event_s,
+        "event_synaptic_events_per_s": event_events / event_s,
+    }
+
+
 def bench_engine(
     network,
     inputs,
@@ -207,6 +363,10 @@ def bench_engine(
 
 def run(args: argparse.Namespace) -> dict:
     from spikesim import encoding
+    from spikesim.errors import ValidationError
+
+    if args.nest_rounds < 1:
+        raise ValidationError(f"--nest-rounds must be >= 1, got {args.nest_rounds}")
 
     sizes = [int(s) for s in args.sizes.split(",")]
     net = benchmark_network(sizes, seed=args.seed)
@@ -232,8 +392,10 @@ def run(args: argparse.Namespace) -> dict:
     for name in [e.strip() for e in args.engines.split(",") if e.strip()]:
         if name == "event":
             result["engines"][name] = bench_event(net, inputs, args.duration)
+        elif name == "nest":
+            result["engines"][name] = _nest_entry(args, sizes, inputs)
         else:
-            from spikesim.errors import EngineError, ValidationError
+            from spikesim.errors import EngineError
 
             try:
                 result["engines"][name] = bench_engine(
@@ -252,4 +414,26 @@ def run(args: argparse.Namespace) -> dict:
     result["trials_per_s"] = result["engines"].get("event", {}).get("trials_per_s")
     if ev and b2:
         result["ratio_event_vs_brian2_standalone"] = ev / b2
+    ns = result["engines"].get("nest", {})
+    if ns.get("synaptic_events_per_s"):
+        result["ratio_event_vs_nest"] = (
+            ns["event_synaptic_events_per_s"] / ns["synaptic_events_per_s"]
+        )
     return result
+
+
+def _nest_entry(args, sizes, inputs) -> dict:
+    """The ``nest`` entry of :func:`run`: :func:`bench_nest` on the benchmark network with
+    0.1 ms delays, or ``{"error": why}`` where NEST is not importable."""
+    from spikesim.engines.nest_engine import NestEngine, import_nest
+
+    ok, why = NestEngine.availability()
+    if ok:
+        try:
+            import_nest()
+        except Exception as exc:  # an installed but broken NEST: say why, measure the rest
+            ok, why = False, f"NEST is installed but does not import ({exc})"
+    if not ok:
+        return {"error": f"{why}; nothing was measured"}
+    net = benchmark_network(sizes, seed=args.seed, delay=1e-4)
+    return bench_nest(net, inputs, args.duration, rounds=args.nest_rounds)

@@ -11,11 +11,6 @@ error ``(b, n_out) @ (n_out, n_in)`` products, in the learner's dtype). Where Py
 importable, ``bp`` is also compared with a PyTorch CPU training step of the same MLP
 (ReLU, softmax cross-entropy, SGD, same batch): ``bp_step_time_over_torch``.
 
-BLAS runs on ``--blas-threads`` threads (default 1: with the machine's two default threads
-``ep``'s many small products fall to a twentieth of the GEMM peak, measured); ``threads``
-reports the request and every thread pool (``user_api``, ``internal_api``,
-``num_threads``) as it was during the measurement.
-
 Convolutional learners (``conv``): ``--conv-learners`` (default ``bp-hinge,urfb,frfb``)
 with each of ``--architectures`` (default ``simpnet,deepnet``; Amit 2019, sec. 4; any
 architecture string; empty: none) on random ``--conv-input`` images (default 28,28,1) at
@@ -24,11 +19,22 @@ samples/s, flops per sample, achieved GFLOP/s, and the parameter count and bytes
 weights. Where PyTorch is importable, the same network's training step in PyTorch on the
 CPU (``Conv2d`` with the same padding, ``Hardtanh`` of ``h / 2``, ``MaxPool2d``,
 ``Dropout``, the hinge loss, SGD; tied convolutions only): ``step_time_over_torch``.
+
+Threads: every measurement runs with the BLAS libraries numpy is linked against (OpenBLAS,
+MKL, BLIS) limited to ``--blas-threads`` threads (default 1; 0 leaves the library's
+default), through ``threadpoolctl``, whatever ``OPENBLAS_NUM_THREADS`` says; the PyTorch
+comparisons use as many intra-op threads (``torch.set_num_threads``). Minibatch-sized
+products are fastest on one thread (issue 18: ``ep`` at 0.05 of GEMM peak on the machine's
+default two threads, 0.49 pinned). The JSON's ``threads`` entry reports the requested
+``blas_threads`` and ``thread_pools``: every thread pool loaded in the process while the
+learners were measured (``threadpoolctl.threadpool_info()``: ``user_api``,
+``internal_api``, ``num_threads``).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import time
 
@@ -69,9 +75,42 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--blas-threads",
         type=int,
         default=1,
-        help="threads of the BLAS pools during the measurement (default 1; 0: the "
-        "library's default)",
+        help="BLAS threads during the measurements (default 1; 0: the library's default)",
     )
+
+
+@contextlib.contextmanager
+def limit_threads(n: int):
+    """Limit the BLAS libraries numpy is linked against to ``n`` threads inside the block
+    (``threadpoolctl``, whatever the environment variables say); ``n = 0`` leaves the
+    library's default."""
+    if n <= 0:
+        yield
+        return
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=n, user_api="blas"):
+        yield
+
+
+def thread_pools() -> list[dict]:
+    """The thread pools loaded in this process now: one ``{"user_api", "internal_api",
+    "num_threads"}`` per library (``threadpoolctl.threadpool_info()``)."""
+    from threadpoolctl import threadpool_info
+
+    return [
+        {k: info.get(k) for k in ("user_api", "internal_api", "num_threads")}
+        for info in threadpool_info()
+    ]
+
+
+def _torch_threads(n: int) -> None:
+    """Give PyTorch ``n`` intra-op threads from now on (``n = 0``: leave its default), as
+    the BLAS libraries get under ``--blas-threads``."""
+    if n > 0:
+        import torch
+
+        torch.set_num_threads(n)
 
 
 def _time_loop(step, min_time: float, min_reps: int = 3) -> tuple[int, float]:
@@ -198,7 +237,13 @@ def _untied_csr_bytes(learner) -> int:
 
 
 def bench_torch_conv(
-    architecture: str, input_shape, n_out: int, batch: int, min_time: float, seed: int
+    architecture: str,
+    input_shape,
+    n_out: int,
+    batch: int,
+    min_time: float,
+    seed: int,
+    threads: int = 0,
 ) -> dict | None:
     """PyTorch CPU training step of the same tied network (BP, hinge loss, SGD 0.1); None if
     torch is not importable or the architecture has an untied layer."""
@@ -208,6 +253,7 @@ def bench_torch_conv(
         return None
     from spikesim.rate import _conv
 
+    _torch_threads(threads)
     plan = _conv.build_plan(architecture, tuple(input_shape), n_out)
     torch.manual_seed(seed)
     mods: list = []
@@ -265,13 +311,16 @@ def bench_torch_conv(
     }
 
 
-def bench_torch_bp(sizes, batch: int, lr: float, min_time: float, seed: int) -> dict | None:
-    """PyTorch CPU training step of the ``bp`` MLP (ReLU, cross-entropy, SGD); None if
-    torch is not importable."""
+def bench_torch_bp(
+    sizes, batch: int, lr: float, min_time: float, seed: int, threads: int = 0
+) -> dict | None:
+    """PyTorch CPU training step of the ``bp`` MLP (ReLU, cross-entropy, SGD) with
+    ``threads`` intra-op threads (0: torch's default); None if torch is not importable."""
     try:
         import torch
     except ImportError:
         return None
+    _torch_threads(threads)
     torch.manual_seed(seed)
     layers = []
     for k, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
@@ -306,30 +355,6 @@ def bench_torch_bp(sizes, batch: int, lr: float, min_time: float, seed: int) -> 
 
 
 def run(args: argparse.Namespace) -> dict:
-    """Measure under ``--blas-threads`` BLAS threads (threadpoolctl: the limit applies to
-    the BLAS numpy is linked against, whatever the environment variables say); the result's
-    ``threads.pools`` lists the thread pools as they were during the measurement."""
-    from threadpoolctl import threadpool_info, threadpool_limits
-
-    from spikesim.errors import ValidationError
-
-    if args.blas_threads < 0:
-        raise ValidationError(
-            f"--blas-threads must be >= 1 (or 0: the library's default), got {args.blas_threads}"
-        )
-    limit = args.blas_threads or None
-    with threadpool_limits(limits=limit, user_api="blas"):
-        pools = [
-            {k: p.get(k) for k in ("user_api", "internal_api", "num_threads")}
-            for p in threadpool_info()
-        ]
-        out = _run(args)
-    out["threads"]["blas_threads"] = args.blas_threads
-    out["threads"]["pools"] = pools
-    return out
-
-
-def _run(args: argparse.Namespace) -> dict:
     import spikesim.rate as rate
     from spikesim.errors import ValidationError
 
@@ -340,6 +365,17 @@ def _run(args: argparse.Namespace) -> dict:
             raise ValidationError(f"unknown learner {name!r}; available: {rate.available()}")
     if args.batch < 0 or args.min_time <= 0:
         raise ValidationError("--batch must be >= 0 and --min-time > 0")
+    if args.blas_threads < 0:
+        raise ValidationError(
+            f"--blas-threads must be >= 0 (0: the BLAS library's default), got {args.blas_threads}"
+        )
+    with limit_threads(args.blas_threads):
+        return _run(args, rate, sizes, names)
+
+
+def _run(args, rate, sizes, names) -> dict:
+    from spikesim.errors import ValidationError
+
     learners = {}
     for name in names:
         batch = args.batch or rate.REGISTRY[name].paper_batch_size
@@ -347,6 +383,8 @@ def _run(args: argparse.Namespace) -> dict:
     out = {
         "sizes": sizes,
         "threads": {
+            "blas_threads": args.blas_threads,
+            "thread_pools": thread_pools(),
             "OPENBLAS_NUM_THREADS": os.environ.get("OPENBLAS_NUM_THREADS", "unset"),
             "cpu_count": os.cpu_count(),
         },
@@ -376,7 +414,13 @@ def _run(args: argparse.Namespace) -> dict:
             if args.no_torch:
                 continue
             res = bench_torch_conv(
-                arch, conv_input, sizes[-1], args.conv_batch, args.min_time, args.seed
+                arch,
+                conv_input,
+                sizes[-1],
+                args.conv_batch,
+                args.min_time,
+                args.seed,
+                args.blas_threads,
             )
             if res is None:
                 conv[f"torch/{arch}"] = {
@@ -391,7 +435,9 @@ def _run(args: argparse.Namespace) -> dict:
         out["conv"] = conv
     if "bp" in learners and not args.no_torch:
         bp = learners["bp"]
-        torch_res = bench_torch_bp(sizes, bp["batch_size"], 0.1, args.min_time, args.seed)
+        torch_res = bench_torch_bp(
+            sizes, bp["batch_size"], 0.1, args.min_time, args.seed, args.blas_threads
+        )
         if torch_res is None:
             out["torch"] = {"skipped": "torch is not importable (pip install spikesim[torch])"}
         else:
