@@ -163,7 +163,7 @@ def _nest_build(network, inputs, duration: float, resolution: float):
     refractory period, so that resetting every potential to 0 at ``k P`` starts trial ``k``
     from the state a fresh simulation has. Returns ``(nest, nodes, recorder, ids, P)`` (P in
     1 ps ticks)."""
-    from spikesim.engines.nest_engine import NestEngine, import_nest
+    from spikesim.engines.nest_engine import NestEngine, import_nest, neuron_params
     from spikesim.engines.ticks import to_ticks
     from spikesim.record import check_input_spikes
 
@@ -182,16 +182,7 @@ def _nest_build(network, inputs, duration: float, resolution: float):
     nodes = nest.Create(
         "iaf_psc_delta_ps",
         int(hidden.size),
-        params={
-            "tau_m": (network.tau_syn[hidden] * 1e3).tolist(),
-            "V_th": network.threshold[hidden].tolist(),
-            "t_ref": (network.t_ref[hidden] * 1e3).tolist(),
-            "E_L": 0.0,
-            "V_reset": 0.0,
-            "V_m": 0.0,
-            "I_e": 0.0,
-            "V_min": -np.finfo(np.float64).max,
-        },
+        params=neuron_params(network, hidden),
     )
     ids = np.zeros(n, np.int64)
     ids[hidden] = np.asarray(nodes.tolist(), np.int64)

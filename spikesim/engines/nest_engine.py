@@ -64,6 +64,22 @@ def import_nest():
     return _NEST
 
 
+def neuron_params(network, hidden: np.ndarray) -> dict:
+    """NEST parameters of the non-input neurons ``hidden`` (indices, shape ``(h,)``): the
+    model of docs/model.md on ``iaf_psc_delta[_ps]`` (tau_m = tau_syn, E_L = V_reset = 0,
+    no lower bound on the potential); times in ms, as NEST wants them."""
+    return {
+        "tau_m": (network.tau_syn[hidden] * 1e3).tolist(),
+        "V_th": network.threshold[hidden].tolist(),
+        "t_ref": (network.t_ref[hidden] * 1e3).tolist(),
+        "E_L": 0.0,
+        "V_reset": 0.0,
+        "V_m": 0.0,
+        "I_e": 0.0,
+        "V_min": -np.finfo(np.float64).max,
+    }
+
+
 class NestEngine(Engine):
     """The network on NEST's precise-timing neuron ``iaf_psc_delta_ps`` (exact).
 
@@ -143,16 +159,7 @@ class NestEngine(Engine):
             nodes = nest.Create(
                 self._model,
                 int(hidden.size),
-                params={
-                    "tau_m": (network.tau_syn[hidden] * 1e3).tolist(),
-                    "V_th": network.threshold[hidden].tolist(),
-                    "t_ref": (network.t_ref[hidden] * 1e3).tolist(),
-                    "E_L": 0.0,
-                    "V_reset": 0.0,
-                    "V_m": 0.0,
-                    "I_e": 0.0,
-                    "V_min": -np.finfo(np.float64).max,
-                },
+                params=neuron_params(network, hidden),
             )
             ids[hidden] = np.asarray(nodes.tolist(), np.int64)
         inputs = np.asarray(network.inputs, np.int64)
