@@ -209,6 +209,136 @@ def test_resume_refusals_name_the_problem(tmp_path, capsys):
     assert untimed(got["final"]) == untimed(want["final"]) and got["resumed_from_step"] == 4
 
 
+# keys added to the schema after a run was recorded: dropped from run.json to simulate it
+ADDED = {
+    "spiking": ("network.skip", "network.receptive", "loss.split", "encoding.kind"),
+    "rate": ("learner.lr_decay", "train.blas_threads"),  # a learner's key: schema by name
+    "zeroorder": ("rule.presentations",),
+    "toy": ("toy.shift",),
+}
+NOT_DEFAULT = {  # the first of ADDED[kind] at another value than its default
+    "spiking": ("network.skip=[0.1, 0.05]", "[]", "[0.1, 0.05]"),
+    "rate": ("learner.lr_decay=0.01", "0.0", "0.01"),
+    "zeroorder": ("rule.presentations=2", "1", "2"),
+    "toy": ("toy.shift=1.0", "0.0", "1.0"),
+}
+HALF = {  # the run's length halved
+    "spiking": "train.trials=100",
+    "rate": "train.epochs=1",
+    "zeroorder": "train.steps=100",
+    "toy": "toy.steps=2",
+}
+
+
+def _record_before(out: Path, keys, *, kind: str, budget, rehash: bool = True) -> None:
+    """Make ``out`` look recorded before ``keys`` existed: drop them from run.json, and
+    (``rehash``) give the checkpoint the hash the configuration without them had."""
+    from spikesim.training import config_hash, write_checkpoint
+
+    info = json.loads((out / "run.json").read_text())
+    config = info["config"]
+    for key in keys:
+        table, _, name = key.partition(".")
+        del config[table][name]
+    (out / "run.json").write_text(json.dumps(info))
+    if not rehash:
+        return
+    cp = read_checkpoint(out / "checkpoint.npz")
+    legacy = config_hash(config, exclude=(*budget, "experiment.description"))
+    write_checkpoint(out / "checkpoint.npz", cp.arrays, {**cp.meta, "config_hash": legacy})
+
+
+def _budget(kind: str):
+    from spikesim.experiments.config import get_kind
+
+    return get_kind(kind).budget_keys
+
+
+@pytest.mark.parametrize("kind", sorted(FILES))
+def test_resume_of_a_run_recorded_before_keys_with_defaults_existed(kind, tmp_path, capsys):
+    """Keys absent from run.json that hold their default are no change: the run resumes
+    from its checkpoint and ends bit-identical to an uninterrupted one."""
+    exp, out, ref = exp_file(tmp_path, kind), tmp_path / "o", tmp_path / "ref"
+    assert main(["train", str(exp), "--out", str(out), "--set", HALF[kind]]) == 0
+    step = read_checkpoint(out / "checkpoint.npz").step
+    _record_before(out, ADDED[kind], kind=kind, budget=_budget(kind))
+    capsys.readouterr()
+    assert main(["train", str(exp), "--out", str(out), "--resume"]) == 0, capsys.readouterr().err
+    assert main(["train", str(exp), "--out", str(ref)]) == 0
+    got, want = (json.loads((d / "results.json").read_text()) for d in (out, ref))
+    assert got["resumed_from_step"] == step > 0
+    assert untimed(got["final"]) == untimed(want["final"])
+    assert untimed(got["curve"]) == untimed(want["curve"])
+    a = read_checkpoint(out / "checkpoint.npz")
+    b = read_checkpoint(ref / "checkpoint.npz")
+    assert a.meta == b.meta and sorted(a.arrays) == sorted(b.arrays)
+    for name in a.arrays:
+        assert a.arrays[name].tobytes() == b.arrays[name].tobytes(), name
+    config = json.loads((out / "run.json").read_text())["config"]  # now records the keys
+    assert config == json.loads((ref / "run.json").read_text())["config"]
+    # a second resume of the finished run reads it back, writing nothing
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    assert main(["train", str(exp), "--out", str(out), "--resume"]) == 0
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
+
+
+@pytest.mark.parametrize("kind", sorted(FILES))
+def test_resume_of_a_run_recorded_before_a_key_set_to_another_value_is_refused(
+    kind, tmp_path, capsys
+):
+    exp, out = exp_file(tmp_path, kind), tmp_path / "o"
+    assert main(["train", str(exp), "--out", str(out), "--set", HALF[kind]]) == 0
+    _record_before(out, ADDED[kind], kind=kind, budget=_budget(kind))
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    capsys.readouterr()
+    setting, default, value = NOT_DEFAULT[kind]
+    assert main(["train", str(exp), "--out", str(out), "--resume", "--set", setting]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    key = setting.partition("=")[0]
+    assert "differs" in err and f"{key}: not recorded (the default {default}) -> {value}" in err
+    assert not any(k in err for k in ADDED[kind][1:])  # the others hold their default
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
+
+
+def test_a_renamed_key_in_the_record_is_still_a_change(tmp_path, capsys):
+    """rule.alpha (zeroorder) was renamed rule.learning_rate, which has a default: a record
+    holding the old name is refused, naming both, even at the default value."""
+    exp, out = exp_file(tmp_path, "zeroorder"), tmp_path / "o"
+    assert main(["train", str(exp), "--out", str(out), "--set", HALF["zeroorder"]]) == 0
+    info = json.loads((out / "run.json").read_text())
+    info["config"]["rule"]["alpha"] = info["config"]["rule"].pop("learning_rate")
+    (out / "run.json").write_text(json.dumps(info))
+    capsys.readouterr()
+    assert main(["train", str(exp), "--out", str(out), "--resume"]) == 2
+    err = capsys.readouterr().err
+    assert "rule.alpha: 0.02 -> null" in err and "rule.learning_rate: null -> 0.02" in err
+
+
+def test_run_or_skip_reads_keys_with_defaults_as_recorded(tmp_path):
+    """The restart rule of sweeps and comparisons applies the same rule."""
+    from spikesim.experiments import run_or_skip
+    from spikesim.experiments.config import load
+
+    exp = exp_file(tmp_path, "toy")
+    out = tmp_path / "o"
+    config = load(exp)
+    first, what = run_or_skip(config, out)
+    assert what == "ran"
+    _record_before(out, ADDED["toy"], kind="toy", budget=_budget("toy"))
+    assert run_or_skip(config, out) == (first, "skipped")
+    (out / "results.json").unlink()  # interrupted: resumed from its checkpoint
+    again, what = run_or_skip(config, out)
+    assert what == "resumed" and untimed(again["final"]) == untimed(first["final"])
+    # killed after the checkpoint was adopted, before run.json recorded the keys
+    (out / "results.json").unlink()
+    _record_before(out, ADDED["toy"], kind="toy", budget=_budget("toy"), rehash=False)
+    again, what = run_or_skip(config, out)
+    assert what == "resumed" and untimed(again["final"]) == untimed(first["final"])
+    _record_before(out, ADDED["toy"], kind="toy", budget=_budget("toy"))
+    shifted = load(exp, ["toy.shift=1.0"])
+    assert run_or_skip(shifted, out)[1] == "ran"  # another configuration: run afresh
+
+
 def test_config_errors_write_nothing(tmp_path, capsys):
     text = FILES["spiking"].replace('"spike-pattern"', '"digits"')
     out = tmp_path / "o"

@@ -44,6 +44,7 @@ __all__ = [
     "RENAMED_VALUES",
     "apply_overrides",
     "available_kinds",
+    "filled_defaults",
     "get_kind",
     "load",
     "locate",
@@ -465,6 +466,61 @@ def _renamed(
                 continue
             return dotted, f"{dotted} = {value!r} was renamed {values[value]!r}"
     return None
+
+
+def filled_defaults(recorded: Mapping[str, Any]) -> dict[str, Any]:
+    """The keys the current schema fills into a recorded configuration that lacks them.
+
+    A configuration recorded by an older spikesim (``run.json``), before keys were added
+    to the schema, reads as if resolved now: each missing key takes its default.
+
+    Parameters
+    ----------
+    recorded : mapping
+        A resolved configuration as recorded (table name -> table).
+
+    Returns
+    -------
+    dict
+        ``{"table.key": default}`` for every key of the recorded kind's schema (and of
+        ``[experiment]``) that ``recorded`` lacks and that has a default; tables are filled
+        as :func:`resolve` fills them (an optional table only when recorded). For a table
+        whose keys depend on one of its values (``[learner]`` of kind ``rate``, ``[rule]``
+        of kind ``spiking``) the defaults of the recorded choice, none when the recorded
+        table no longer validates. The new name of a renamed key (:data:`RENAMED_KEYS`)
+        gets no default while the record holds the old name: the record says what it was.
+        Empty when the recorded kind is not registered.
+    """
+    exp = recorded.get("experiment")
+    name = exp.get("kind") if isinstance(exp, Mapping) else None
+    if not isinstance(name, str) or name not in available_kinds():
+        return {}
+    kind = _KINDS[name]
+    out: dict[str, Any] = {}
+    tables = {"experiment": EXPERIMENT_TABLE, **kind.tables}
+    for t, schema in tables.items():
+        if t not in recorded and t in kind.optional_tables:
+            continue
+        table = recorded.get(t, {})
+        if not isinstance(table, Mapping):
+            continue
+        if callable(schema):
+            try:
+                filled = schema(dict(table), t)
+            except ConfigError:
+                continue
+            defaults = {k: v for k, v in filled.items() if k not in table}
+        else:
+            defaults = {
+                k: f.default for k, f in schema.items() if k not in table and not f.required
+            }
+        out.update({f"{t}.{k}": v for k, v in defaults.items()})
+    for scope in ("*", name):
+        for old, new in RENAMED_KEYS.get(scope, {}).items():
+            t, _, key = old.partition(".")
+            if isinstance(recorded.get(t), Mapping) and key in recorded[t]:
+                out.pop(new, None)
+    return copy.deepcopy(out)
 
 
 def resolve(raw: Mapping[str, Any], base_dir: Path | None = None) -> dict:

@@ -9,7 +9,17 @@
 * ``resume=True`` continues from the checkpoint; it is refused when the folder does not
   exist, holds no run, holds a run of another kind, or a configuration that differs in any
   key other than the run's length (the keys named by :attr:`TrainingKind.budget_keys`); the
-  message names the keys. A finished run resumed with the same length is read back;
+  message names the keys and both values. A finished run resumed with the same length is
+  read back;
+* a key added to the schema after a run was recorded is absent from its ``run.json``.
+  Where the configuration holds it at its default (the value the schema fills in,
+  :func:`spikesim.experiments.config.filled_defaults`) it is no difference: the run
+  behaves as recorded, so it resumes (its checkpoint is adopted, see
+  :func:`_adopt_checkpoint`), is read back or is skipped. Set to any other value it is a
+  difference like any other, its old value named ``not recorded (the default ...)``. A
+  renamed key is not such a key: its old name in the record and its new one in the
+  configuration differ as before. The rule is in one place, :func:`changed_keys` and
+  :func:`same_config` (the restart rule of sweeps and comparisons), for every kind;
 * without ``resume``, a folder holding another experiment's run is refused unless
   ``force=True``, which empties it first;
 * every configuration error is raised before anything is written.
@@ -28,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from spikesim.errors import ConfigError, ValidationError
-from spikesim.experiments.config import Kind, get_kind
+from spikesim.experiments.config import Kind, filled_defaults, get_kind
 from spikesim.training import (
     CHECKPOINT,
     LOCK,
@@ -42,6 +52,7 @@ from spikesim.training import (
     lock_holder,
     read_checkpoint,
     train,
+    write_checkpoint,
 )
 
 __all__ = [
@@ -57,6 +68,7 @@ __all__ = [
     "plot_run",
     "run_experiment",
     "run_or_skip",
+    "same_config",
 ]
 
 RUN_INFO = "run.json"
@@ -163,11 +175,11 @@ def recorded_config(out_dir: str | Path) -> dict | None:
 def finished_results(out_dir: str | Path, config: Mapping[str, Any]) -> dict | None:
     """The results of a finished run of ``config`` in ``out_dir``, or None.
 
-    Finished: ``results.json`` parses and ``run.json`` records a configuration equal to
-    ``config``.
+    Finished: ``results.json`` parses and ``run.json`` records the same configuration
+    (:func:`same_config`).
     """
     out = Path(out_dir)
-    if recorded_config(out) != as_recorded(config):
+    if not same_config(recorded_config(out), config):
         return None
     res = _read_json(out / RESULTS)
     return res if isinstance(res, dict) else None
@@ -191,22 +203,64 @@ def _flat(config: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+@dataclass(frozen=True)
+class _Unrecorded:
+    """A key the recorded configuration lacks, and the default the schema fills in."""
+
+    default: Any
+
+
+def _compare(
+    old: Mapping[str, Any], new: Mapping[str, Any], skip: set[str]
+) -> tuple[list[tuple[str, Any, Any]], list[str]]:
+    """The differences of a recorded configuration ``old`` and ``new`` (the old value an
+    :class:`_Unrecorded` for a key ``old`` lacks that has a default), and the keys ``old``
+    lacks that ``new`` holds at their default (no difference: the run behaves the same)."""
+    recorded = as_recorded(old)
+    a, b = _flat(recorded), _flat(as_recorded(new))
+    filled = as_recorded(filled_defaults(recorded))
+    diff, defaulted = [], []
+    for k in sorted(set(a) | set(b)):
+        if k in skip:
+            continue
+        if k not in a and k in filled:
+            if b[k] == filled[k]:
+                defaulted.append(k)
+            else:
+                diff.append((k, _Unrecorded(filled[k]), b[k]))
+        elif a.get(k) != b.get(k):
+            diff.append((k, a.get(k), b.get(k)))
+    return diff, defaulted
+
+
 def changed_keys(
     old: Mapping[str, Any], new: Mapping[str, Any], ignore: Sequence[str] = ()
 ) -> list[tuple[str, Any, Any]]:
-    """``(dotted key, old value, new value)`` for every key two configurations differ in
-    (a key missing on one side has value None there), sorted by key."""
-    a, b = _flat(as_recorded(old)), _flat(as_recorded(new))
-    skip = set(ignore) | set(_IGNORED)
-    return [
-        (k, a.get(k), b.get(k))
-        for k in sorted(set(a) | set(b))
-        if k not in skip and a.get(k) != b.get(k)
-    ]
+    """``(dotted key, old value, new value)`` for every key a recorded configuration
+    ``old`` and ``new`` differ in, sorted by key.
+
+    A key missing on one side has value None there, except that a key ``old`` lacks and
+    ``new`` holds at the value the schema fills in for it (:func:`filled_defaults`: a key
+    added to the schema after ``old`` was recorded, at its default) is no difference.
+    ``experiment.description`` and the keys in ``ignore`` are never differences.
+    """
+    diff, _ = _compare(old, new, set(ignore) | set(_IGNORED))
+    return [(k, None if isinstance(o, _Unrecorded) else o, n) for k, o, n in diff]
+
+
+def same_config(recorded: Mapping[str, Any] | None, config: Mapping[str, Any]) -> bool:
+    """Whether a recorded configuration (``run.json``; None: none) is ``config``: no key
+    differs, as :func:`changed_keys` counts them, ``experiment.description`` included."""
+    return recorded is not None and not _compare(recorded, config, set())[0]
 
 
 def _describe(diff: list[tuple[str, Any, Any]]) -> str:
-    shown = [f"{k}: {json.dumps(o)} -> {json.dumps(n)}" for k, o, n in diff[:8]]
+    def value(v: Any) -> str:
+        if isinstance(v, _Unrecorded):
+            return f"not recorded (the default {json.dumps(v.default)})"
+        return json.dumps(v)
+
+    shown = [f"{k}: {value(o)} -> {value(n)}" for k, o, n in diff[:8]]
     more = f" and {len(diff) - 8} more" if len(diff) > 8 else ""
     return "; ".join(shown) + more
 
@@ -243,7 +297,7 @@ def _check_folder(kind: Kind, config: dict, out: Path, *, resume: bool, force: b
             )
         if not isinstance(kind, TrainingKind):
             return "resume"  # a collection of runs (compare): each run applies the rule
-        diff = changed_keys(old, config, ignore=budget)
+        diff, _ = _compare(old, config, {*budget, *_IGNORED})
         if diff:
             raise ConfigError(
                 f"--resume: the configuration differs from the one recorded in "
@@ -253,8 +307,8 @@ def _check_folder(kind: Kind, config: dict, out: Path, *, resume: bool, force: b
         if not changed_keys(old, config) and isinstance(_read_json(out / RESULTS), dict):
             return "finished"
         return "resume"
-    if old is not None and changed_keys(old, config) and not force:
-        diff = changed_keys(old, config)
+    diff, _ = _compare(old, config, set(_IGNORED)) if old is not None else ([], [])
+    if diff and not force:
         was = old.get("experiment", {}) if isinstance(old, Mapping) else {}
         now = config["experiment"]
         if (was.get("kind"), was.get("name")) != (now["kind"], now["name"]):
@@ -303,6 +357,35 @@ def _check_length(kind: TrainingKind, stepper: Stepper, out: Path) -> None:
             f"than this configuration's {stepper.total} ({keys}); resume with at least as "
             "many, or start again with --force"
         )
+
+
+def _adopt_checkpoint(kind: TrainingKind, config: dict, out: Path) -> None:
+    """Give a checkpoint written before keys were added to the schema this configuration's
+    hash.
+
+    Such a checkpoint holds the hash of the configuration without the keys that
+    ``run.json`` lacks and ``config`` holds at their default (:func:`changed_keys`); it is
+    rewritten (atomically, only its ``config_hash``) before ``run.json`` records them, so
+    that the folder is consistent at every moment: a run killed in between resumes too.
+    """
+    old = recorded_config(out)
+    ckpt = out / CHECKPOINT
+    if old is None or not ckpt.is_file():
+        return
+    _, added = _compare(old, config, set())
+    if not added:
+        return
+    exclude = (*kind.budget_keys, *_IGNORED)
+    legacy = {t: dict(v) if isinstance(v, Mapping) else v for t, v in config.items()}
+    for key in added:
+        table, _, name = key.partition(".")
+        legacy[table].pop(name)
+        if not legacy[table] and table not in old:
+            del legacy[table]
+    now, was = config_hash(config, exclude=exclude), config_hash(legacy, exclude=exclude)
+    cp = read_checkpoint(ckpt)
+    if cp.meta.get("config_hash") == was != now:
+        write_checkpoint(ckpt, cp.arrays, {**cp.meta, "config_hash": now})
 
 
 def run_experiment(
@@ -359,6 +442,8 @@ def run_experiment(
             _stale(out)
         else:  # resuming: the results of a shorter run are no longer this run's
             (out / RESULTS).unlink(missing_ok=True)
+            if stepper is not None:
+                _adopt_checkpoint(kind, config, out)  # before run.json records new keys
         from spikesim.experiments.runinfo import write_run_info
 
         write_run_info(out, config, command=command, data_paths=data_paths(config))
@@ -433,7 +518,7 @@ def run_or_skip(config: Mapping[str, Any], out_dir: str | Path) -> tuple[dict, s
     done = finished_results(out, config)
     if done is not None:
         return done, "skipped"
-    if recorded_config(out) == as_recorded(config):
+    if same_config(recorded_config(out), config):
         return run_experiment(config, out, resume=True), "resumed"
     return run_experiment(config, out, force=True), "ran"
 

@@ -274,7 +274,8 @@ def _scalars(final: Any) -> dict:
 
 def finished_results(cell_dir: str | Path, config: Mapping[str, Any]) -> dict | None:
     """The results of a finished cell, or None (:func:`spikesim.experiments.runs.finished_results`:
-    ``results.json`` parses and ``run.json`` records a config equal to ``config``)."""
+    ``results.json`` parses and ``run.json`` records the same config,
+    :func:`spikesim.experiments.runs.same_config`)."""
     from spikesim.experiments.runs import finished_results as finished
 
     return finished(cell_dir, config)
@@ -296,16 +297,16 @@ def run_cell(config: dict, cell_dir: str) -> dict:
         traceback to ``cell_dir/error.txt``), ``resumed``, ``skipped`` and ``wall_s``.
     """
     from spikesim.experiments.runs import (
-        as_recorded,
         finished_results,
         recorded_config,
         run_or_skip,
+        same_config,
     )
     from spikesim.io import write_text
 
     out = Path(cell_dir)
     t0 = time.perf_counter()
-    resume = recorded_config(out) == as_recorded(config)
+    resume = same_config(recorded_config(out), config)
     if finished_results(out, config) is None:
         (out / "error.txt").unlink(missing_ok=True)
     try:
