@@ -21,7 +21,8 @@ apply ``TABLE.KEY=VALUE`` overrides), :func:`locate` (find a referenced file),
 :func:`apply_overrides` and :func:`resolve` (includes, schemas, defaults) serve
 ``spikesim train``, ``sweep``, ``compare`` and ``diagnose`` alike. Keys and values that were
 renamed (:data:`RENAMED_KEYS`, :data:`RENAMED_VALUES`) are refused with a message naming
-the new spelling.
+the new spelling. :func:`filled_defaults` reads a configuration recorded before keys were
+added to the schema: the defaults it lacks (the run layer's resume rule).
 """
 
 from __future__ import annotations
