@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from spikesim.errors import ConfigError
+from spikesim.errors import ConfigError, ValidationError
 
 __all__ = [
     "Field",
@@ -508,7 +508,7 @@ def filled_defaults(recorded: Mapping[str, Any]) -> dict[str, Any]:
         if callable(schema):
             try:
                 filled = schema(dict(table), t)
-            except ConfigError:
+            except (ConfigError, ValidationError):
                 continue
             defaults = {k: v for k, v in filled.items() if k not in table}
         else:

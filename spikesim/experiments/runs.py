@@ -240,8 +240,9 @@ def changed_keys(
     ``old`` and ``new`` differ in, sorted by key.
 
     A key missing on one side has value None there, except that a key ``old`` lacks and
-    ``new`` holds at the value the schema fills in for it (:func:`filled_defaults`: a key
-    added to the schema after ``old`` was recorded, at its default) is no difference.
+    ``new`` holds at the value the schema fills in for it is no difference: a key added to
+    the schema after ``old`` was recorded, at its default
+    (:func:`~spikesim.experiments.config.filled_defaults`).
     ``experiment.description`` and the keys in ``ignore`` are never differences.
     """
     diff, _ = _compare(old, new, set(ignore) | set(_IGNORED))
