@@ -248,6 +248,24 @@ def blocks(network) -> np.ndarray:
     return blk
 
 
+def signed_weights(network, weights) -> np.ndarray:
+    """``sign * weights`` (n_edges,) float64; the weights themselves (no copy) when every
+    edge is excitatory."""
+    w = np.ascontiguousarray(weights, dtype=np.float64)
+    sign = network.sign
+    if sign.size and sign.strides == (0,) and sign[0] == 1:
+        return w
+    return sign * w
+
+
+def as_float_signs(sign: np.ndarray) -> np.ndarray:
+    """Edge signs (n_edges,) as float64; a stride-0 view stays one (uniform signs take no
+    memory per edge)."""
+    if sign.ndim == 1 and sign.size > 1 and sign.strides == (0,):
+        return np.broadcast_to(np.float64(sign[0]), sign.shape)
+    return np.ascontiguousarray(sign, dtype=np.float64)
+
+
 class EventNet(NamedTuple):
     """What the event kernel (and the plasticity kernels built on it) read of a network.
 
@@ -292,7 +310,7 @@ def event_net(network) -> EventNet:
             a.tau_syn,
             a.threshold,
             a.t_ref,
-            np.ascontiguousarray(a.sign, dtype=np.float64),
+            as_float_signs(a.sign),
             to_ticks(a.delay),
             to_ticks(a.t_ref),
         )
@@ -493,7 +511,7 @@ def _kernel(net, w_signed, inp_ptr, inp_times, duration, vrow, vtimes, vout):
 def _prepare(network, weights, times, neurons):
     inp_ptr = np.zeros(network.n_neurons + 1, np.int64)
     np.cumsum(np.bincount(neurons, minlength=network.n_neurons), out=inp_ptr[1:])
-    w_signed = network.sign * np.asarray(weights, dtype=np.float64)
+    w_signed = signed_weights(network, weights)
     return inp_ptr, np.ascontiguousarray(times, dtype=np.float64), w_signed
 
 
@@ -607,7 +625,7 @@ def simulate_many(network, weights, checked_inputs, duration, *, n_threads=None,
     """
     n_threads = n_threads or os.cpu_count() or 1
     net = event_net(network)  # the blocks are found once, before the threads start
-    w_signed = network.sign * np.asarray(weights, dtype=np.float64)
+    w_signed = signed_weights(network, weights)
     n = network.n_neurons
     none_row = np.full(n, -1, np.int64)
     no_t = np.zeros(0)
