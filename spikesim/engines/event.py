@@ -36,6 +36,10 @@ from spikesim.record import SpikeRecord
 
 __all__ = ["EventEngine", "EventNet", "event_net", "simulate_csr"]
 
+#: Neurons of a block scanned together at most (:func:`_scan_block`): bounds the block's
+#: transposed weights to ``fan_in x SCAN_CHUNK`` float64 per trial.
+SCAN_CHUNK = 256
+
 
 @njit(cache=True, nogil=True)
 def _same_sources(in_ptr, in_edges, pre, delay, tau, a, b):
@@ -439,38 +443,44 @@ def _kernel(net, w_signed, inp_ptr, inp_times, duration, vrow, vtimes, vout):
                     n_vec += 1
         if n_vec >= 4:
             vec = np.empty(n_vec, np.int64)
-            wt = np.empty((fan, n_vec))
-            thr_b = np.empty(n_vec)
-            tref_b = np.empty(n_vec, np.int64)
             jj = 0
             for o in range(oi, ob):
-                jn = order[o]
-                if vrow[jn] < 0:
-                    vec[jj] = jn
+                if vrow[order[o]] < 0:
+                    vec[jj] = order[o]
+                    jj += 1
+            # in chunks of at most SCAN_CHUNK neurons: the transposed weights of one chunk
+            # (fan x chunk) instead of the whole layer's; the neurons are independent, so
+            # the spikes do not depend on the chunking
+            for c0 in range(0, n_vec, SCAN_CHUNK):
+                nc = min(SCAN_CHUNK, n_vec - c0)
+                wt = np.empty((fan, nc))
+                thr_b = np.empty(nc)
+                tref_b = np.empty(nc, np.int64)
+                for jj in range(nc):
+                    jn = vec[c0 + jj]
                     qn = in_ptr[jn]
                     for q in range(fan):
                         wt[q, jj] = w_signed[in_edges[qn + q]]
                     thr_b[jj] = thr[jn]
                     tref_b[jj] = tref[jn]
-                    jj += 1
-            et, en = _scan_block(ng, gstart, gtime, gdecay, sslot, wt, thr_b, tref_b)
-            ne = et.shape[0]
-            if pos + ne > buf.shape[0]:
-                buf = _grow(buf, pos + ne)
-            cnt = np.zeros(n_vec, np.int64)
-            for e2 in range(ne):
-                cnt[en[e2]] += 1
-            fill = np.empty(n_vec, np.int64)
-            acc = pos
-            for jj in range(n_vec):
-                start[vec[jj]] = acc
-                count[vec[jj]] = cnt[jj]
-                fill[jj] = acc
-                acc += cnt[jj]
-            for e2 in range(ne):
-                buf[fill[en[e2]]] = et[e2]
-                fill[en[e2]] += 1
-            pos = acc
+                et, en = _scan_block(ng, gstart, gtime, gdecay, sslot, wt, thr_b, tref_b)
+                ne = et.shape[0]
+                if pos + ne > buf.shape[0]:
+                    buf = _grow(buf, pos + ne)
+                cnt = np.zeros(nc, np.int64)
+                for e2 in range(ne):
+                    cnt[en[e2]] += 1
+                fill = np.empty(nc, np.int64)
+                acc = pos
+                for jj in range(nc):
+                    start[vec[c0 + jj]] = acc
+                    count[vec[c0 + jj]] = cnt[jj]
+                    fill[jj] = acc
+                    acc += cnt[jj]
+                for e2 in range(ne):
+                    buf[fill[en[e2]]] = et[e2]
+                    fill[en[e2]] += 1
+                pos = acc
         for o in range(oi, ob):
             jn = order[o]
             if n_vec >= 4 and vrow[jn] < 0:
