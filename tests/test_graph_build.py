@@ -23,7 +23,9 @@ def reference_layered(sizes, p_connect, weight_spread, inhibitory_fraction, seed
     pre, post, weight = [], [], []
     for k in range(len(sizes) - 1):
         pairs = [
-            (offsets[k] + i, offsets[k + 1] + j) for j in range(sizes[k + 1]) for i in range(sizes[k])
+            (offsets[k] + i, offsets[k + 1] + j)
+            for j in range(sizes[k + 1])
+            for i in range(sizes[k])
         ]
         if p_connect < 1.0:
             keep = rng.random(len(pairs)) < p_connect
@@ -113,8 +115,13 @@ def test_uniform_delays_and_signs_take_no_memory_per_edge():
     assert net.delay.shape == (600,) and np.all(net.delay == 0.001) and np.all(net.sign == 1)
     # the same values given per edge are stored the same way
     per_edge = spikesim.Network(
-        n_neurons=3, pre=[0, 1], post=[2, 2], weight=[0.5, 0.5], delay=[0.002, 0.002],
-        sign=[-1, -1], inputs=[0, 1],
+        n_neurons=3,
+        pre=[0, 1],
+        post=[2, 2],
+        weight=[0.5, 0.5],
+        delay=[0.002, 0.002],
+        sign=[-1, -1],
+        inputs=[0, 1],
     )
     assert per_edge.delay.strides == (0,) and per_edge.sign.strides == (0,)
     assert per_edge.delay.tolist() == [0.002, 0.002] and per_edge.sign.tolist() == [-1, -1]

@@ -35,7 +35,9 @@ def main() -> None:
     ax[0].set_title("layered([n, n]) build")
     ax[1].semilogx(e, [r["network_bytes_per_edge"] for r in rows], "o-", label="network arrays")
     ax[1].semilogx(e, [r["build_peak_bytes_per_edge"] for r in rows], "s--", label="build peak")
-    ax[1].semilogx(e, [r["sim_peak_bytes_per_edge"] for r in rows], "^-", label="trial, above network")
+    ax[1].semilogx(
+        e, [r["sim_peak_bytes_per_edge"] for r in rows], "^-", label="trial, above network"
+    )
     ax[1].axhline(24, color="k", ls=":", lw=1, label="24 B target")
     ax[1].set_ylabel("bytes per edge (resident)")
     ax[1].set_ylim(0, 32)

@@ -101,7 +101,9 @@ def measure_size(n_edges: int, *, trials: int, build_repeats: int, rate: float, 
         return poisson(np.ones(n), duration=duration, max_rate=rate, neurons=np.arange(n), seed=k)
 
     tiny = spikesim.layered([3, 3], seed=0)
-    engine.run_batch(tiny, [poisson(np.ones(3), duration=duration, max_rate=rate, seed=0)], duration)
+    engine.run_batch(
+        tiny, [poisson(np.ones(3), duration=duration, max_rate=rate, seed=0)], duration
+    )
     gc.collect()
     out = {"sizes": [n, n], "n_edges": n * n}
     best = float("inf")
@@ -158,7 +160,9 @@ def run(args: argparse.Namespace) -> dict:
     try:
         sizes = [int(float(e)) for e in args.edges.split(",") if e.strip()]
     except ValueError:
-        raise ValidationError(f"--edges must be comma-separated numbers, got {args.edges!r}") from None
+        raise ValidationError(
+            f"--edges must be comma-separated numbers, got {args.edges!r}"
+        ) from None
     for e in sizes:
         if e < 1:
             raise ValidationError(f"--edges: every edge count must be >= 1, got {e}")
