@@ -220,10 +220,19 @@ def _counting_csr(keys, n, perm):  # pragma: no cover - compiled
     ``ptr`` (n + 1,): key ``k``'s edges are ``perm[ptr[k]:ptr[k+1]]``. O(n + n_edges), no
     per-edge temporaries (what ``np.argsort(keys, kind="stable")`` gives)."""
     ptr = np.zeros(n + 1, np.int64)
+    ordered = True
+    prev = -1
     for e in range(keys.shape[0]):
-        ptr[keys[e] + 1] += 1
+        k = keys[e]
+        ptr[k + 1] += 1
+        ordered &= k >= prev
+        prev = k
     for k in range(n):
         ptr[k + 1] += ptr[k]
+    if ordered:  # already grouped (e.g. the incoming edges of a layered network)
+        for e in range(keys.shape[0]):
+            perm[e] = e
+        return ptr
     pos = ptr[:n].copy()
     for e in range(keys.shape[0]):
         k = keys[e]
