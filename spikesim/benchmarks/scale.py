@@ -9,7 +9,8 @@ For each edge count ``E`` (``--edges``), a fresh process builds ``layered([n, n]
 - ``network_bytes_per_edge``: the bytes of the network's own arrays (``nbytes`` of every
   array it holds, stride-0 views counted once) per edge;
 - ``build_peak_bytes_per_edge``: the process's peak resident memory during the build,
-  above what it held before, per edge (what ``/proc`` sees, temporaries included);
+  above what it held before (``baseline_resident_mib``), per edge (what ``/proc`` sees,
+  temporaries included);
 - ``first_trial_s`` (includes the engine's per-network preparation: blocks, ticks) and
   ``trial_s`` (best later trial), ``synaptic_events_per_s`` on the later trials, and
   ``sim_peak_bytes_per_edge``: the peak resident memory of the trials above the network's.
@@ -125,6 +126,7 @@ def measure_size(n_edges: int, *, trials: int, build_repeats: int, rate: float, 
     out["build_edges_per_s"] = m / best
     out["network_bytes_per_edge"] = network_nbytes(net) / m
     out["build_peak_bytes_per_edge"] = peak * 1024 / m
+    out["baseline_resident_mib"] = before / 1024  # the process before the (last) build
     out["peak_is_exact"] = exact_peak  # False: VmHWM could not be reset (upper bound)
     trial_inputs = [inputs(k) for k in range(max(2, trials))]
     held = _rss_kb("VmRSS")
