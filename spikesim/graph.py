@@ -389,24 +389,28 @@ def _first_edge_into(post, is_input):  # pragma: no cover - compiled
 class NetworkArrays(NamedTuple):
     """A network's arrays as one read-only record, for numerical kernels.
 
-    Every array is read-only and C-contiguous; ``n = n_neurons``, ``m = n_edges``.
+    Every array is read-only; ``n = n_neurons``, ``m = n_edges``. Per-edge arrays are
+    C-contiguous except ``delay`` and ``sign`` when all edges share one value: then they
+    are stride-0 views of that value (``strides == (0,)``; no memory per edge). Kernels
+    index them as any array.
 
     Attributes
     ----------
     order : ndarray of int64, shape (n,)
-        A topological order (inputs first).
+        A topological order (inputs first): Kahn's, the smallest id first among ready
+        neurons.
     is_input : ndarray of bool, shape (n,)
-    in_ptr, in_edges : ndarray of int64, shapes (n + 1,), (m,)
+    in_ptr, in_edges : ndarray of int64, shape (n + 1,); int32 (int64 from 2**31 edges), (m,)
         Incoming CSR: neuron ``j``'s incoming edges are ``in_edges[in_ptr[j]:in_ptr[j+1]]``
         (grouped by target, in edge order within a target).
-    out_ptr, out_edges : ndarray of int64, shapes (n + 1,), (m,)
+    out_ptr, out_edges : the same types and shapes
         Outgoing CSR, the same for sources.
-    pre, post : ndarray of int64, shape (m,)
+    pre, post : ndarray of int32, shape (m,)
     weight : ndarray of float64, shape (m,)
         Weight magnitudes (threshold units).
     delay : ndarray of float64, shape (m,)
         Seconds.
-    sign : ndarray of int, shape (m,)
+    sign : ndarray of int8, shape (m,)
         +1 or -1.
     tau_syn, threshold, t_ref : ndarray of float64, shape (n,)
         Seconds, threshold units, seconds.
