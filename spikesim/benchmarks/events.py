@@ -102,11 +102,12 @@ def bench_event(network, inputs, duration: float, *, repeats: int = 2) -> dict:
     """
     import os
 
-    from spikesim.engines.event import EventEngine, _kernel, event_net
+    from spikesim.engines.event import EventEngine, _kernel, block_tables, event_net
     from spikesim.record import check_input_spikes
 
     net = event_net(network)
     w_signed = network.sign * np.asarray(network.weight, np.float64)
+    tab, tab_ptr = block_tables(network, w_signed)  # as run_batch makes them, untimed
     n = network.n_neurons
     no_row, no_t, no_v = np.full(n, -1, np.int64), np.zeros(0), np.zeros((0, 0))
     prepared = []
@@ -123,7 +124,7 @@ def bench_event(network, inputs, duration: float, *, repeats: int = 2) -> dict:
         ev = 0
         t0 = time.perf_counter()
         for ptr, t in prepared:
-            _, count, _ = _kernel(net, w_signed, ptr, t, duration, no_row, no_t, no_v)
+            _, count, _ = _kernel(net, w_signed, tab, tab_ptr, ptr, t, duration, no_row, no_t, no_v)
             ev += int(np.dot(count, outdeg))
         return time.perf_counter() - t0, ev
 
