@@ -11,9 +11,16 @@ For each edge count ``E`` (``--edges``), a fresh process builds ``layered([n, n]
 - ``build_peak_bytes_per_edge``: the process's peak resident memory during the build,
   above what it held before (``baseline_resident_mib``), per edge (what ``/proc`` sees,
   temporaries included);
+- ``build_traced_peak_bytes_per_edge``: the peak of NumPy's allocations during one more
+  build under ``tracemalloc``, per edge (sizes up to :data:`TRACED_MAX_EDGES`; at small
+  sizes the resident figure can read low, the build reusing memory the process already
+  held);
 - ``first_trial_s`` (includes the engine's per-network preparation: blocks, ticks) and
   ``trial_s`` (best later trial), ``synaptic_events_per_s`` on the later trials, and
-  ``sim_peak_bytes_per_edge``: the peak resident memory of the trials above the network's.
+  ``sim_peak_bytes_per_edge``: the peak resident memory of the trials above the network's
+  (``run_batch`` makes the dense blocks' transposed weights once per batch, 8 B per edge,
+  up to :data:`spikesim.engines.event.TABLE_LIMIT` values; larger networks gather them per
+  trial and chunk).
 
 The imports and the compiled kernels are in each process's baseline (a tiny network is
 built and simulated first). Sizes whose estimated memory exceeds the build limit
@@ -26,6 +33,10 @@ import argparse
 import json
 import subprocess
 import sys
+
+
+#: Largest size also built under ``tracemalloc`` (an extra build).
+TRACED_MAX_EDGES = 10**8
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -101,10 +112,9 @@ def measure_size(n_edges: int, *, trials: int, build_repeats: int, rate: float, 
     def inputs(k):
         return poisson(np.ones(n), duration=duration, max_rate=rate, neurons=np.arange(n), seed=k)
 
-    tiny = spikesim.layered([3, 3], seed=0)
-    engine.run_batch(
-        tiny, [poisson(np.ones(3), duration=duration, max_rate=rate, seed=0)], duration
-    )
+    tiny = spikesim.layered([4, 4], seed=0)  # a dense block: every kernel is loaded
+    warm = [poisson(np.ones(4), duration=duration, max_rate=rate, seed=k) for k in range(2)]
+    engine.run_batch(tiny, warm, duration)
     gc.collect()
     out = {"sizes": [n, n], "n_edges": n * n}
     best = float("inf")
@@ -122,6 +132,17 @@ def measure_size(n_edges: int, *, trials: int, build_repeats: int, rate: float, 
         best = min(best, time.perf_counter() - t0)
         peak = _rss_kb("VmHWM") - before
     m = net.n_edges
+    traced = None
+    if m <= TRACED_MAX_EDGES:  # one more build, under tracemalloc (NumPy's allocations)
+        import tracemalloc
+
+        del net
+        gc.collect()
+        tracemalloc.start()
+        net = build()
+        traced = tracemalloc.get_traced_memory()[1] / m
+        tracemalloc.stop()
+    out["build_traced_peak_bytes_per_edge"] = traced
     out["build_s"] = best
     out["build_edges_per_s"] = m / best
     out["network_bytes_per_edge"] = network_nbytes(net) / m
