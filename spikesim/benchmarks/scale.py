@@ -34,7 +34,6 @@ import json
 import subprocess
 import sys
 
-
 #: Largest size also built under ``tracemalloc`` (an extra build).
 TRACED_MAX_EDGES = 10**8
 
