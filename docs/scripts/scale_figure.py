@@ -34,7 +34,11 @@ def main() -> None:
     ax[0].set_ylabel("seconds")
     ax[0].set_title("layered([n, n]) build")
     ax[1].semilogx(e, [r["network_bytes_per_edge"] for r in rows], "o-", label="network arrays")
-    ax[1].semilogx(e, [r["build_peak_bytes_per_edge"] for r in rows], "s--", label="build peak")
+    tr = [(x, r["build_traced_peak_bytes_per_edge"]) for x, r in zip(e, rows, strict=True)]
+    tr = [(x, y) for x, y in tr if y is not None]
+    ax[1].semilogx(*zip(*tr, strict=True), "s--", label="build peak (tracemalloc)")
+    big = [(x, r["build_peak_bytes_per_edge"]) for x, r in zip(e, rows, strict=True) if x >= 1e6]
+    ax[1].semilogx(*zip(*big, strict=True), "kx", label="build peak (resident)")
     ax[1].semilogx(
         e, [r["sim_peak_bytes_per_edge"] for r in rows], "^-", label="trial, above network"
     )
