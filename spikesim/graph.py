@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import numpy as np
+from numba import njit
 
 from spikesim.errors import ValidationError
 
@@ -28,13 +29,19 @@ __all__ = ["Network", "NetworkArrays", "layer_edges", "layered", "random_dag"]
 # Largest network the builders accept (memory guard; a clear error instead of an OOM kill).
 MAX_NEURONS = 10**8
 MAX_EDGES = 10**8
+_HASH_CHUNK = 1 << 20
 
-#: Peak bytes of :func:`layered` per possible edge (the pairs it enumerates and draws)
-#: and per edge it keeps, fitted to ``tracemalloc`` peaks of ``layered([1000, 1000])``,
-#: ``layered([2000, 2000])`` (114 B per edge, dense) and ``layered([3000, 3000],
-#: p_connect=0.1)`` (2.55e8 B), Python 3.12, numpy 2.
-BYTES_PER_POSSIBLE_EDGE = 19
-BYTES_PER_EDGE = 96
+#: Peak bytes of :func:`layered` per edge of a dense layer transition (``p_connect = 1``):
+#: the network's own arrays and nothing else (``pre``, ``post`` int32, ``weight`` float64,
+#: ``in_edges``, ``out_edges`` int32; uniform delays and signs are stride-0 views), fitted to
+#: ``tracemalloc`` peaks of ``layered([1000, 1000])`` and ``layered([2000, 2000])`` (24.1 B),
+#: Python 3.12, numpy 2.
+BYTES_PER_EDGE = 24
+#: With ``p_connect < 1``: a byte per possible pair (the drawn mask) and 44 bytes per kept
+#: edge (the kept pairs' indices as temporaries), fitted to ``layered([300, 300], 0.5)`` and
+#: ``layered([3000, 3000], p_connect)`` for 0.1 and 0.5 (1 + 44).
+BYTES_PER_POSSIBLE_EDGE = 1
+BYTES_PER_SPARSE_EDGE = 44
 #: Fraction of ``MemAvailable`` a network may take when ``SPIKESIM_MEMORY_LIMIT`` is unset.
 MEMORY_FRACTION = 0.5
 
@@ -69,13 +76,15 @@ def memory_limit() -> int:
 def estimate_layered_bytes(sizes, p_connect: float) -> int:
     """Peak memory (bytes) of ``layered(sizes, p_connect=p_connect)``.
 
-    ``possible`` = sum of products of consecutive layer sizes (every pair is enumerated),
-    expected edges = ``possible * p_connect``; the estimate is ``possible *``
-    :data:`BYTES_PER_POSSIBLE_EDGE` ``+ expected *`` :data:`BYTES_PER_EDGE`.
+    ``possible`` = sum of products of consecutive layer sizes; dense (``p_connect = 1``):
+    ``possible *`` :data:`BYTES_PER_EDGE`; otherwise ``possible *``
+    :data:`BYTES_PER_POSSIBLE_EDGE` ``+ possible * p_connect *`` :data:`BYTES_PER_SPARSE_EDGE`.
     """
     possible = sum(int(a) * int(b) for a, b in zip(sizes[:-1], sizes[1:], strict=True))
+    if float(p_connect) >= 1.0:
+        return possible * BYTES_PER_EDGE
     expected = possible * float(p_connect)
-    return int(possible * BYTES_PER_POSSIBLE_EDGE + expected * BYTES_PER_EDGE)
+    return int(possible * BYTES_PER_POSSIBLE_EDGE + expected * BYTES_PER_SPARSE_EDGE)
 
 
 def check_memory(estimate: int, what: str) -> None:
@@ -117,14 +126,30 @@ def _float_arg(name: str, value) -> float:
     return f
 
 
-def _as_1d(name: str, value, n: int, dtype, *, allow_scalar: bool, per: str = "") -> np.ndarray:
+def _as_1d(
+    name: str,
+    value,
+    n: int,
+    dtype,
+    *,
+    allow_scalar: bool,
+    per: str = "",
+    broadcast: bool = False,
+) -> np.ndarray:
+    """``value`` checked and cast to a 1-d ``dtype`` array of length ``n``.
+
+    The checks are reductions (``min``/``max``) that allocate nothing per element; the
+    offending element is only searched for once a check failed. A scalar becomes a
+    stride-0 read-only view of one value (``broadcast=True``) or a full array.
+    """
     arr = _asarray(name, value)
     per = f" ({per})" if per else ""
-    if arr.ndim == 0:
+    scalar = arr.ndim == 0
+    if scalar:
         if not allow_scalar:
             raise ValidationError(f"{name} must be an array of length {n}{per}, got a scalar")
-        arr = np.full(n, arr.item())
-    if arr.ndim != 1 or arr.shape[0] != n:
+        arr = arr.reshape(1)
+    elif arr.ndim != 1 or arr.shape[0] != n:
         raise ValidationError(f"{name} must have length {n}{per}, got shape {arr.shape}")
     if arr.dtype.kind not in "biuf":
         raise ValidationError(f"{name} must be numeric, got dtype {arr.dtype}")
@@ -132,25 +157,148 @@ def _as_1d(name: str, value, n: int, dtype, *, allow_scalar: bool, per: str = ""
         # compare and cast in float64 (float16 comparisons with 2**63 overflow)
         with np.errstate(over="ignore"):
             arr = arr.astype(np.float64)
-    if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
-        k = int(np.flatnonzero(~np.isfinite(arr))[0])
-        raise ValidationError(f"{name}[{k}] is {arr[k].item()!r}; all values must be finite")
-    if np.dtype(dtype).kind == "i" and arr.size:
-        # values that int64 cannot hold would wrap around in the cast
+    if arr.dtype.kind == "f" and arr.size:
+        with np.errstate(invalid="ignore"):
+            finite = np.isfinite(arr.min()) and np.isfinite(arr.max())
+        if not finite:
+            k = int(np.flatnonzero(~np.isfinite(arr))[0])
+            raise ValidationError(f"{name}[{k}] is {arr[k].item()!r}; all values must be finite")
+    target = np.dtype(dtype)
+    if target.kind == "i" and arr.size and arr.dtype.kind != "b":
+        # values the target integer cannot hold would wrap around in the cast
+        info = np.iinfo(target)
+        lo, hi = arr.min(), arr.max()
         if arr.dtype.kind == "f":
-            too_big = np.abs(arr) >= 2.0**63
-        elif arr.dtype.kind == "u":
-            too_big = arr > np.iinfo(np.int64).max
+            bad_range = lo < float(info.min) or hi >= -float(info.min)
         else:
-            too_big = np.zeros(arr.shape, bool)
-        if too_big.any():
-            k = int(np.flatnonzero(too_big)[0])
+            bad_range = int(lo) < info.min or int(hi) > info.max
+        if bad_range:
+            if arr.dtype.kind == "f":
+                bad = (arr < float(info.min)) | (arr >= -float(info.min))
+            else:
+                bad = (arr < info.min) | (arr > info.max)
+            k = int(np.flatnonzero(bad)[0])
             raise ValidationError(f"{name}[{k}] = {arr[k].item()!r} is out of range")
-    out = arr.astype(dtype)
-    if np.dtype(dtype).kind == "i" and arr.dtype.kind == "f" and not np.array_equal(out, arr):
+    out = arr if arr.dtype == target else arr.astype(target)
+    if target.kind == "i" and arr.dtype.kind == "f" and not np.array_equal(out, arr):
         k = int(np.flatnonzero(out != arr)[0])
         raise ValidationError(f"{name}[{k}] = {arr[k].item()!r} is not an integer")
+    if scalar:
+        return np.broadcast_to(out, (n,)) if broadcast else np.full(n, out[0], target)
+    if out.strides == (0,) and n:
+        return np.broadcast_to(out[:1].copy(), (n,))  # a uniform view: one value of its own
+    if out is arr and (arr.flags.writeable or arr.base is not None):
+        out = arr.copy()  # not the caller's array: nobody may write to the network's data
     return np.ascontiguousarray(out)
+
+
+def _uniform_view(arr: np.ndarray) -> np.ndarray:
+    """``arr`` as a stride-0 read-only view of its one value when all its values are equal
+    (no memory per element), else ``arr`` itself."""
+    if arr.size == 0 or arr.strides == (0,):
+        return arr
+    if arr.min() == arr.max():
+        return np.broadcast_to(arr[:1].copy(), arr.shape)
+    return arr
+
+
+#: Integer type of the per-edge neuron ids ``pre`` and ``post`` (4 bytes per id: neurons
+#: are fewer than :data:`MAX_NEURONS` < 2**31).
+NEURON_INDEX = np.int32
+
+
+def edge_index_dtype(n_edges: int) -> np.dtype:
+    """Integer type of edge ids for a network of ``n_edges`` edges: int32 below 2**31
+    edges, else int64."""
+    return np.dtype(np.int32) if n_edges < 2**31 else np.dtype(np.int64)
+
+
+@njit(cache=True, nogil=True)
+def _counting_csr(keys, n, perm):  # pragma: no cover - compiled
+    """Stable counting sort of edges by ``keys`` (n_edges,) in ``[0, n)``: fills ``perm``
+    (n_edges,) with the edge ids grouped by key, in edge order within a key, and returns
+    ``ptr`` (n + 1,): key ``k``'s edges are ``perm[ptr[k]:ptr[k+1]]``. O(n + n_edges), no
+    per-edge temporaries (what ``np.argsort(keys, kind="stable")`` gives)."""
+    ptr = np.zeros(n + 1, np.int64)
+    ordered = True
+    prev = -1
+    for e in range(keys.shape[0]):
+        k = keys[e]
+        ptr[k + 1] += 1
+        ordered &= k >= prev
+        prev = k
+    for k in range(n):
+        ptr[k + 1] += ptr[k]
+    if ordered:  # already grouped (e.g. the incoming edges of a layered network)
+        for e in range(keys.shape[0]):
+            perm[e] = e
+        return ptr
+    pos = ptr[:n].copy()
+    for e in range(keys.shape[0]):
+        k = keys[e]
+        perm[pos[k]] = e
+        pos[k] += 1
+    return ptr
+
+
+@njit(cache=True, nogil=True)
+def _ids_increase(pre, post):  # pragma: no cover - compiled
+    """Whether ``pre[e] < post[e]`` for every edge."""
+    for e in range(pre.shape[0]):
+        if pre[e] >= post[e]:
+            return False
+    return True
+
+
+@njit(cache=True, nogil=True)
+def _kahn(n, post, out_ptr, out_edges):  # pragma: no cover - compiled
+    """Kahn's topological order, the smallest neuron id first among ready neurons (a
+    binary min-heap); returns (order (n,), number ordered). Fewer than ``n`` ordered means
+    a cycle."""
+    indeg = np.zeros(n, np.int64)
+    for e in range(post.shape[0]):
+        indeg[post[e]] += 1
+    heap = np.empty(n, np.int64)
+    size = 0
+    for v in range(n):  # increasing ids: already a valid heap
+        if indeg[v] == 0:
+            heap[size] = v
+            size += 1
+    order = np.empty(n, np.int64)
+    done = 0
+    while size > 0:
+        v = heap[0]
+        size -= 1
+        last = heap[size]
+        i = 0
+        while True:  # sift ``last`` down from the root
+            c = 2 * i + 1
+            if c >= size:
+                break
+            if c + 1 < size and heap[c + 1] < heap[c]:
+                c += 1
+            if heap[c] >= last:
+                break
+            heap[i] = heap[c]
+            i = c
+        if size > 0:
+            heap[i] = last
+        order[done] = v
+        done += 1
+        for q in range(out_ptr[v], out_ptr[v + 1]):
+            w = post[out_edges[q]]
+            indeg[w] -= 1
+            if indeg[w] == 0:
+                i = size  # sift ``w`` up
+                size += 1
+                while i > 0:
+                    par = (i - 1) // 2
+                    if heap[par] <= w:
+                        break
+                    heap[i] = heap[par]
+                    i = par
+                heap[i] = w
+    return order, done
 
 
 def _ids_1d(name: str, value) -> np.ndarray:
@@ -196,27 +344,73 @@ def _find_cycle(n: int, pre: np.ndarray, post: np.ndarray) -> list[int]:
     return []
 
 
+def _edge_signs(value, m: int) -> np.ndarray:
+    """Edge signs as int8 (m,), a stride-0 view when all are equal; ValidationError naming
+    the first value other than +1 or -1."""
+    arr = _asarray("sign", value)
+    if arr.ndim == 0:
+        arr = arr.reshape(1)
+        scalar = True
+    else:
+        scalar = False
+        if arr.ndim != 1 or arr.shape[0] != m:
+            raise ValidationError(
+                f"sign must have length {m} (one per edge, as many as pre), got shape {arr.shape}"
+            )
+    if arr.dtype.kind not in "biuf":
+        raise ValidationError(f"sign must be numeric, got dtype {arr.dtype}")
+    k = _first_not_sign(arr) if arr.size else -1
+    if k >= 0:
+        idx = "" if scalar else f"[{k}]"
+        raise ValidationError(f"sign{idx} = {arr[k].item()!r}; signs must be +1 or -1")
+    out = arr.astype(np.int8)
+    return np.broadcast_to(out, (m,)) if scalar else _uniform_view(out)
+
+
+@njit(cache=True, nogil=True)
+def _first_not_sign(arr):  # pragma: no cover - compiled
+    """Index of the first value other than +1 or -1 (NaN included), or -1."""
+    for k in range(arr.shape[0]):
+        v = arr[k]
+        if not (v == 1 or v == -1):
+            return k
+    return -1
+
+
+@njit(cache=True, nogil=True)
+def _first_edge_into(post, is_input):  # pragma: no cover - compiled
+    """Index of the first edge whose target is an input neuron, or -1."""
+    for e in range(post.shape[0]):
+        if is_input[post[e]]:
+            return e
+    return -1
+
+
 class NetworkArrays(NamedTuple):
     """A network's arrays as one read-only record, for numerical kernels.
 
-    Every array is read-only and C-contiguous; ``n = n_neurons``, ``m = n_edges``.
+    Every array is read-only; ``n = n_neurons``, ``m = n_edges``. Per-edge arrays are
+    C-contiguous except ``delay`` and ``sign`` when all edges share one value: then they
+    are stride-0 views of that value (``strides == (0,)``; no memory per edge). Kernels
+    index them as any array.
 
     Attributes
     ----------
     order : ndarray of int64, shape (n,)
-        A topological order (inputs first).
+        A topological order (inputs first): Kahn's, the smallest id first among ready
+        neurons.
     is_input : ndarray of bool, shape (n,)
-    in_ptr, in_edges : ndarray of int64, shapes (n + 1,), (m,)
+    in_ptr, in_edges : ndarray of int64, shape (n + 1,); int32 (int64 from 2**31 edges), (m,)
         Incoming CSR: neuron ``j``'s incoming edges are ``in_edges[in_ptr[j]:in_ptr[j+1]]``
         (grouped by target, in edge order within a target).
-    out_ptr, out_edges : ndarray of int64, shapes (n + 1,), (m,)
+    out_ptr, out_edges : the same types and shapes
         Outgoing CSR, the same for sources.
-    pre, post : ndarray of int64, shape (m,)
+    pre, post : ndarray of int32, shape (m,)
     weight : ndarray of float64, shape (m,)
         Weight magnitudes (threshold units).
     delay : ndarray of float64, shape (m,)
         Seconds.
-    sign : ndarray of int, shape (m,)
+    sign : ndarray of int8, shape (m,)
         +1 or -1.
     tau_syn, threshold, t_ref : ndarray of float64, shape (n,)
         Seconds, threshold units, seconds.
@@ -302,14 +496,18 @@ class Network:
         if pre.ndim != 1:
             raise ValidationError(f"pre must be one-dimensional, got shape {pre.shape}")
         m = pre.shape[0]
-        pre = _as_1d("pre", pre, m, np.int64, allow_scalar=False)
+        pre = _as_1d("pre", pre, m, NEURON_INDEX, allow_scalar=False)
         post = _as_1d(
-            "post", self.post, m, np.int64, allow_scalar=False, per="one per edge, as many as pre"
+            "post",
+            self.post,
+            m,
+            NEURON_INDEX,
+            allow_scalar=False,
+            per="one per edge, as many as pre",
         )
         for name, arr in (("pre", pre), ("post", post)):
-            bad = np.flatnonzero((arr < 0) | (arr >= n))
-            if bad.size:
-                k = int(bad[0])
+            if m and (arr.min() < 0 or arr.max() >= n):
+                k = int(np.flatnonzero((arr < 0) | (arr >= n))[0])
                 raise ValidationError(f"{name}[{k}] = {arr[k]} is not a neuron (n_neurons = {n})")
         weight = _as_1d(
             "weight",
@@ -326,20 +524,14 @@ class Network:
             np.float64,
             allow_scalar=True,
             per="one per edge, as many as pre",
-        )
-        sign = _as_1d(
-            "sign", self.sign, m, np.float64, allow_scalar=True, per="one per edge, as many as pre"
+            broadcast=True,
         )
         for name, arr in (("weight", weight), ("delay", delay)):
-            bad = np.flatnonzero(arr < 0)
-            if bad.size:
-                k = int(bad[0])
+            if m and arr.min() < 0:
+                k = int(np.flatnonzero(arr < 0)[0])
                 raise ValidationError(f"{name}[{k}] = {arr[k].item()!r} is negative")
-        bad = np.flatnonzero((sign != 1) & (sign != -1))
-        if bad.size:
-            k = int(bad[0])
-            raise ValidationError(f"sign[{k}] = {sign[k].item()!r}; signs must be +1 or -1")
-        sign = sign.astype(np.int8)
+        sign = _edge_signs(self.sign, m)
+        delay = _uniform_view(delay)
         inputs = np.unique(_ids_1d("inputs", self.inputs))
         outputs = _ids_1d("outputs", self.outputs)
         for name, arr in (("inputs", inputs), ("outputs", outputs)):
@@ -350,9 +542,8 @@ class Network:
                 )
         is_input = np.zeros(n, bool)
         is_input[inputs] = True
-        into_input = np.flatnonzero(is_input[post])
-        if into_input.size:
-            k = int(into_input[0])
+        k = _first_edge_into(post, is_input) if inputs.size else -1
+        if k >= 0:
             raise ValidationError(
                 f"edge {k} ({pre[k]} -> {post[k]}) goes into input neuron {post[k]}; "
                 "input neurons are driven by data only"
@@ -374,8 +565,18 @@ class Network:
                 k = int(bad[0])
                 rel = ">= 0" if name == "t_ref" else "> 0"
                 raise ValidationError(f"{name} of neuron {k} is {arr[k].item()!r}; must be {rel}")
-        order = _topological_order(n, pre, post)
-        if order is None:
+        # Outgoing CSR first (Kahn's order walks it), then incoming: edges grouped by source
+        # / target, in edge order within one (stable counting sorts, O(n + m)).
+        eidx = edge_index_dtype(m)
+        out_edges = np.empty(m, eidx)
+        out_ptr = _counting_csr(pre, n, out_edges)
+        if _ids_increase(pre, post):
+            # every edge goes to a larger id: Kahn's smallest-first order is 0, 1, ..., n-1
+            # (by induction, neuron k's sources are all < k, so k is the smallest ready one)
+            order, done = np.arange(n, dtype=np.int64), n
+        else:
+            order, done = _kahn(n, post, out_ptr, out_edges)
+        if done < n:
             cycle = _find_cycle(n, pre, post)
             raise ValidationError("the network has a cycle: " + " -> ".join(str(c) for c in cycle))
         for name, arr in (
@@ -409,13 +610,8 @@ class Network:
             set_(self, "layers", layers)
         order.setflags(write=False)
         set_(self, "_order", order)
-        # Incoming CSR: edges grouped by target, in edge order within a target.
-        in_edges = np.argsort(post, kind="stable").astype(np.int64)
-        in_ptr = np.zeros(n + 1, np.int64)
-        np.cumsum(np.bincount(post, minlength=n), out=in_ptr[1:])
-        out_edges = np.argsort(pre, kind="stable").astype(np.int64)
-        out_ptr = np.zeros(n + 1, np.int64)
-        np.cumsum(np.bincount(pre, minlength=n), out=out_ptr[1:])
+        in_edges = np.empty(m, eidx)
+        in_ptr = _counting_csr(post, n, in_edges)
         for arr in (in_edges, in_ptr, out_edges, out_ptr, is_input):
             arr.setflags(write=False)
         set_(self, "_in_edges", in_edges)
@@ -493,28 +689,23 @@ class Network:
         return [np.flatnonzero(d == k) for k in range(int(d.max()) + 1)]
 
     def with_weights(self, weight: np.ndarray) -> Network:
-        """A copy of this network with new weight magnitudes, shape (n_edges,)."""
-        return Network(
-            n_neurons=self.n_neurons,
-            pre=self.pre,
-            post=self.post,
-            weight=weight,
-            delay=self.delay,
-            sign=self.sign,
-            inputs=self.inputs,
-            outputs=self.outputs,
-            tau_syn=self.tau_syn,
-            threshold=self.threshold,
-            t_ref=self.t_ref,
-            layers=self.layers,
-        )
+        """A copy of this network with new weight magnitudes, shape (n_edges,).
+
+        The structure (and its derived CSR and order) is shared with this network, not
+        recomputed; only the weights are checked.
+        """
+        w = self.check_weights(weight)
+        w.setflags(write=False)
+        new = object.__new__(Network)
+        new.__dict__.update(self.__dict__)
+        object.__setattr__(new, "weight", w)
+        return new
 
     def check_weights(self, weight) -> np.ndarray:
         """Validate a weight vector for this network; returns it as float64 (n_edges,)."""
         w = _as_1d("weights", weight, self.n_edges, np.float64, allow_scalar=False)
-        bad = np.flatnonzero(w < 0)
-        if bad.size:
-            k = int(bad[0])
+        if w.size and w.min() < 0:
+            k = int(np.flatnonzero(w < 0)[0])
             raise ValidationError(f"weights[{k}] = {w[k].item()!r} is negative")
         return w
 
@@ -523,18 +714,21 @@ class Network:
         import hashlib
 
         h = hashlib.sha1()
-        for arr in (
-            self.pre,
-            self.post,
-            self.delay,
-            self.sign,
-            self.inputs,
-            self.outputs,
-            self.tau_syn,
-            self.threshold,
-            self.t_ref,
+        for arr, dtype in (
+            (self.pre, np.int64),
+            (self.post, np.int64),
+            (self.delay, np.float64),
+            (self.sign, np.int8),
+            (self.inputs, np.int64),
+            (self.outputs, np.int64),
+            (self.tau_syn, np.float64),
+            (self.threshold, np.float64),
+            (self.t_ref, np.float64),
         ):
-            h.update(np.ascontiguousarray(arr).tobytes())
+            # the values in fixed types, chunk by chunk: the same key whatever the arrays'
+            # storage (int32 ids, stride-0 uniform views), without a full-size copy
+            for k in range(0, arr.shape[0], _HASH_CHUNK):
+                h.update(np.ascontiguousarray(arr[k : k + _HASH_CHUNK], dtype).tobytes())
             h.update(b"|")
         h.update(str(self.n_neurons).encode())
         return h.hexdigest()[:16]
@@ -544,30 +738,6 @@ class Network:
             f"Network(n_neurons={self.n_neurons}, n_edges={self.n_edges}, "
             f"inputs={self.inputs.size}, outputs={self.outputs.size})"
         )
-
-
-def _topological_order(n: int, pre: np.ndarray, post: np.ndarray) -> np.ndarray | None:
-    """Kahn's algorithm, smallest index first among ready neurons; None if cyclic."""
-    import heapq
-
-    indeg = np.bincount(post, minlength=n)
-    adj_ptr = np.zeros(n + 1, np.int64)
-    np.cumsum(np.bincount(pre, minlength=n), out=adj_ptr[1:])
-    adj = post[np.argsort(pre, kind="stable")]
-    ready = [int(v) for v in np.flatnonzero(indeg == 0)]
-    heapq.heapify(ready)
-    indeg = indeg.copy()
-    order = []
-    while ready:
-        v = heapq.heappop(ready)
-        order.append(v)
-        for w in adj[adj_ptr[v] : adj_ptr[v + 1]].tolist():
-            indeg[w] -= 1
-            if indeg[w] == 0:
-                heapq.heappush(ready, w)
-    if len(order) < n:
-        return None
-    return np.asarray(order, np.int64)
 
 
 def layer_edges(sizes: Sequence[int]) -> tuple[np.ndarray, tuple[np.ndarray, ...], list]:
@@ -677,20 +847,49 @@ def layered(
         means = [_float_arg(f"weight_mean[{k}]", v) for k, v in enumerate(wm.ravel().tolist())]
         means = means * n_trans if len(means) == 1 else means
     rng = np.random.default_rng(seed)
-    offsets, layers, transitions = layer_edges(sizes)
-    pres, posts, weights = [], [], []
-    for k, (pp, qq) in enumerate(transitions):
+    offsets = np.concatenate([[0], np.cumsum(sizes)])
+    layers = tuple(np.arange(offsets[k], offsets[k + 1]) for k in range(len(sizes)))
+    if p_connect < 1.0:
+        counts, keeps = [], []
+        for k in range(n_trans):
+            keep = _draw_below(rng, sizes[k] * sizes[k + 1], p_connect)
+            weights_k = _draw_uniform(rng, int(np.count_nonzero(keep)), means[k], weight_spread)
+            keeps.append(keep)
+            counts.append(weights_k)
+        m = sum(w.size for w in counts)
+    else:
+        m = sum(sizes[k] * sizes[k + 1] for k in range(n_trans))
+    pre = np.empty(m, NEURON_INDEX)
+    post = np.empty(m, NEURON_INDEX)
+    weight = np.empty(m)
+    s0 = 0
+    for k in range(n_trans):
+        na, nb = sizes[k], sizes[k + 1]
+        a = np.arange(offsets[k], offsets[k + 1], dtype=NEURON_INDEX)
+        b = np.arange(offsets[k + 1], offsets[k + 2], dtype=NEURON_INDEX)
         if p_connect < 1.0:
-            keep = rng.random(pp.size) < p_connect
-            pp, qq = pp[keep], qq[keep]
-        w = means[k] * rng.uniform(1 - weight_spread, 1 + weight_spread, pp.size)
-        pres.append(pp)
-        posts.append(qq)
-        weights.append(w)
-    pre = np.concatenate(pres)
-    post = np.concatenate(posts)
-    weight = np.concatenate(weights)
-    sign = np.where(rng.random(pre.size) < inhibitory_fraction, -1, 1)
+            # the kept pairs of the post-major enumeration (target j, source i)
+            idx = np.flatnonzero(keeps[k])
+            s1 = s0 + idx.size
+            np.take(a, idx % na, out=pre[s0:s1])
+            np.take(b, idx // na, out=post[s0:s1])
+            weight[s0:s1] = counts[k]
+            keeps[k] = counts[k] = None
+        else:
+            # post-major: the edges into one neuron are contiguous; filled in place
+            s1 = s0 + na * nb
+            pre[s0:s1].reshape(nb, na)[:] = a
+            post[s0:s1].reshape(nb, na)[:] = b[:, None]
+            _draw_uniform(rng, na * nb, means[k], weight_spread, out=weight[s0:s1])
+        s0 = s1
+    if inhibitory_fraction > 0.0:
+        sign = _draw_below(rng, m, inhibitory_fraction).view(np.int8)
+        sign *= -2
+        sign += 1  # True (drawn below the fraction) -> -1, False -> +1
+    else:
+        sign = 1  # no draw: it would be the last one, nothing after it changes
+    for arr in (pre, post, weight):
+        arr.setflags(write=False)  # handed over to the network without a copy
     return Network(
         n_neurons=int(offsets[-1]),
         pre=pre,
@@ -705,6 +904,37 @@ def layered(
         t_ref=t_ref,
         layers=layers,
     )
+
+
+#: Doubles drawn at once by the chunked draws (8 MiB): ``Generator.random`` gives the same
+#: stream in chunks as in one call.
+_DRAW_CHUNK = 1 << 20
+
+
+def _draw_below(rng, size: int, p: float) -> np.ndarray:
+    """``rng.random(size) < p`` (bool, shape (size,)), drawn in chunks: 1 byte per
+    element at peak instead of 9."""
+    out = np.empty(size, bool)
+    buf = np.empty(min(size, _DRAW_CHUNK))
+    for k in range(0, size, _DRAW_CHUNK):
+        u = buf[: min(_DRAW_CHUNK, size - k)]
+        rng.random(out=u)
+        np.less(u, p, out=out[k : k + u.size])
+    return out
+
+
+def _draw_uniform(rng, size: int, mean: float, spread: float, out=None) -> np.ndarray:
+    """``mean * rng.uniform(1 - spread, 1 + spread, size)``, bit for bit, written into
+    ``out`` (float64, shape (size,)) without temporaries: ``uniform(lo, hi)`` is
+    ``lo + (hi - lo) * u`` for ``u = rng.random()``."""
+    if out is None:
+        out = np.empty(size)
+    lo, hi = 1.0 - spread, 1.0 + spread
+    rng.random(out=out)
+    out *= hi - lo
+    out += lo
+    out *= mean
+    return out
 
 
 def random_dag(

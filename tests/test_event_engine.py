@@ -189,6 +189,24 @@ def test_block_path_equals_neuron_by_neuron_path(seed):
     assert np.array_equal(fast.neurons, slow.neurons)
 
 
+def test_block_scanned_in_chunks_equals_neuron_by_neuron():
+    # a layer wider than SCAN_CHUNK is scanned chunk by chunk (the last one partial);
+    # every neuron's spikes must equal the one-neuron scan's
+    from spikesim.engines.event import SCAN_CHUNK
+
+    width = 2 * SCAN_CHUNK + 3
+    net = spikesim.layered([40, width], weight_mean=0.12, inhibitory_fraction=0.2, seed=5)
+    inp = spikesim.encoding.poisson(np.full(40, 0.8), duration=0.2, max_rate=60, seed=5)
+    fast = spikesim.simulate(net, inp, 0.2)
+    slow = spikesim.simulate(
+        net, inp, 0.2, voltage_neurons=np.arange(net.n_neurons), voltage_times=np.array([0.0])
+    )
+    out = fast.counts()[net.layers[1]]
+    assert (out > 0).mean() > 0.5  # most neurons of every chunk spike
+    assert np.array_equal(fast.times, slow.times)
+    assert np.array_equal(fast.neurons, slow.neurons)
+
+
 def test_stable_argsort_matches_mergesort():
     from spikesim.engines.event import _stable_argsort
 
@@ -213,6 +231,35 @@ def test_run_batch_in_threads_equals_one_by_one():
     ]
     batch = EventEngine(n_threads=2).run_batch(net, inputs, 0.1)
     assert len(batch) == 7
+    for inp, rec in zip(inputs, batch, strict=True):
+        one = spikesim.simulate(net, inp, 0.1)
+        assert np.array_equal(one.times, rec.times) and np.array_equal(one.neurons, rec.neurons)
+
+
+@pytest.mark.parametrize("limit", [None, 0])
+def test_batch_block_tables_equal_per_trial_gathers(monkeypatch, limit):
+    # run_batch makes the blocks' transposed weights once (block_tables); with the limit
+    # at 0 it falls back to gathering them each trial; both equal single trials
+    from spikesim.engines import event
+    from spikesim.engines.event import SCAN_CHUNK, EventEngine, block_tables, signed_weights
+
+    if limit is not None:
+        monkeypatch.setattr(event, "TABLE_LIMIT", limit)
+    net = spikesim.layered(
+        [30, SCAN_CHUNK + 9, 6], weight_mean=[0.15, 0.02], inhibitory_fraction=0.25, seed=8
+    )
+    tables, ptr = block_tables(net, signed_weights(net, net.weight))
+    if limit == 0:
+        assert tables.size == 0 and ptr.size == 0
+    else:
+        # hidden and output blocks: every weight of theirs, once
+        assert tables.size == net.n_edges and (ptr >= 0).sum() == 2
+    inputs = [
+        spikesim.encoding.poisson(np.full(30, 0.6), duration=0.1, max_rate=80, seed=s)
+        for s in range(4)
+    ]
+    batch = EventEngine(n_threads=1).run_batch(net, inputs, 0.1)
+    assert sum(r.counts()[net.layers[1]].sum() for r in batch) > 50
     for inp, rec in zip(inputs, batch, strict=True):
         one = spikesim.simulate(net, inp, 0.1)
         assert np.array_equal(one.times, rec.times) and np.array_equal(one.neurons, rec.neurons)

@@ -68,7 +68,7 @@ def test_self_loop_is_a_cycle():
         (dict(post=[2, 2, 4]), "post must have length 4"),
         (dict(weight=[0.6, 0.7]), "weight must have length 4"),
         (dict(pre=[0, 1, 2, 9]), r"pre\[3\] = 9 is not a neuron"),
-        (dict(sign=[1, 0, 1, 1]), r"sign\[1\] = 0.0; signs must be \+1 or -1"),
+        (dict(sign=[1, 0, 1, 1]), r"sign\[1\] = 0; signs must be \+1 or -1"),
         (dict(tau_syn=0.0), "tau_syn of neuron 0 is 0.0"),
         (dict(threshold=[1, 1, -1, 1, 1]), "threshold of neuron 2 is -1.0"),
         (dict(t_ref=np.nan), r"t_ref\[0\] is nan"),

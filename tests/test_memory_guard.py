@@ -11,18 +11,35 @@ from spikesim.errors import ValidationError
 def test_estimate_counts_possible_and_expected_edges():
     # independent arithmetic: 10x20 + 20x5 = 300 possible pairs, 150 expected at p = 0.5
     est = graph.estimate_layered_bytes([10, 20, 5], 0.5)
-    assert est == 300 * graph.BYTES_PER_POSSIBLE_EDGE + 150 * graph.BYTES_PER_EDGE
+    assert est == 300 * graph.BYTES_PER_POSSIBLE_EDGE + 150 * graph.BYTES_PER_SPARSE_EDGE
+    # dense: every pair is an edge, nothing drawn per pair
+    assert graph.estimate_layered_bytes([10, 20, 5], 1.0) == 300 * graph.BYTES_PER_EDGE
 
 
 def test_estimate_brackets_a_measured_build():
     import tracemalloc
 
+    graph.layered([20, 20], p_connect=0.5)  # compile the graph kernels outside the measurement
     tracemalloc.start()
     net = graph.layered([300, 300], p_connect=0.5, seed=1)
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     est = graph.estimate_layered_bytes([300, 300], 0.5)
     assert net.n_edges > 0 and 0.5 * peak <= est <= 2.0 * peak
+
+
+def test_dense_build_peak_is_its_arrays():
+    # issue 18 item 8: a dense layer costs its weights (8 B), ids (2 x 4 B) and incoming /
+    # outgoing edge orders (2 x 4 B) at peak, nothing more
+    import tracemalloc
+
+    graph.layered([20, 20])  # compile the graph kernels outside the measurement
+    tracemalloc.start()
+    net = graph.layered([1000, 700], seed=1)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak / net.n_edges <= 24.5
+    assert net.delay.strides == (0,) and net.sign.strides == (0,)
 
 
 def test_refused_with_estimate_and_limit(monkeypatch):

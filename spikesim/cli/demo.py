@@ -158,11 +158,8 @@ def _learn(out: Path, seed: int) -> dict:
     # five excitatory/inhibitory pairs (both edges of each pair, so they can be drawn paired)
     first = np.flatnonzero(net.sign > 0)
     pairs = np.sort(rng.choice(first, size=5, replace=False))
-    syn = np.flatnonzero(
-        np.isin(
-            net.pre * net.n_neurons + net.post, net.pre[pairs] * net.n_neurons + net.post[pairs]
-        )
-    )
+    key = net.pre.astype(np.int64) * net.n_neurons + net.post  # int64: no overflow
+    syn = np.flatnonzero(np.isin(key, key[pairs]))
     steps, acc, snaps = [0], [trainer.evaluate(*test)["accuracy"]], [trainer.w[syn].copy()]
     t_train = time.perf_counter()
     for _ in range(16):

@@ -36,6 +36,10 @@ from spikesim.record import SpikeRecord
 
 __all__ = ["EventEngine", "EventNet", "event_net", "simulate_csr"]
 
+#: Neurons of a block scanned together at most (:func:`_scan_block`): bounds the block's
+#: transposed weights to ``fan_in x SCAN_CHUNK`` float64 per trial.
+SCAN_CHUNK = 256
+
 
 @njit(cache=True, nogil=True)
 def _same_sources(in_ptr, in_edges, pre, delay, tau, a, b):
@@ -248,6 +252,24 @@ def blocks(network) -> np.ndarray:
     return blk
 
 
+def signed_weights(network, weights) -> np.ndarray:
+    """``sign * weights`` (n_edges,) float64; the weights themselves (no copy) when every
+    edge is excitatory."""
+    w = np.ascontiguousarray(weights, dtype=np.float64)
+    sign = network.sign
+    if sign.size and sign.strides == (0,) and sign[0] == 1:
+        return w
+    return sign * w
+
+
+def as_float_signs(sign: np.ndarray) -> np.ndarray:
+    """Edge signs (n_edges,) as float64; a stride-0 view stays one (uniform signs take no
+    memory per edge)."""
+    if sign.ndim == 1 and sign.size > 1 and sign.strides == (0,):
+        return np.broadcast_to(np.float64(sign[0]), sign.shape)
+    return np.ascontiguousarray(sign, dtype=np.float64)
+
+
 class EventNet(NamedTuple):
     """What the event kernel (and the plasticity kernels built on it) read of a network.
 
@@ -292,7 +314,7 @@ def event_net(network) -> EventNet:
             a.tau_syn,
             a.threshold,
             a.t_ref,
-            np.ascontiguousarray(a.sign, dtype=np.float64),
+            as_float_signs(a.sign),
             to_ticks(a.delay),
             to_ticks(a.t_ref),
         )
@@ -333,7 +355,73 @@ def gather_arrivals(q0, fan, in_edges, pre, delay_ticks, start, count, tbuf, end
 
 
 @njit(cache=True, nogil=True)
-def _kernel(net, w_signed, inp_ptr, inp_times, duration, vrow, vtimes, vout):
+def _gather_chunk(w_signed, in_ptr, in_edges, vec, c0, fan, wt):
+    """Transposed weights of block neurons ``vec[c0 : c0 + nc]`` into ``wt`` (fan, nc):
+    ``wt[q, jj]`` = signed weight of neuron ``vec[c0 + jj]``'s incoming slot ``q``."""
+    for jj in range(wt.shape[1]):
+        qn = in_ptr[vec[c0 + jj]]
+        for q in range(fan):
+            wt[q, jj] = w_signed[in_edges[qn + q]]
+
+
+@njit(cache=True, nogil=True)
+def _block_tables(net, w_signed, limit):
+    """Every block's transposed weights, as :func:`_kernel` scans them (blocks of 4 or
+    more non-input neurons, chunks of :data:`SCAN_CHUNK`, all neurons unrecorded), in one
+    array; ``table_ptr[b]`` is block ``b``'s offset (-1: not tabled). Returns empty arrays
+    when they would hold more than ``limit`` values."""
+    order, blk, is_input, in_ptr = net.order, net.blocks, net.is_input, net.in_ptr
+    nblk = blk.shape[0] - 1
+    table_ptr = np.full(nblk, -1, np.int64)
+    total = 0
+    for b in range(nblk):
+        j = order[blk[b]]
+        if not is_input[j] and blk[b + 1] - blk[b] >= 4:
+            table_ptr[b] = total
+            total += (blk[b + 1] - blk[b]) * (in_ptr[j + 1] - in_ptr[j])
+    if total > limit:
+        return np.zeros(0), np.zeros(0, np.int64)
+    tables = np.empty(total)
+    for b in range(nblk):
+        if table_ptr[b] < 0:
+            continue
+        oi, ob = blk[b], blk[b + 1]
+        j = order[oi]
+        fan = in_ptr[j + 1] - in_ptr[j]
+        vec = order[oi:ob]
+        for c0 in range(0, ob - oi, SCAN_CHUNK):
+            nc = min(SCAN_CHUNK, ob - oi - c0)
+            t0 = table_ptr[b] + fan * c0
+            _gather_chunk(
+                w_signed,
+                in_ptr,
+                net.in_edges,
+                vec,
+                c0,
+                fan,
+                tables[t0 : t0 + fan * nc].reshape((fan, nc)),
+            )
+    return tables, table_ptr
+
+
+#: Most values :func:`block_tables` makes for a batch (2**25 float64: 256 MiB); a larger
+#: network gathers each trial's transposed weights per chunk instead.
+TABLE_LIMIT = 2**25
+
+
+def block_tables(network, w_signed) -> tuple[np.ndarray, np.ndarray]:
+    """``(tables, table_ptr)`` for :func:`_kernel`: the transposed weights of every dense
+    block for many trials with the same weights (made once, not per trial); empty
+    (each trial gathers them) above :data:`TABLE_LIMIT` values."""
+    return _block_tables(event_net(network), w_signed, TABLE_LIMIT)
+
+
+#: No block tables (each trial gathers its transposed weights).
+NO_TABLES = (np.zeros(0), np.zeros(0, np.int64))
+
+
+@njit(cache=True, nogil=True)
+def _kernel(net, w_signed, tables, table_ptr, inp_ptr, inp_times, duration, vrow, vtimes, vout):
     """Simulate one trial. Returns (start, count, buf): neuron j's spike times are
     ``buf[start[j] : start[j] + count[j]]`` (sorted, seconds).
 
@@ -351,7 +439,9 @@ def _kernel(net, w_signed, inp_ptr, inp_times, duration, vrow, vtimes, vout):
     (:func:`_scan_one`); both give identical spikes.
 
     ``net`` is the network's :class:`EventNet` record, ``w_signed`` (n_edges,) the signed
-    weights, ``inp_ptr`` (n_neurons + 1,) and ``inp_times`` the input spikes by neuron
+    weights, ``tables`` and ``table_ptr`` the blocks' transposed weights made once for many
+    trials (:func:`block_tables`; ``table_ptr`` of length 0: none, each trial gathers
+    them), ``inp_ptr`` (n_neurons + 1,) and ``inp_times`` the input spikes by neuron
     (seconds, sorted within each), ``duration`` in seconds; ``vrow`` (n_neurons,) names each
     neuron's row of ``vout`` (n_recorded, len(vtimes)) or -1 (voltages not recorded).
     """
@@ -421,38 +511,47 @@ def _kernel(net, w_signed, inp_ptr, inp_times, duration, vrow, vtimes, vout):
                     n_vec += 1
         if n_vec >= 4:
             vec = np.empty(n_vec, np.int64)
-            wt = np.empty((fan, n_vec))
-            thr_b = np.empty(n_vec)
-            tref_b = np.empty(n_vec, np.int64)
             jj = 0
             for o in range(oi, ob):
-                jn = order[o]
-                if vrow[jn] < 0:
-                    vec[jj] = jn
-                    qn = in_ptr[jn]
-                    for q in range(fan):
-                        wt[q, jj] = w_signed[in_edges[qn + q]]
+                if vrow[order[o]] < 0:
+                    vec[jj] = order[o]
+                    jj += 1
+            # in chunks of at most SCAN_CHUNK neurons: the transposed weights of one chunk
+            # (fan x chunk) instead of the whole layer's; the neurons are independent, so
+            # the spikes do not depend on the chunking
+            tabled = table_ptr.shape[0] > 0 and table_ptr[b] >= 0 and n_vec == ob - oi
+            for c0 in range(0, n_vec, SCAN_CHUNK):
+                nc = min(SCAN_CHUNK, n_vec - c0)
+                if tabled:
+                    t0 = table_ptr[b] + fan * c0
+                    wt = tables[t0 : t0 + fan * nc].reshape((fan, nc))
+                else:
+                    wt = np.empty((fan, nc))
+                    _gather_chunk(w_signed, in_ptr, in_edges, vec, c0, fan, wt)
+                thr_b = np.empty(nc)
+                tref_b = np.empty(nc, np.int64)
+                for jj in range(nc):
+                    jn = vec[c0 + jj]
                     thr_b[jj] = thr[jn]
                     tref_b[jj] = tref[jn]
-                    jj += 1
-            et, en = _scan_block(ng, gstart, gtime, gdecay, sslot, wt, thr_b, tref_b)
-            ne = et.shape[0]
-            if pos + ne > buf.shape[0]:
-                buf = _grow(buf, pos + ne)
-            cnt = np.zeros(n_vec, np.int64)
-            for e2 in range(ne):
-                cnt[en[e2]] += 1
-            fill = np.empty(n_vec, np.int64)
-            acc = pos
-            for jj in range(n_vec):
-                start[vec[jj]] = acc
-                count[vec[jj]] = cnt[jj]
-                fill[jj] = acc
-                acc += cnt[jj]
-            for e2 in range(ne):
-                buf[fill[en[e2]]] = et[e2]
-                fill[en[e2]] += 1
-            pos = acc
+                et, en = _scan_block(ng, gstart, gtime, gdecay, sslot, wt, thr_b, tref_b)
+                ne = et.shape[0]
+                if pos + ne > buf.shape[0]:
+                    buf = _grow(buf, pos + ne)
+                cnt = np.zeros(nc, np.int64)
+                for e2 in range(ne):
+                    cnt[en[e2]] += 1
+                fill = np.empty(nc, np.int64)
+                acc = pos
+                for jj in range(nc):
+                    start[vec[c0 + jj]] = acc
+                    count[vec[c0 + jj]] = cnt[jj]
+                    fill[jj] = acc
+                    acc += cnt[jj]
+                for e2 in range(ne):
+                    buf[fill[en[e2]]] = et[e2]
+                    fill[en[e2]] += 1
+                pos = acc
         for o in range(oi, ob):
             jn = order[o]
             if n_vec >= 4 and vrow[jn] < 0:
@@ -493,7 +592,7 @@ def _kernel(net, w_signed, inp_ptr, inp_times, duration, vrow, vtimes, vout):
 def _prepare(network, weights, times, neurons):
     inp_ptr = np.zeros(network.n_neurons + 1, np.int64)
     np.cumsum(np.bincount(neurons, minlength=network.n_neurons), out=inp_ptr[1:])
-    w_signed = network.sign * np.asarray(weights, dtype=np.float64)
+    w_signed = signed_weights(network, weights)
     return inp_ptr, np.ascontiguousarray(times, dtype=np.float64), w_signed
 
 
@@ -522,7 +621,10 @@ def simulate_csr(network, weights, times, neurons, duration, vrow=None, vtimes=N
         vtimes = np.zeros(0)
         vout = np.zeros((0, 0))
     net = event_net(network)
-    return _kernel(net, w_signed, inp_ptr, inp_times, float(duration), vrow, vtimes, vout)
+    tables, table_ptr = NO_TABLES
+    return _kernel(
+        net, w_signed, tables, table_ptr, inp_ptr, inp_times, float(duration), vrow, vtimes, vout
+    )
 
 
 @njit(cache=True, nogil=True)
@@ -566,7 +668,7 @@ def to_record(network, start, count, buf, duration, vout=None, vn=None, vt=None)
 
 
 @njit(cache=True, nogil=True)
-def _trial_record(net, w_signed, neurons, times, duration):
+def _trial_record(net, w_signed, tables, table_ptr, neurons, times, duration):
     """One trial from checked input spikes (sorted by neuron, then time) to the record's
     (times, neurons) sorted by (time, neuron), in one compiled call (the public
     ``run_batch`` path: no Python between input and record)."""
@@ -578,7 +680,16 @@ def _trial_record(net, w_signed, neurons, times, duration):
         inp_ptr[j + 1] += inp_ptr[j]
     none_row = np.full(n, -1, np.int64)
     start, count, buf = _kernel(
-        net, w_signed, inp_ptr, times, duration, none_row, np.zeros(0), np.zeros((0, 0))
+        net,
+        w_signed,
+        tables,
+        table_ptr,
+        inp_ptr,
+        times,
+        duration,
+        none_row,
+        np.zeros(0),
+        np.zeros((0, 0)),
     )
     return _record_arrays(start, count, buf)
 
@@ -607,7 +718,9 @@ def simulate_many(network, weights, checked_inputs, duration, *, n_threads=None,
     """
     n_threads = n_threads or os.cpu_count() or 1
     net = event_net(network)  # the blocks are found once, before the threads start
-    w_signed = network.sign * np.asarray(weights, dtype=np.float64)
+    w_signed = signed_weights(network, weights)
+    # the blocks' transposed weights once for the batch, not once per trial
+    tables, table_ptr = block_tables(network, w_signed) if len(checked_inputs) > 1 else NO_TABLES
     n = network.n_neurons
     none_row = np.full(n, -1, np.int64)
     no_t = np.zeros(0)
@@ -620,7 +733,7 @@ def simulate_many(network, weights, checked_inputs, duration, *, n_threads=None,
         ]
 
         def one(job):
-            return _trial_record(net, w_signed, job[0], job[1], duration)
+            return _trial_record(net, w_signed, tables, table_ptr, job[0], job[1], duration)
 
     else:
         jobs = []
@@ -630,7 +743,9 @@ def simulate_many(network, weights, checked_inputs, duration, *, n_threads=None,
             jobs.append((inp_ptr, np.ascontiguousarray(times, dtype=np.float64)))
 
         def one(job):
-            return _kernel(net, w_signed, job[0], job[1], duration, none_row, no_t, no_v)
+            return _kernel(
+                net, w_signed, tables, table_ptr, job[0], job[1], duration, none_row, no_t, no_v
+            )
 
     if n_threads == 1 or len(jobs) < 2:
         return [one(job) for job in jobs]

@@ -60,8 +60,14 @@ _TPS = 1e12  # float64 form of TICKS_PER_SECOND, exact
 
 def to_ticks(seconds) -> np.ndarray:
     """Seconds (float, any shape) to int64 ticks: ``rint(seconds * 1e12)``, capped at
-    ``CAP_TICKS`` (a longer delay or refractory period never ends within a trial)."""
-    x = np.rint(np.asarray(seconds, dtype=np.float64) * _TPS)
+    ``CAP_TICKS`` (a longer delay or refractory period never ends within a trial).
+
+    A stride-0 1-d view (a network's uniform delays) gives a stride-0 view of its one
+    value's ticks (no memory per element)."""
+    arr = np.asarray(seconds, dtype=np.float64)
+    if arr.ndim == 1 and arr.size > 1 and arr.strides == (0,):
+        return np.broadcast_to(to_ticks(arr[:1]), arr.shape)
+    x = np.rint(arr * _TPS)
     return np.minimum(x, float(CAP_TICKS)).astype(np.int64)
 
 

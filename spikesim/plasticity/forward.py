@@ -15,10 +15,14 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
+from spikesim.engines.event import NO_TABLES
 from spikesim.engines.event import _kernel as _simulate_kernel
 from spikesim.plasticity.loss import loss_nb, predict_nb
 
 __all__ = ["Task", "Trials", "forward_trial", "forward_trials", "spike_offsets"]
+
+# the weights change between trials: each trial gathers the transposed weights itself
+_NO_TABLE_VALUES, _NO_TABLE_PTR = NO_TABLES
 
 
 class Task(NamedTuple):
@@ -138,7 +142,16 @@ def forward_trial(net, w_signed, task, trials, t):
     ptr, itimes = _input_trains(task.inputs, n, trials.counts[t], trials.times, trials.offsets[t])
     no_voltages = np.full(n, -1, np.int64)
     start, count, buf = _simulate_kernel(
-        net, w_signed, ptr, itimes, task.duration, no_voltages, np.zeros(0), np.zeros((0, 0))
+        net,
+        w_signed,
+        _NO_TABLE_VALUES,
+        _NO_TABLE_PTR,
+        ptr,
+        itimes,
+        task.duration,
+        no_voltages,
+        np.zeros(0),
+        np.zeros((0, 0)),
     )
     outputs = task.outputs
     n_out = outputs.shape[0]
