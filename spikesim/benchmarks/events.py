@@ -51,11 +51,125 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--seed", type=int, default=0, help="seed of network, inputs and learner (default 0)"
     )
     parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="also count instructions per synaptic event of the event engine's public path "
+        "under valgrind's callgrind (two child runs of --instruction-trials and twice as "
+        "many trials; minutes)",
+    )
+    parser.add_argument(
+        "--instruction-trials",
+        type=int,
+        default=20,
+        help="trials of the shorter callgrind run (default 20)",
+    )
+    parser.add_argument(
         "--nest-rounds",
         type=int,
         default=3,
         help="rounds alternating nest and the event engine (best of each; default 3)",
     )
+
+
+_INSTRUCTIONS_CHILD = r"""
+import json, sys
+import numpy as np
+from spikesim import encoding
+from spikesim.benchmarks.events import benchmark_network, synaptic_events
+from spikesim.engines.event import EventEngine
+sizes, k, duration, rate, seed = json.loads(sys.argv[1])
+net = benchmark_network(sizes, seed=seed)
+inputs = [
+    encoding.poisson(np.ones(sizes[0]), duration=duration, max_rate=rate, neurons=net.inputs,
+                     seed=seed + j)
+    for j in range(k)
+]
+engine = EventEngine(n_threads=1)
+engine.run_batch(net, inputs[:2], duration)  # load the kernels: the same in both runs
+recs = engine.run_batch(net, inputs, duration)
+print(json.dumps({"events": sum(synaptic_events(net, r.counts()) for r in recs)}))
+"""
+
+
+def _child_events(sizes, k: int, duration: float, rate: float, seed: int) -> int:
+    """Synaptic events of the instruction child run without valgrind."""
+    import json
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            _INSTRUCTIONS_CHILD,
+            json.dumps([list(sizes), k, duration, rate, seed]),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(proc.stdout.strip().splitlines()[-1])["events"]
+
+
+def _callgrind_total(sizes, k: int, duration: float, rate: float, seed: int) -> tuple[int, int]:
+    """(instructions, synaptic events) of a child process running ``k`` trials of the
+    public path under ``valgrind --tool=callgrind``."""
+    import json
+    import os
+    import subprocess
+    import sys
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "callgrind.out")
+        env = dict(os.environ, PYTHONHASHSEED="0", NUMBA_NUM_THREADS="1", OMP_NUM_THREADS="1")
+        proc = subprocess.run(
+            [
+                "valgrind",
+                "--tool=callgrind",
+                "--smc-check=all-non-file",  # Numba's JIT code lives in anonymous memory
+                f"--callgrind-out-file={out}",
+                sys.executable,
+                "-c",
+                _INSTRUCTIONS_CHILD,
+                json.dumps([list(sizes), k, duration, rate, seed]),
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+        )
+        if proc.returncode != 0:
+            raise RuntimeError(f"valgrind exited {proc.returncode}: {proc.stderr[-500:]}")
+        events = json.loads(proc.stdout.strip().splitlines()[-1])["events"]
+        with open(out) as fh:
+            for line in fh:
+                if line.startswith(("summary:", "totals:")):
+                    return int(line.split()[1]), events
+    raise RuntimeError("callgrind wrote no instruction total")
+
+
+def bench_instructions(sizes, trials: int, duration: float, rate: float, seed: int) -> dict:
+    """Instructions per synaptic event of the event engine's public path, from
+    ``valgrind --tool=callgrind``: two child runs that differ only in the number of trials
+    (``trials`` and ``2 * trials``, same network, imports and warm-up), so that
+    ``(Ir_2 - Ir_1) / (events_2 - events_1)`` counts the instructions of the extra trials
+    alone -- a figure that does not depend on the machine's load. A plain run first fills
+    Numba's cache (a compiling run would count the compiler). Needs ``valgrind``."""
+    import shutil
+
+    if shutil.which("valgrind") is None:
+        return {"error": "valgrind is not installed; nothing was measured"}
+    # one plain run first: it fills Numba's cache, so that neither measured run compiles
+    _child_events(sizes, 2, duration, rate, seed)
+    ir1, ev1 = _callgrind_total(sizes, trials, duration, rate, seed)
+    ir2, ev2 = _callgrind_total(sizes, 2 * trials, duration, rate, seed)
+    return {
+        "trials": [trials, 2 * trials],
+        "instructions": [ir1, ir2],
+        "synaptic_events": [ev1, ev2],
+        "instructions_per_synaptic_event": (ir2 - ir1) / (ev2 - ev1),
+        "instructions_per_trial": (ir2 - ir1) / trials,
+    }
 
 
 def benchmark_network(sizes, seed: int = 0, delay: float = 0.0):
@@ -405,6 +519,14 @@ def run(args: argparse.Namespace) -> dict:
                 )
             except (EngineError, ValidationError) as exc:  # unknown / unavailable engine
                 result["engines"][name] = {"error": str(exc)}
+    if args.instructions:
+        if args.instruction_trials < 1:
+            raise ValidationError(
+                f"--instruction-trials must be >= 1, got {args.instruction_trials}"
+            )
+        result["instructions"] = bench_instructions(
+            sizes, args.instruction_trials, args.duration, args.rate, args.seed
+        )
     ev = result["engines"].get("event", {}).get("synaptic_events_per_s")
     b2 = result["engines"].get("brian2-standalone", {}).get("synaptic_events_per_s")
     result["synaptic_events_per_s"] = ev
