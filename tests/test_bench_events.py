@@ -128,3 +128,19 @@ def test_nest_absent_is_an_entry_with_the_reason(capsys, monkeypatch):
 def test_nest_rounds_must_be_positive(capsys):
     assert main(["bench", "events", "--engines", "event", "--nest-rounds", "0"]) == 2
     assert "--nest-rounds must be >= 1, got 0" in capsys.readouterr().err
+
+
+def test_instructions_without_valgrind_say_why(monkeypatch):
+    import shutil
+
+    from spikesim.benchmarks import events
+
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    out = events.bench_instructions([30, 12, 3], 2, 0.1, 20.0, 0)
+    assert out == {"error": "valgrind is not installed; nothing was measured"}
+
+
+def test_instruction_trials_must_be_positive(capsys):
+    argv = ["bench", "events", "--engines", "event", "--sizes", "8,3", "--trials", "2"]
+    assert main([*argv, "--instructions", "--instruction-trials", "0"]) != 0
+    assert "--instruction-trials must be >= 1, got 0" in capsys.readouterr().err
