@@ -91,19 +91,20 @@ print(json.dumps({"events": sum(synaptic_events(net, r.counts()) for r in recs)}
 """
 
 
-def _child_events(sizes, k: int, duration: float, rate: float, seed: int) -> int:
-    """Synaptic events of the instruction child run under ``valgrind --tool=none``: it
-    fills Numba's cache for the CPU that valgrind presents (which differs from the host's,
-    so a cache made outside valgrind does not apply)."""
+def _valgrind_child(tool_args: list[str], sizes, k, duration, rate, seed) -> int:
+    """Run the instruction child (``k`` trials of the public path) under ``valgrind
+    tool_args``; return its synaptic events."""
     import json
+    import os
     import subprocess
     import sys
 
+    env = dict(os.environ, PYTHONHASHSEED="0", NUMBA_NUM_THREADS="1", OMP_NUM_THREADS="1")
     proc = subprocess.run(
         [
             "valgrind",
-            "--tool=none",
-            "--smc-check=all-non-file",
+            *tool_args,
+            "--smc-check=all-non-file",  # Numba's JIT code lives in anonymous memory
             sys.executable,
             "-c",
             _INSTRUCTIONS_CHILD,
@@ -111,42 +112,31 @@ def _child_events(sizes, k: int, duration: float, rate: float, seed: int) -> int
         ],
         capture_output=True,
         text=True,
+        env=env,
     )
     if proc.returncode != 0:
         raise RuntimeError(f"valgrind exited {proc.returncode}: {proc.stderr[-500:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])["events"]
 
 
+def _child_events(sizes, k: int, duration: float, rate: float, seed: int) -> int:
+    """The child under ``valgrind --tool=none``: it fills Numba's cache for the CPU that
+    valgrind presents (which differs from the host's, so a cache made outside valgrind
+    does not apply)."""
+    return _valgrind_child(["--tool=none"], sizes, k, duration, rate, seed)
+
+
 def _callgrind_total(sizes, k: int, duration: float, rate: float, seed: int) -> tuple[int, int]:
-    """(instructions, synaptic events) of a child process running ``k`` trials of the
-    public path under ``valgrind --tool=callgrind``."""
-    import json
+    """(instructions, synaptic events) of the child running ``k`` trials under
+    ``valgrind --tool=callgrind``."""
     import os
-    import subprocess
-    import sys
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "callgrind.out")
-        env = dict(os.environ, PYTHONHASHSEED="0", NUMBA_NUM_THREADS="1", OMP_NUM_THREADS="1")
-        proc = subprocess.run(
-            [
-                "valgrind",
-                "--tool=callgrind",
-                "--smc-check=all-non-file",  # Numba's JIT code lives in anonymous memory
-                f"--callgrind-out-file={out}",
-                sys.executable,
-                "-c",
-                _INSTRUCTIONS_CHILD,
-                json.dumps([list(sizes), k, duration, rate, seed]),
-            ],
-            capture_output=True,
-            text=True,
-            env=env,
+        events = _valgrind_child(
+            ["--tool=callgrind", f"--callgrind-out-file={out}"], sizes, k, duration, rate, seed
         )
-        if proc.returncode != 0:
-            raise RuntimeError(f"valgrind exited {proc.returncode}: {proc.stderr[-500:]}")
-        events = json.loads(proc.stdout.strip().splitlines()[-1])["events"]
         with open(out) as fh:
             for line in fh:
                 if line.startswith(("summary:", "totals:")):
