@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.util
 import os
 import time
 
@@ -424,8 +425,9 @@ def _run(args, rate, sizes, names) -> dict:
             )
             if res is None:
                 conv[f"torch/{arch}"] = {
-                    "skipped": "torch is not importable (pip install spikesim[torch]) or the "
-                    "architecture is untied"
+                    "skipped": "torch is not importable (pip install spikesim[torch])"
+                    if importlib.util.find_spec("torch") is None
+                    else f"{arch} has untied layers (PyTorch has no locally connected layer)"
                 }
             else:
                 ours = conv.get(f"bp-hinge/{arch}")
