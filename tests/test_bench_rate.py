@@ -127,3 +127,25 @@ def test_bench_rate_negative_blas_threads_is_a_usage_error(capsys):
     assert main(["bench", "rate", "--learners", "bp", "--blas-threads", "-3"]) == 2
     err = capsys.readouterr().err
     assert "--blas-threads" in err and "-3" in err
+
+
+def test_bench_rate_torch_conv_is_the_same_network(capsys):
+    """Where PyTorch is installed: the tied network it times has exactly our parameters,
+    the ratio is ours over its step time, and an untied architecture says why it has no
+    PyTorch entry."""
+    pytest.importorskip("torch")
+    arch = "conv 2 3x3; maxpool 2; full 6"
+    untied = "uconv 2 3x3; maxpool 2; full 6"
+    code = main(
+        ["bench", "rate", "--json", "--sizes", "20,16,4", "--min-time", "0.02", "--learners"]
+        + ["bp", "--architectures", f"{arch},{untied}", "--conv-input", "6,4,1"]
+        + ["--conv-batch", "8", "--conv-learners", "bp-hinge"]
+    )
+    assert code == 0
+    conv = json.loads(capsys.readouterr().out)["conv"]
+    ours, theirs = conv[f"bp-hinge/{arch}"], conv[f"torch/{arch}"]
+    assert theirs["n_parameters"] == ours["n_parameters"] == 2 * 9 + 12 * 6 + 6 * 4
+    assert theirs["step_time_over_torch"] == pytest.approx(
+        ours["step_time_s"] / theirs["step_time_s"]
+    )
+    assert "untied" in conv[f"torch/{untied}"]["skipped"]

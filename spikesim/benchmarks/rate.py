@@ -309,6 +309,7 @@ def bench_torch_conv(
         "torch_version": torch.__version__,
         "torch_threads": torch.get_num_threads(),
         "step_time_s": wall / reps,
+        "n_parameters": int(sum(p.numel() for p in model.parameters())),
     }
 
 
