@@ -126,3 +126,25 @@ def test_env_vars_in_the_command_line_docs():
     page = Path(__file__).resolve().parents[1] / "docs" / "guide" / "command-line.md"
     text = page.read_text()
     assert [name for name in ENVIRONMENT if f"`{name}`" not in text] == []
+
+
+@pytest.mark.parametrize("module", ["spikesim", "spikesim.cli"])
+def test_python_dash_m_runs_the_command_line(module):
+    """``python -m spikesim`` and ``python -m spikesim.cli`` are the ``spikesim`` script:
+    same version line, same exit status for a usage error."""
+    import subprocess
+    import sys
+
+    from spikesim import __version__
+
+    ok = subprocess.run(
+        [sys.executable, "-m", module, "--version"], capture_output=True, text=True, check=False
+    )
+    assert ok.returncode == 0 and ok.stdout.strip() == f"spikesim {__version__}"
+    bad = subprocess.run(
+        [sys.executable, "-m", module, "no-such-command"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert bad.returncode == 2 and "no-such-command" in bad.stderr
