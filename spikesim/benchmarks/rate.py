@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib.util
 import os
 import time
 
@@ -245,13 +244,14 @@ def bench_torch_conv(
     min_time: float,
     seed: int,
     threads: int = 0,
-) -> dict | None:
-    """PyTorch CPU training step of the same tied network (BP, hinge loss, SGD 0.1); None if
-    torch is not importable or the architecture has an untied layer."""
+) -> dict:
+    """PyTorch CPU training step of the same tied network (BP, hinge loss, SGD 0.1), or
+    ``{"skipped": reason}`` if torch is not importable or the architecture has an untied
+    layer (``torch.nn`` has no locally connected layer)."""
     try:
         import torch
     except ImportError:
-        return None
+        return {"skipped": "torch is not importable (pip install spikesim[torch])"}
     from spikesim.rate import _conv
 
     _torch_threads(threads)
@@ -261,7 +261,10 @@ def bench_torch_conv(
     for layer in plan:
         if isinstance(layer, _conv.Conv):
             if layer.untied:
-                return None
+                return {
+                    "skipped": f"{architecture} has untied layers "
+                    "(PyTorch has no locally connected layer)"
+                }
             g = layer.geometry
             pad = (g.pad_left, g.kw - 1 - g.pad_left, g.pad_top, g.kh - 1 - g.pad_top)
             mods += [
@@ -424,17 +427,10 @@ def _run(args, rate, sizes, names) -> dict:
                 args.seed,
                 args.blas_threads,
             )
-            if res is None:
-                conv[f"torch/{arch}"] = {
-                    "skipped": "torch is not importable (pip install spikesim[torch])"
-                    if importlib.util.find_spec("torch") is None
-                    else f"{arch} has untied layers (PyTorch has no locally connected layer)"
-                }
-            else:
-                ours = conv.get(f"bp-hinge/{arch}")
-                if ours is not None:
-                    res["step_time_over_torch"] = ours["step_time_s"] / res["step_time_s"]
-                conv[f"torch/{arch}"] = res
+            ours = conv.get(f"bp-hinge/{arch}")
+            if "skipped" not in res and ours is not None:
+                res["step_time_over_torch"] = ours["step_time_s"] / res["step_time_s"]
+            conv[f"torch/{arch}"] = res
         out["conv"] = conv
     if "bp" in learners and not args.no_torch:
         bp = learners["bp"]
