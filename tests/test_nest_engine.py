@@ -24,12 +24,17 @@ _OK, _WHY = NestEngine.availability()
 pytestmark = pytest.mark.skipif(not _OK, reason=_WHY or "NEST is available")
 
 
-def _same_spikes(a, b, n):
+def _spike_differences(a, b, n):
+    """The neurons whose trains in records ``a`` and ``b`` differ: in count, by more than
+    1e-9 s, or at all (both engines put spikes on the same 1 ps clock); empty if none."""
+    out = []
     for j in range(n):
         x, y = a.spikes_of(j), b.spikes_of(j)
-        assert x.size == y.size, f"neuron {j}: {x} vs {y}"
-        assert np.all(np.abs(x - y) <= 1e-9), f"neuron {j}: {x} vs {y}"
-        assert np.array_equal(x, y), f"neuron {j}: not on the same 1 ps clock"
+        if x.size != y.size or not np.all(np.abs(x - y) <= 1e-9):
+            out.append(f"neuron {j}: {x} vs {y}")
+        elif not np.array_equal(x, y):
+            out.append(f"neuron {j}: not on the same 1 ps clock")
+    return out
 
 
 def test_conformance_nest():
@@ -46,7 +51,7 @@ def test_issue_cases_on_nest(build):
     net = build(4)
     for t0 in T0S:
         inp = (np.array([t0]), np.array([0]))
-        _same_spikes(
+        assert not _spike_differences(
             spikesim.simulate(net, inp, 0.05, engine="nest"),
             spikesim.simulate(net, inp, 0.05),
             net.n_neurons,
@@ -74,7 +79,7 @@ def test_grid_dags_nest_equals_event(case):
         inputs=list(range(n_in)), outputs=[n - 1], t_ref=max(t_ref_k, 1) * 1e-4, tau_syn=0.01,
     )  # fmt: skip
     inp = (np.array(in_t), np.array(in_n))
-    _same_spikes(
+    assert not _spike_differences(
         spikesim.simulate(net, inp, 0.03, engine="nest"), spikesim.simulate(net, inp, 0.03), n
     )
 
@@ -88,7 +93,9 @@ def test_benchmark_network_nest_equals_event():
     for seed in range(3):
         inp = poisson(np.ones(784), duration=0.1, max_rate=20.0, neurons=net.inputs, seed=seed)
         ev = spikesim.simulate(net, inp, 0.1)
-        _same_spikes(spikesim.simulate(net, inp, 0.1, engine="nest"), ev, net.n_neurons)
+        assert not _spike_differences(
+            spikesim.simulate(net, inp, 0.1, engine="nest"), ev, net.n_neurons
+        )
         total += int(ev.counts()[100 + 784 :].sum() + ev.counts()[784:884].sum())
     assert total > 0, "the hidden and output layers spiked"
 
@@ -100,7 +107,7 @@ def test_threads_give_the_same_spikes():
     inp = poisson(np.ones(50), duration=0.1, max_rate=40.0, neurons=net.inputs, seed=3)
     one = spikesim.simulate(net, inp, 0.1, engine=NestEngine(threads=1))
     two = spikesim.simulate(net, inp, 0.1, engine=NestEngine(threads=2))
-    _same_spikes(one, two, net.n_neurons)
+    assert not _spike_differences(one, two, net.n_neurons)
 
 
 @pytest.mark.parametrize("engine", ["nest", "nest-grid"])
@@ -122,7 +129,7 @@ def test_delays_and_t_ref_off_the_grid_are_refused(engine):
 def test_finer_resolution_allows_finer_delays():
     net = Network(2, pre=[0], post=[1], weight=1.5, delay=5e-5, inputs=[0], outputs=[1], t_ref=1e-3)
     inp = (np.array([1 / 3 * 1e-3]), np.array([0]))
-    _same_spikes(
+    assert not _spike_differences(
         spikesim.simulate(net, inp, 0.01, engine=NestEngine(resolution=1e-5)),
         spikesim.simulate(net, inp, 0.01),
         2,
