@@ -33,8 +33,19 @@ CHEAP = [n for n in available() if not get_engine(n).compiles_per_structure]
 COMPILED_HERE = {n: get_engine(n).compiles_per_structure for n in available()}
 COMPILED = [n for n in available() if get_engine(n).compiles_per_structure]
 
+# Brian2's Cython target compiles every code object with a cold cache (91 s + 41 s of the
+# default run's 9 minutes, measured with ``pytest --durations``): its default-run checks go
+# to the slow run, which checks every engine in full anyway (test_check_engine_full,
+# test_engine_matches_reference_many). brian2 (numpy) and brian2-standalone stay here.
+SLOW_BY_DEFAULT = {"brian2-cython"}
 
-@pytest.mark.parametrize("name", available())
+
+def _params(names):
+    """``names`` as pytest parameters, those in SLOW_BY_DEFAULT marked slow."""
+    return [pytest.param(n, marks=pytest.mark.slow) if n in SLOW_BY_DEFAULT else n for n in names]
+
+
+@pytest.mark.parametrize("name", _params(available()))
 def test_check_engine(name):
     """The whole check; the reference trials of clock-driven engines are few here (the
     hypothesis test below draws more, and the slow run does the full default count)."""
@@ -49,7 +60,7 @@ def test_check_engine_full(name):
     check_engine(name)
 
 
-@pytest.mark.parametrize("name", CHEAP)
+@pytest.mark.parametrize("name", _params(CHEAP))
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 2**63 - 1))
 def test_engine_matches_reference_on_drawn_trials(name, seed):

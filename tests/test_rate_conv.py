@@ -286,6 +286,56 @@ def test_untied_tied_phase_trains_as_the_conv_layer():
     assert _conv.filter_similarity(unt.W[0], unt._plan[0].geometry) < 1 - 1e-6
 
 
+@pytest.mark.parametrize("name", ["urfb", "bp-hinge"])
+def test_untied_step_scale_multiplies_only_the_untied_layers_increment(name):
+    """After the tied phase the untied layers move ``untied_step_scale`` times as far as at
+    scale 1 from the same state and batch, every other layer exactly as far; in the tied
+    phase the scale does nothing. URFB's ``R`` of an untied layer gets the scaled step."""
+    x, y = _task()
+    arch = "uconv 3 3x3; maxpool 3; uconv 2 2x2; full 5"
+    one, four = (
+        _make(name, architecture=arch, tied_steps=1, untied_step_scale=s) for s in (1.0, 4.0)
+    )
+    one.fit_batch(x[:8], y[:8])
+    four.fit_batch(x[:8], y[:8])  # the tied phase: the same step
+    for a, b in zip(one.W, four.W, strict=True):
+        np.testing.assert_array_equal(a, b)
+    before = [w.copy() for w in one.W]
+    before_r = [r.copy() for r in one.R[1:]] if name == "urfb" else []
+    one.fit_batch(x[8:16], y[8:16])
+    four.fit_batch(x[8:16], y[8:16])
+    untied = [isinstance(la, _conv.Conv) and la.untied for la in _conv.weighted(one._plan)]
+    assert untied == [True, True, False, False]  # the output layer last
+    for w0, a, b, is_untied in zip(before, one.W, four.W, untied, strict=True):
+        assert np.abs(a - w0).max() > 0
+        if is_untied:
+            np.testing.assert_allclose(b - w0, 4.0 * (a - w0), rtol=1e-9, atol=1e-15)
+        else:
+            np.testing.assert_array_equal(b - w0, a - w0)
+    if name == "urfb":  # R{k} carries W{k}'s increment
+        for r0, a, b, is_untied in zip(before_r, one.R[1:], four.R[1:], untied[1:], strict=True):
+            factor = 4.0 if is_untied else 1.0
+            np.testing.assert_allclose(b - r0, factor * (a - r0), rtol=1e-9, atol=1e-15)
+
+
+@pytest.mark.parametrize(
+    ("kw", "words"),
+    [
+        ({"untied_step_scale": 0.0}, ["untied_step_scale"]),
+        ({"untied_step_scale": -2.0}, ["untied_step_scale"]),
+        (
+            {"architecture": "", "sizes": (72, 4), "untied_step_scale": 2.0},
+            ["untied_step_scale", "architecture"],
+        ),
+    ],
+)
+def test_bad_untied_step_scale_names_the_key(kw, words):
+    with pytest.raises(ValidationError) as err:
+        _make("urfb", **kw)
+    for word in words:
+        assert word in str(err.value)
+
+
 def test_untied_connectivity_is_that_of_the_convolution():
     rng = np.random.default_rng(8)
     g = _conv.build_plan("conv 2 3x3", (5, 4, 2), 2)[0].geometry

@@ -44,6 +44,7 @@ class FeedforwardLearner(RateLearner):
     input_shape: tuple[int, ...] = (28, 28, 1)
     tied_steps: int = 0
     tied_learning_rate: float = 0.01
+    untied_step_scale: float = 1.0
 
     # fixed unless a subclass declares them as hyperparameters
     optimizer = "sgd"
@@ -77,6 +78,7 @@ class FeedforwardLearner(RateLearner):
         self._require(isinstance(self.architecture, str), "architecture", "must be a string")
         self._require_count("tied_steps", 0)
         self._require_rate("tied_learning_rate")
+        self._require_rate("untied_step_scale")
         self._build_plan()
 
     def _build_plan(self):
@@ -84,6 +86,9 @@ class FeedforwardLearner(RateLearner):
         a ValidationError naming the hyperparameter."""
         if not self.architecture.strip():
             self._require(self.tied_steps == 0, "tied_steps", "needs an architecture")
+            self._require(
+                self.untied_step_scale == 1.0, "untied_step_scale", "needs an architecture"
+            )
             return None
         shape = self.input_shape
         ok = isinstance(shape, list | tuple) and len(shape) == 3 and all(map(_is_int, shape))
@@ -313,6 +318,16 @@ class FeedforwardLearner(RateLearner):
                         grad_b[k] = np.broadcast_to(grad_b[k].sum(axis=0), grad_b[k].shape).copy()
         return loss, grad_w, grad_b
 
+    def _scale_untied(self, grad_w: list[np.ndarray], grad_b: list) -> None:
+        """Multiply the untied layers' increments by ``untied_step_scale`` in place (their
+        feedback matrices get the scaled increment too, as URFB's eq. 7 pairs them)."""
+        scale = np.dtype(self.dtype).type(self.untied_step_scale)
+        for k, layer in enumerate(_conv.weighted(self._plan)):
+            if isinstance(layer, _conv.Conv) and layer.untied:
+                grad_w[k] = grad_w[k] * scale
+                if grad_b[k] is not None:
+                    grad_b[k] = grad_b[k] * scale
+
     def reconstruct(self, x: np.ndarray) -> np.ndarray:
         scores = self.predict_scores(x)
         return _mlp.sigmoid(scores) if self.loss == "sigmoid-bce" else scores
@@ -328,6 +343,8 @@ class FeedforwardLearner(RateLearner):
         tied_phase = self._plan is not None and self._in_tied_phase()
         self.t += 1
         lr = self.tied_learning_rate if tied_phase else self._lr()
+        if self._plan is not None and not tied_phase and self.untied_step_scale != 1.0:
+            self._scale_untied(grad_w, grad_b)
         self._feedback_step(grad_w, lr)
         if self.mask_W is not None:
             for gw, m in zip(grad_w, self.mask_W, strict=True):

@@ -71,6 +71,13 @@ class Backprop(FeedforwardLearner):
         untied layers start from an independent draw at every location. With tied layers
         only it is the same step schedule (the matched control of an untied run).
     tied_learning_rate : float
+    untied_step_scale : float
+        After the tied phase, an untied layer's step is ``untied_step_scale`` times the
+        others' (default 1, the paper's protocol). A tied weight's increment is the sum of
+        its ``L`` locations' terms (``L`` = output locations of the layer), an untied
+        weight's is one location's: at the same step the shared part of the filters moves
+        about ``L`` times slower untied. A scale of order ``L`` (or its square root) tests
+        whether the untied gap of a short run is that slowness, not the untying itself.
     dtype : {"float32", "float64"}
     seed : int
     """

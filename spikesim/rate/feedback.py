@@ -42,7 +42,7 @@ class RandomFeedback(FeedforwardLearner):
         The hinge loss's weight of the wrong classes.
     sparsity : float
         Fraction of every ``W`` and every ``R`` fixed at zero (independent masks).
-    architecture, input_shape, tied_steps, tied_learning_rate
+    architecture, input_shape, tied_steps, tied_learning_rate, untied_step_scale
         Convolutional layers (Amit 2019, sec. 4 and 4.1), as :class:`spikesim.rate.bp.Backprop`;
         a convolution's ``R`` has shape ``(c_out, kh kw c_in)`` (per location for an untied
         layer) and gets ``W``'s increment (URFB) or stays fixed (FRFB).
