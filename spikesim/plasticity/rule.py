@@ -25,6 +25,16 @@ Baselines ``L_bar_k`` (``BASELINES``):
   measures the loss that baselines the second, exactly CK eq. (3.1), where
   ``theta^(k,0) = theta^(k,-1)`` and the first update compares two trials of the same
   sample. Needs ``presentations >= 2`` (``n`` presentations give ``n - 1`` updates).
+- ``leave-one-out``: every presentation of a sample updates, with the mean loss of the
+  sample's *other* ``n - 1`` presentations as its baseline,
+  ``L_bar_p = (sum_q L_q - L_p) / (n - 1)``. The ``n`` trials are simulated with the same
+  weights (one batch holds whole samples: ``batch`` a multiple of ``presentations``), so
+  the other presentations' losses do not depend on trial ``p``'s spike-time noise ``U``
+  and SH's Theorem 1 holds unchanged (the proof's eq. 4.8: anything independent of
+  ``U_k`` may be subtracted). Its variance: ``Var(L_p - L_bar_p) = sigma^2 (1 + 1/(n-1))``
+  for trial-to-trial loss noise ``sigma^2``, against ``2 sigma^2`` for ``same-sample``'s
+  single previous trial, and no trial is spent on measuring only. Needs
+  ``presentations >= 2``; computed by the trainer from the batch, not from the state.
 
 Centred eligibility (``center_eligibility``, off by default; a documented deviation from
 eq. 4.1). SH's Theorem 1 needs ``E[e^{-U} - e^{U}] = 0`` (``U`` symmetric; proof, eq.
@@ -63,7 +73,7 @@ __all__ = [
     "center_eligibility",
 ]
 
-BASELINES = ("previous", "ema", "per-sample", "same-sample")
+BASELINES = ("previous", "ema", "per-sample", "same-sample", "leave-one-out")
 SCHEDULES = ("constant", "inverse", "step")
 
 # baseline state layout: [previous loss, ema, per-sample values ...]; NaN = none yet
@@ -228,10 +238,11 @@ def new_baseline_state(n_samples: int) -> np.ndarray:
 def baseline_value_nb(code, state, sample):
     """The baseline for a trial on ``sample`` (NaN if none): code 0 previous, 1 ema,
     2 per-sample (falls back to the ema for an unseen sample), 3 same-sample (NaN: the
-    first presentation of a sample makes no update)."""
+    first presentation of a sample makes no update), 4 leave-one-out (NaN: the trainer
+    computes it from the sample's other presentations in the batch)."""
     if code == 0:
         return state[_PREV]
-    if code == 3:
+    if code == 3 or code == 4:
         return np.nan
     if code == 2:
         v = state[_SAMPLE0 + sample]

@@ -63,6 +63,7 @@ from spikesim.plasticity.sh import SH
 __all__ = ["Trainer"]
 
 _SAME_SAMPLE = BASELINES.index("same-sample")
+_LEAVE_ONE_OUT = BASELINES.index("leave-one-out")
 
 
 class Signal(NamedTuple):
@@ -70,7 +71,8 @@ class Signal(NamedTuple):
 
     ``base_code``/``sched_code``: indices in ``BASELINES``/``SCHEDULES``; ``step0``: the
     global step of the chunk's first trial; ``shuffle``: the shuffled-reward control;
-    ``seed``: the run's seed (a perturbing rule's per-trial noise).
+    ``seed``: the run's seed (a perturbing rule's per-trial noise); ``presentations``:
+    Christensen-Kallsen presentations per sample (the ``leave-one-out`` baseline's ``n``).
     """
 
     base_code: int
@@ -82,6 +84,7 @@ class Signal(NamedTuple):
     step0: int
     shuffle: bool
     seed: int
+    presentations: int
 
 
 class Progress(NamedTuple):
@@ -151,9 +154,12 @@ def _shuffled(L, u, ring, ring_n, out):
 def _signals(sig, trials, lo, hi, prog, out):
     """Baselines and learning signals ``out.signal[t] = alpha_t (L_t - L_bar_t)`` of trials
     ``lo:hi`` in trial order (0 where there is no baseline; SH eq. 4.1 without its ``C``,
-    CK eq. 3.1 for presentations after the first); returns the index of the first
-    non-finite loss or -1."""
+    CK eq. 3.1 for presentations after the first; with the ``leave-one-out`` baseline
+    :func:`_loo_signals`, which needs whole samples in ``lo:hi``); returns the index of the
+    first non-finite loss or -1."""
     G = out.glosses.shape[1]
+    loo = sig.base_code == _LEAVE_ONE_OUT
+    Lall = np.empty((hi - lo if loo else 0, G))
     Ls = np.empty(G)
     for t in range(lo, hi):
         if not np.isfinite(out.losses[t]):
@@ -165,6 +171,12 @@ def _signals(sig, trials, lo, hi, prog, out):
             _shuffled(out.glosses[t], trials.shuf[t], prog.ring, prog.ring_n, Ls)
         else:
             Ls[:] = out.glosses[t]
+        if loo:
+            Lall[t - lo] = Ls
+            for g in range(G):
+                if not np.isnan(Ls[g]):
+                    baseline_observe_nb(prog.bstate[g], s, Ls[g], sig.beta)
+            continue
         f = schedule_factor(sig.sched_code, sig.step0 + t, sig.k0, sig.gamma)
         total = 0.0
         for g in range(G):
@@ -182,7 +194,36 @@ def _signals(sig, trials, lo, hi, prog, out):
             if not np.isnan(L):
                 baseline_observe_nb(row, s, L, sig.beta)
         out.signal[t] = total
+    if loo:
+        _loo_signals(sig, trials, lo, hi, Lall, out)
     return -1
+
+
+@njit(cache=True, nogil=True)
+def _loo_signals(sig, trials, lo, hi, Lall, out):
+    """The ``leave-one-out`` baseline's signals of trials ``lo:hi`` (whole samples):
+    presentation ``p`` of a sample gets ``alpha_t (L_p - (sum_q L_q - L_p) / (n - 1))``,
+    the sum over the sample's ``n`` presentations (module by module with a split loss;
+    ``Lall`` (hi - lo, n_modules): the losses the signals see, shuffled for the control).
+    """
+    n = sig.presentations
+    G = Lall.shape[1]
+    for t in range(lo, hi):
+        t0 = t - trials.pres[t]  # the sample's first presentation
+        f = schedule_factor(sig.sched_code, sig.step0 + t, sig.k0, sig.gamma)
+        total = 0.0
+        for g in range(G):
+            ssum = 0.0
+            for q in range(t0, t0 + n):
+                ssum += Lall[q - lo, g]
+            L = Lall[t - lo, g]
+            Lbar = (ssum - L) / (n - 1)
+            sg = 0.0
+            if not np.isnan(Lbar) and not np.isnan(L):
+                sg = sig.learning_rate * f * (L - Lbar)
+            out.gsignal[t, g] = sg
+            total += sg
+        out.signal[t] = total
 
 
 @njit(cache=True, nogil=True)
@@ -390,7 +431,9 @@ class Trainer:
     learning_rate : float
         ``alpha`` of SH eq. (4.1), before the schedule (default 0.01). ``alpha`` is an old
         name for it.
-    baseline : {"previous", "ema", "per-sample", "same-sample"}
+    baseline : {"previous", "ema", "per-sample", "same-sample", "leave-one-out"}
+        ``L_bar`` (:mod:`spikesim.plasticity.rule`); ``leave-one-out`` needs ``batch`` a
+        multiple of ``presentations``.
     beta : float
         Averaging weight of the ``ema`` and ``per-sample`` baselines, in (0, 1].
     schedule : {"constant", "inverse", "step"}
@@ -582,9 +625,15 @@ class Trainer:
                 )
         if presentations < 1 or chunk < 1 or batch < 1:
             raise ValidationError("presentations, chunk and batch must be >= 1")
-        if baseline == "same-sample" and presentations < 2:
+        if baseline in ("same-sample", "leave-one-out") and presentations < 2:
             raise ValidationError(
-                f"baseline = 'same-sample' needs presentations >= 2, got {presentations}"
+                f"baseline = {baseline!r} needs presentations >= 2, got {presentations}"
+            )
+        if baseline == "leave-one-out" and batch % presentations:
+            raise ValidationError(
+                f"baseline = 'leave-one-out' needs batch ({batch}) to be a multiple of "
+                f"presentations ({presentations}): a sample's presentations are simulated "
+                "with the same weights"
             )
         if chunk % presentations or chunk % batch:
             raise ValidationError(
@@ -751,6 +800,7 @@ class Trainer:
             int(self.step),
             self.shuffle_reward,
             self.seed,
+            self.presentations,
         )
 
     # -- training -------------------------------------------------------------------------------

@@ -107,8 +107,10 @@ RULE_COMMON = {
     "baseline": Field(
         str,
         "ema",
-        choices=("previous", "ema", "per-sample", "same-sample"),
-        doc="L_bar (same-sample: CK eq. 3.1, needs presentations >= 2)",
+        choices=("previous", "ema", "per-sample", "same-sample", "leave-one-out"),
+        doc="L_bar (same-sample: CK eq. 3.1, needs presentations >= 2; leave-one-out: the "
+        "mean of the sample's other presentations, needs train.batch a multiple of "
+        "presentations)",
     ),
     "beta": Field(float, 0.05, doc="averaging weight of ema / per-sample baselines"),
     "schedule": Field(
@@ -518,9 +520,15 @@ def validate(config: dict) -> None:
         raise ConfigError("loss.kind = 'cross-entropy' needs a classification task")
     if not 0.0 < r["beta"] <= 1.0:
         raise ConfigError(f"rule.beta = {r['beta']!r}: must be in (0, 1]")
-    if r["baseline"] == "same-sample" and r["presentations"] < 2:
+    if r["baseline"] in ("same-sample", "leave-one-out") and r["presentations"] < 2:
         raise ConfigError(
-            f"rule.baseline = 'same-sample' needs rule.presentations >= 2, got {r['presentations']}"
+            f"rule.baseline = {r['baseline']!r} needs rule.presentations >= 2, got "
+            f"{r['presentations']}"
+        )
+    if r["baseline"] == "leave-one-out" and tr["batch"] % r["presentations"]:
+        raise ConfigError(
+            f"rule.baseline = 'leave-one-out' needs train.batch (= {tr['batch']}) to be a "
+            f"multiple of rule.presentations (= {r['presentations']})"
         )
     if tr["chunk"] % r["presentations"] or tr["chunk"] % tr["batch"]:
         raise ConfigError(
