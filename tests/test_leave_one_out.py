@@ -1,5 +1,6 @@
-"""The ``leave-one-out`` baseline: every presentation of a sample learns, against the mean
-loss of the sample's other presentations (simulated with the same weights).
+"""The ``leave-one-out`` and ``sample-mean`` baselines: a presentation of a sample learns
+against the mean loss of the sample's other presentations (``leave-one-out``: all of them,
+simulated with the same weights) or of its earlier ones (``sample-mean``, trial by trial).
 
 The trainer against a slow, obvious reference (one trial and one edge at a time, the
 batch's trials simulated with the batch's weights, the baselines computed by hand), with
@@ -52,10 +53,11 @@ def _trainer(*, split="class", presentations=4, batch=4, **kw):
 
 
 def _reference(tr: Trainer, n_chunks: int) -> np.ndarray:
-    """SH eq. (4.1) with the leave-one-out baseline, written out: the trials of a batch are
-    simulated with the weights at the batch's start; presentation ``p`` of a sample gets
-    ``alpha (L_p - mean of the sample's other presentations' L)`` per module (class, or
-    the whole loss without a split); the updates follow one another in trial order."""
+    """SH eq. (4.1) with the leave-one-out (or sample-mean) baseline, written out: the
+    trials of a batch are simulated with the weights at the batch's start; presentation
+    ``p`` of a sample gets ``alpha (L_p - mean of the sample's other presentations' L)``
+    (sample-mean: of presentations ``0 .. p - 1``, none for ``p = 0``) per module (class,
+    or the whole loss without a split); the updates follow one another in trial order."""
     net = tr.network
     w = np.array(net.weight, dtype=np.float64)
     n_out = net.outputs.size
@@ -71,6 +73,7 @@ def _reference(tr: Trainer, n_chunks: int) -> np.ndarray:
         samples, pres = tr._samples(step, tr.chunk)
         counts, times = tr._spikes(tr.x[samples], np.random.default_rng([tr.seed, 1, ci]))
         offsets = np.concatenate([[0], np.cumsum(counts.sum(axis=1))])
+        seen = {}  # trial -> its loss terms
         for b0 in range(0, tr.chunk, tr.batch):
             w_batch = w.copy()
             terms, elig = [], []
@@ -91,10 +94,16 @@ def _reference(tr: Trainer, n_chunks: int) -> np.ndarray:
                     d = (count[j] / tr.duration - tr.targets[s, o]) / tr.rate_scale
                     term[mod_of_out[o]] += d * d / n_out
                 terms.append(term)
+                seen[t] = term
                 elig.append(eligibility_csr(net, start, count, buf, tr.duration, tr.c_eff))
             for i, t in enumerate(range(b0, b0 + tr.batch)):
-                first = i - pres[t]
-                others = [terms[q] for q in range(first, first + n) if q != i]
+                first = t - pres[t]
+                if tr.baseline == "sample-mean":
+                    if pres[t] == 0:
+                        continue
+                    others = [seen[q] for q in range(first, t)]
+                else:
+                    others = [seen[q] for q in range(first, first + n) if q != t]
                 sig = tr.learning_rate * (terms[i] - np.mean(others, axis=0))
                 for e in range(net.n_edges):
                     f = min(max(1.0 + sig[edge_mod[e]] * tr.rule.C * elig[i][e], f_lo), f_hi)
@@ -103,10 +112,18 @@ def _reference(tr: Trainer, n_chunks: int) -> np.ndarray:
 
 
 @pytest.mark.parametrize(
-    ("split", "presentations", "batch"), [("class", 4, 4), ("none", 3, 6), ("class", 2, 8)]
+    ("baseline", "split", "presentations", "batch"),
+    [
+        ("leave-one-out", "class", 4, 4),
+        ("leave-one-out", "none", 3, 6),
+        ("leave-one-out", "class", 2, 8),
+        ("sample-mean", "class", 4, 1),
+        ("sample-mean", "none", 3, 1),
+        ("sample-mean", "class", 4, 2),
+    ],
 )
-def test_leave_one_out_training_equals_the_slow_reference(split, presentations, batch):
-    tr = _trainer(split=split, presentations=presentations, batch=batch)
+def test_training_equals_the_slow_reference(baseline, split, presentations, batch):
+    tr = _trainer(baseline=baseline, split=split, presentations=presentations, batch=batch)
     w0 = tr.w.copy()
     for _ in range(2):
         tr.train_chunk()
@@ -115,6 +132,16 @@ def test_leave_one_out_training_equals_the_slow_reference(split, presentations, 
     # the baseline is a sum in another order than the reference's mean: equal to the
     # last few bits, not bit for bit
     np.testing.assert_allclose(tr.w, w_ref, rtol=1e-12, atol=1e-15)
+
+
+def test_sample_mean_of_two_presentations_is_same_sample():
+    """With 2 presentations the mean of the earlier ones is the previous one: the same
+    weights as ``same-sample``, bit for bit."""
+    a = _trainer(baseline="sample-mean", presentations=2, batch=1)
+    b = _trainer(baseline="same-sample", presentations=2, batch=1)
+    for tr in (a, b):
+        tr.train_chunk()
+    np.testing.assert_array_equal(a.w, b.w)
 
 
 def test_every_presentation_updates():
@@ -129,13 +156,14 @@ def test_every_presentation_updates():
     assert np.count_nonzero(same) > 0
 
 
-def test_resume_is_bit_identical():
-    a = _trainer()
+@pytest.mark.parametrize("kw", [{}, {"baseline": "sample-mean", "batch": 1}])
+def test_resume_is_bit_identical(kw):
+    a = _trainer(**kw)
     for _ in range(3):
         a.train_chunk()
-    b = _trainer()
+    b = _trainer(**kw)
     b.train_chunk()
-    c = _trainer()
+    c = _trainer(**kw)
     c.load_state_dict({k: np.copy(v) for k, v in b.state_dict().items()})
     for _ in range(2):
         c.train_chunk()
@@ -146,6 +174,10 @@ def test_resume_is_bit_identical():
     ("kw", "words"),
     [
         ({"presentations": 1, "batch": 1}, ["leave-one-out", "presentations >= 2", "1"]),
+        (
+            {"baseline": "sample-mean", "presentations": 1, "batch": 1},
+            ["sample-mean", "presentations >= 2"],
+        ),
         ({"presentations": 4, "batch": 6, "chunk": 12}, ["batch (6)", "presentations (4)"]),
     ],
 )
@@ -168,8 +200,9 @@ def test_experiment_file_refuses_a_batch_that_splits_samples():
         )
 
 
-def test_threads_give_the_same_weights():
-    one, two = _trainer(n_threads=1), _trainer(n_threads=2)
+@pytest.mark.parametrize("kw", [{}, {"baseline": "sample-mean", "batch": 2}])
+def test_threads_give_the_same_weights(kw):
+    one, two = _trainer(n_threads=1, **kw), _trainer(n_threads=2, **kw)
     for tr in (one, two):
         tr.train_chunk()
     np.testing.assert_array_equal(one.w, two.w)

@@ -64,6 +64,7 @@ __all__ = ["Trainer"]
 
 _SAME_SAMPLE = BASELINES.index("same-sample")
 _LEAVE_ONE_OUT = BASELINES.index("leave-one-out")
+_SAMPLE_MEAN = BASELINES.index("sample-mean")
 
 
 class Signal(NamedTuple):
@@ -113,7 +114,9 @@ class Outcome(NamedTuple):
     """Per-trial outputs of a chunk, each shape (n_trials,): ``losses``, ``preds``, the
     learning signals ``signal`` (with a split loss: their sum over the modules) and the
     rule's summed changes ``rel``; ``glosses`` and ``gsignal`` (n_trials, n_modules): the
-    modules' loss terms and signals (one module, the whole network, without a split)."""
+    modules' loss terms and signals (one module, the whole network, without a split);
+    ``lseen`` (n_trials, n_modules): the terms the signals saw (shuffled for the control),
+    which the ``sample-mean`` baseline averages."""
 
     losses: np.ndarray
     preds: np.ndarray
@@ -121,6 +124,7 @@ class Outcome(NamedTuple):
     rel: np.ndarray
     glosses: np.ndarray
     gsignal: np.ndarray
+    lseen: np.ndarray
 
 
 class Modules(NamedTuple):
@@ -171,6 +175,7 @@ def _signals(sig, trials, lo, hi, prog, out):
             _shuffled(out.glosses[t], trials.shuf[t], prog.ring, prog.ring_n, Ls)
         else:
             Ls[:] = out.glosses[t]
+        out.lseen[t] = Ls
         if loo:
             Lall[t - lo] = Ls
             for g in range(G):
@@ -182,7 +187,12 @@ def _signals(sig, trials, lo, hi, prog, out):
         for g in range(G):
             L = Ls[g]
             row = prog.bstate[g]
-            if trials.pres[t] > 0:
+            if trials.pres[t] > 0 and sig.base_code == _SAMPLE_MEAN:
+                Lbar = 0.0  # the mean of the sample's earlier presentations
+                for q in range(t - trials.pres[t], t):
+                    Lbar += out.lseen[q, g]
+                Lbar /= trials.pres[t]
+            elif trials.pres[t] > 0:
                 Lbar = row[0]  # CK eq. 3.1: the previous presentation's loss
             else:
                 Lbar = baseline_value_nb(sig.base_code, row, s)
@@ -251,8 +261,8 @@ def _module_losses(task, mods, trials, t, count, gl):
 @njit(cache=True, nogil=True)
 def _may_update(sig, trials, t):
     """False if trial ``t`` certainly gets no update (a first presentation under the
-    ``same-sample`` baseline), so its trace need not be computed."""
-    return trials.pres[t] > 0 or sig.base_code != _SAME_SAMPLE
+    ``same-sample`` or ``sample-mean`` baseline), so its trace need not be computed."""
+    return trials.pres[t] > 0 or (sig.base_code != _SAME_SAMPLE and sig.base_code != _SAMPLE_MEAN)
 
 
 @njit(cache=True, nogil=True)
@@ -431,7 +441,7 @@ class Trainer:
     learning_rate : float
         ``alpha`` of SH eq. (4.1), before the schedule (default 0.01). ``alpha`` is an old
         name for it.
-    baseline : {"previous", "ema", "per-sample", "same-sample", "leave-one-out"}
+    baseline : {"previous", "ema", "per-sample", "same-sample", "leave-one-out", "sample-mean"}
         ``L_bar`` (:mod:`spikesim.plasticity.rule`); ``leave-one-out`` needs ``batch`` a
         multiple of ``presentations``.
     beta : float
@@ -625,7 +635,7 @@ class Trainer:
                 )
         if presentations < 1 or chunk < 1 or batch < 1:
             raise ValidationError("presentations, chunk and batch must be >= 1")
-        if baseline in ("same-sample", "leave-one-out") and presentations < 2:
+        if baseline in ("same-sample", "leave-one-out", "sample-mean") and presentations < 2:
             raise ValidationError(
                 f"baseline = {baseline!r} needs presentations >= 2, got {presentations}"
             )
@@ -855,7 +865,9 @@ class Trainer:
 
     def _outcome(self, losses, preds, signal, rel) -> Outcome:
         k, G = losses.shape[0], self.n_modules
-        return Outcome(losses, preds, signal, rel, np.full((k, G), np.nan), np.zeros((k, G)))
+        return Outcome(
+            losses, preds, signal, rel, np.full((k, G), np.nan), np.zeros((k, G)), np.zeros((k, G))
+        )
 
     def _run_chunk(self, trials, prog, ks, wt, out, *, force_threads: bool = False) -> int:
         """Train on ``trials`` (state records updated in place; ``out.rel`` becomes the mean

@@ -107,10 +107,10 @@ RULE_COMMON = {
     "baseline": Field(
         str,
         "ema",
-        choices=("previous", "ema", "per-sample", "same-sample", "leave-one-out"),
+        choices=("previous", "ema", "per-sample", "same-sample", "leave-one-out", "sample-mean"),
         doc="L_bar (same-sample: CK eq. 3.1, needs presentations >= 2; leave-one-out: the "
         "mean of the sample's other presentations, needs train.batch a multiple of "
-        "presentations)",
+        "presentations; sample-mean: the mean of its earlier presentations)",
     ),
     "beta": Field(float, 0.05, doc="averaging weight of ema / per-sample baselines"),
     "schedule": Field(
@@ -520,7 +520,7 @@ def validate(config: dict) -> None:
         raise ConfigError("loss.kind = 'cross-entropy' needs a classification task")
     if not 0.0 < r["beta"] <= 1.0:
         raise ConfigError(f"rule.beta = {r['beta']!r}: must be in (0, 1]")
-    if r["baseline"] in ("same-sample", "leave-one-out") and r["presentations"] < 2:
+    if r["baseline"] in ("same-sample", "leave-one-out", "sample-mean") and r["presentations"] < 2:
         raise ConfigError(
             f"rule.baseline = {r['baseline']!r} needs rule.presentations >= 2, got "
             f"{r['presentations']}"
