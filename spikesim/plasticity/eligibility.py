@@ -23,6 +23,9 @@ Cost. Neurons that share their presynaptic neurons and delays (a dense layer; th
 spikes, and every arrival updates the eligibilities of the whole block in one vectorised
 pass. The work is one sort of the arrivals per block plus O(1) per (arrival, target neuron)
 pair, i.e. linear in the number of synaptic events; no post train is rescanned per edge.
+The sorts are the engine's stable bucket sort (O(n) for spread-out times, the same order as
+a merge sort); only the rows of presynaptic neurons that spiked are zeroed and written
+back, so silent inputs (dark pixels) cost nothing.
 The exponentials are factorised, ``exp(-c (tau - T)) = exp(-c tau) exp(c T)``, so each
 arrival costs two exponentials per block; when ``c * duration > 600`` (overflow risk) the
 direct form with two exponentials per (arrival, target) pair is used instead.
@@ -33,7 +36,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from spikesim.engines.event import count_arrivals, event_net, gather_arrivals
+from spikesim.engines.event import _stable_argsort, count_arrivals, event_net, gather_arrivals
 from spikesim.engines.ticks import seconds_of, tick_of, ticks_of, to_ticks
 from spikesim.errors import ValidationError
 
@@ -63,7 +66,7 @@ def _block_eligibility(
     k = gather_arrivals(q0, fan, in_edges, pre, dtick, start, count, tbuf, end, at, aslot)
     if k == 0:
         return
-    idx = np.argsort(at[:k], kind="mergesort")
+    idx = _stable_argsort(at[:k])
     # post spikes of the block, merged in time order
     n_post = 0
     for jj in range(nb):
@@ -77,9 +80,10 @@ def _block_eligibility(
             pt[p] = tbuf[s]
             pj[p] = jj
             p += 1
-    pidx = np.argsort(pt, kind="mergesort")
+    pidx = _stable_argsort(pt)
     ptr = np.zeros(nb, np.int64)
-    eb = np.zeros((fan, nb))
+    eb = np.empty((fan, nb))  # row q zeroed at its first arrival (``touched``)
+    touched = np.zeros(fan, np.bool_)
     factor = c * seconds_of(end) <= _FACTOR_LIMIT
     xm = np.zeros(nb)  # exp(c T_minus) (factorised) or T_minus (direct); 0 / -inf if none
     xp = np.zeros(nb)  # exp(-c T_plus) (factorised) or T_plus (direct); 0 / +inf if none
@@ -96,6 +100,9 @@ def _block_eligibility(
         tau_t = at[idx[a]]
         tau = seconds_of(tau_t)
         row = aslot[idx[a]]
+        if not touched[row]:
+            touched[row] = True
+            eb[row, :] = 0.0
         # post spikes strictly before tau become T_minus of their neuron
         while pp < n_post and pt[pidx[pp]] < tau_t:
             jj = pj[pidx[pp]]
@@ -120,7 +127,8 @@ def _block_eligibility(
     for jj in range(nb):
         qn = in_ptr[order[oi + jj]]
         for q in range(fan):
-            out[in_edges[qn + q]] += eb[q, jj]
+            if touched[q]:  # an untouched row's edges keep their 0
+                out[in_edges[qn + q]] += eb[q, jj]
 
 
 @njit(cache=True, nogil=True)
