@@ -18,12 +18,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import spikesim
-from spikesim.engines.event import EventEngine, event_net
+from spikesim.engines.event import EventEngine, block_tables, event_net
 from spikesim.engines.ticks import MAX_TIME, from_ticks, to_ticks
 from spikesim.errors import ValidationError
 from spikesim.graph import Network
 from spikesim.plasticity.eligibility import eligibility, eligibility_reference
-from spikesim.plasticity.forward import Task, Trials, forward_trials, spike_offsets
+from spikesim.plasticity.forward import NO_TABLES, Task, Trials, forward_trials, spike_offsets
 from spikesim.plasticity.mstdpet import MSTDPET
 from spikesim.testing.reference import simulate as tick_reference
 
@@ -115,7 +115,12 @@ def test_issue_cases_trainer_forward_pass(build, want):
     )  # fmt: skip
     losses, preds = np.empty(k), np.empty(k, np.int64)
     sc = np.zeros((k, net.n_neurons), np.int64)
-    forward_trials(event_net(net), net.signed_weight, task, trials, 0, k, losses, preds, sc)
+    w = net.signed_weight
+    forward_trials(event_net(net), w, *NO_TABLES, task, trials, 0, k, losses, preds, sc)
+    assert np.all(sc[:, net.outputs] == want)
+    # the same with the tables made once for the trials (the trainer's evaluation path)
+    sc[:] = 0
+    forward_trials(event_net(net), w, *block_tables(net, w), task, trials, 0, k, losses, preds, sc)
     assert np.all(sc[:, net.outputs] == want)
 
 

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import spikesim.rate as rate
+from spikesim.errors import ValidationError
 from spikesim.rate import _mlp
 
 
@@ -188,6 +189,28 @@ def test_lr_decay_is_inverse_time():
         b.fit_batch(x, y)
     for key, value in a.state_dict().items():
         np.testing.assert_allclose(value, b.state_dict()[key], rtol=1e-14, err_msg=key)
+
+
+@pytest.mark.parametrize("name", ["bp-hinge", "urfb", "frfb"])
+def test_warmup_is_linear_then_constant(name):
+    """``warmup_steps = 3``: steps 1, 2, 3, 4 use 1/3, 2/3, 1, 1 of the step, the same as a
+    learner without warm-up whose step is set by hand."""
+    x, y = tiny_data(n=8, n_in=5, n_out=3)
+    kw = {"sizes": (5, 4, 3), "learning_rate": 0.1, "dtype": "float64", "seed": 3}
+    a = rate.make(name, warmup_steps=3, **kw)
+    b = rate.make(name, **kw)
+    for lr in (0.1 / 3, 0.2 / 3, 0.1, 0.1):
+        b.learning_rate = lr
+        a.fit_batch(x, y)
+        b.fit_batch(x, y)
+    for key, value in a.state_dict().items():
+        np.testing.assert_allclose(value, b.state_dict()[key], rtol=1e-13, err_msg=key)
+
+
+def test_warmup_steps_must_be_a_count():
+    x, y = tiny_data(n=8, n_in=5, n_out=3)
+    with pytest.raises(ValidationError, match="warmup_steps"):
+        rate.make("bp", sizes=(5, 4, 3), warmup_steps=-1).fit_batch(x, y)
 
 
 def test_adam_step_matches_algorithm_1():

@@ -19,10 +19,7 @@ from spikesim.engines.event import NO_TABLES
 from spikesim.engines.event import _kernel as _simulate_kernel
 from spikesim.plasticity.loss import loss_nb, predict_nb
 
-__all__ = ["Task", "Trials", "forward_trial", "forward_trials", "spike_offsets"]
-
-# the weights change between trials: each trial gathers the transposed weights itself
-_NO_TABLE_VALUES, _NO_TABLE_PTR = NO_TABLES
+__all__ = ["NO_TABLES", "Task", "Trials", "forward_trial", "forward_trials", "spike_offsets"]
 
 
 class Task(NamedTuple):
@@ -126,8 +123,13 @@ def _input_trains(inputs, n_neurons, counts_row, times, t0):
 
 
 @njit(cache=True, nogil=True)
-def forward_trial(net, w_signed, task, trials, t):
+def forward_trial(net, w_signed, tables, table_ptr, task, trials, t):
     """Simulate trial ``t`` of ``trials`` with signed weights ``w_signed`` (n_edges,).
+
+    ``tables``, ``table_ptr``: the blocks' transposed weights of ``w_signed``
+    (:func:`spikesim.engines.event.block_tables`), made once for trials that share the
+    weights; :data:`NO_TABLES` (``table_ptr`` empty): the kernel gathers them per trial.
+    The spikes are the same either way.
 
     Returns
     -------
@@ -144,8 +146,8 @@ def forward_trial(net, w_signed, task, trials, t):
     start, count, buf = _simulate_kernel(
         net,
         w_signed,
-        _NO_TABLE_VALUES,
-        _NO_TABLE_PTR,
+        tables,
+        table_ptr,
         ptr,
         itimes,
         task.duration,
@@ -176,11 +178,13 @@ def forward_trial(net, w_signed, task, trials, t):
 
 
 @njit(cache=True, nogil=True)
-def forward_trials(net, w_signed, task, trials, lo, hi, losses, preds, spike_counts):
-    """Trials ``lo:hi`` with fixed weights: ``losses[t]``, ``preds[t]`` and, if it has rows,
-    ``spike_counts[t]`` (n_neurons,)."""
+def forward_trials(
+    net, w_signed, tables, table_ptr, task, trials, lo, hi, losses, preds, spike_counts
+):
+    """Trials ``lo:hi`` with fixed weights (and their ``tables``, as :func:`forward_trial`):
+    ``losses[t]``, ``preds[t]`` and, if it has rows, ``spike_counts[t]`` (n_neurons,)."""
     for t in range(lo, hi):
-        _, count, _, loss, pred = forward_trial(net, w_signed, task, trials, t)
+        _, count, _, loss, pred = forward_trial(net, w_signed, tables, table_ptr, task, trials, t)
         losses[t] = loss
         preds[t] = pred
         if spike_counts.shape[0] > 0:

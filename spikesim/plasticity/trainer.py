@@ -44,11 +44,18 @@ import numpy as np
 from numba import njit
 
 from spikesim.encoding import ENCODINGS, draw
-from spikesim.engines.event import event_net
+from spikesim.engines.event import TABLE_LIMIT, _block_tables, block_tables, event_net
 from spikesim.errors import DivergenceError, ValidationError
 from spikesim.plasticity._atomic import fetch_add
 from spikesim.plasticity.base import Rule, rule_trace, rule_update, rule_weights
-from spikesim.plasticity.forward import Task, Trials, forward_trial, forward_trials, spike_offsets
+from spikesim.plasticity.forward import (
+    NO_TABLES,
+    Task,
+    Trials,
+    forward_trial,
+    forward_trials,
+    spike_offsets,
+)
 from spikesim.plasticity.loss import LOSSES, TIE_BREAKS
 from spikesim.plasticity.rule import (
     BASELINES,
@@ -266,12 +273,13 @@ def _may_update(sig, trials, t):
 
 
 @njit(cache=True, nogil=True)
-def _forward(kp, net, wt, task, mods, sig, trials, t, out, E):
+def _forward(kp, net, wt, tabs, task, mods, sig, trials, t, out, E):
     """Trial ``t`` with the current weights (a perturbing rule's perturbation of them, its
     noise written to the trace row ``E``); records its loss (and its modules' terms),
-    and its prediction in ``out``."""
+    and its prediction in ``out``. ``tabs``: ``(tables, table_ptr)`` of ``wt.signed`` for
+    a batch that shares them (a rule that does not perturb), or empty arrays."""
     signed = rule_weights(kp, sig.seed, sig.step0 + t, net, wt.w, wt.sign, wt.signed, E)
-    start, count, buf, loss, pred = forward_trial(net, signed, task, trials, t)
+    start, count, buf, loss, pred = forward_trial(net, signed, tabs[0], tabs[1], task, trials, t)
     out.losses[t] = loss
     out.preds[t] = pred
     if mods.of_output.shape[0] > 0:
@@ -328,25 +336,29 @@ def _update_range(kp, ks, wt, mods, E2, signal, gsig, lo, hi, rel):
 
 
 @njit(cache=True, nogil=True)
-def _train_serial(kp, ks, net, task, mods, sig, trials, prog, wt, out, E2):
+def _train_serial(kp, ks, net, task, mods, sig, trials, prog, wt, out, E2, tabled):
     """A chunk of training on one thread, in batches of ``E2.shape[0]`` trials: forward
     passes (and traces) with the batch's weights, the signals in trial order, the updates in
     trial order. Returns the index of the first trial with a non-finite loss, or -1. With
-    batch 1 the trace is computed after the signal, and only if the trial updates."""
+    batch 1 the trace is computed after the signal, and only if the trial updates.
+    ``tabled`` (batch > 1, a rule that does not perturb): the batch's transposed weights
+    are made once per batch instead of once per trial (the same spikes)."""
     n = trials.samples.shape[0]
     b = E2.shape[0]
     m = wt.w.shape[0]
+    none = (np.zeros(0), np.zeros(0, np.int64))
     for b0 in range(0, n, b):
         if b == 1:
-            start, count, buf = _forward(kp, net, wt, task, mods, sig, trials, b0, out, E2[0])
+            start, count, buf = _forward(kp, net, wt, none, task, mods, sig, trials, b0, out, E2[0])
             if _signals(sig, trials, b0, b0 + 1, prog, out) >= 0:
                 return b0
             if _updates(out, b0):
                 rule_trace(kp, net, start, count, buf, task.duration, E2[0])
         else:
+            tabs = _block_tables(net, wt.signed, TABLE_LIMIT) if tabled else none
             for t in range(b0, b0 + b):
                 start, count, buf = _forward(
-                    kp, net, wt, task, mods, sig, trials, t, out, E2[t - b0]
+                    kp, net, wt, tabs, task, mods, sig, trials, t, out, E2[t - b0]
                 )
                 if _may_update(sig, trials, t):
                     rule_trace(kp, net, start, count, buf, task.duration, E2[t - b0])
@@ -359,24 +371,27 @@ def _train_serial(kp, ks, net, task, mods, sig, trials, prog, wt, out, E2):
 
 
 @njit(cache=True, nogil=True)
-def _forward_worker(counter, kp, net, task, mods, sig, trials, b0, b1, wt, out, E2):
-    """One thread's share of a batch's trials ``b0:b1`` (fixed weights): takes the next
-    trial from the shared ``counter`` until none is left; every trial writes only its own
-    slots (``out.*[t]``, ``E2[t - b0]``)."""
+def _forward_worker(counter, kp, net, tabs, task, mods, sig, trials, b0, b1, wt, out, E2):
+    """One thread's share of a batch's trials ``b0:b1`` (fixed weights, ``tabs`` as in
+    :func:`_forward`): takes the next trial from the shared ``counter`` until none is left;
+    every trial writes only its own slots (``out.*[t]``, ``E2[t - b0]``)."""
     while True:
         t = b0 + fetch_add(counter, 0)
         if t >= b1:
             return
-        start, count, buf = _forward(kp, net, wt, task, mods, sig, trials, t, out, E2[t - b0])
+        start, count, buf = _forward(kp, net, wt, tabs, task, mods, sig, trials, t, out, E2[t - b0])
         if _may_update(sig, trials, t):
             rule_trace(kp, net, start, count, buf, task.duration, E2[t - b0])
 
 
 @njit(cache=True, nogil=True)
-def _simulate_traces(kp, net, w_signed, task, trials, losses, preds, spike_counts, E2):
-    """Every trial with fixed weights: losses, predictions, spike counts and traces."""
+def _simulate_traces(kp, net, w_signed, tabs, task, trials, losses, preds, spike_counts, E2):
+    """Every trial with fixed weights (``tabs``: their tables): losses, predictions, spike
+    counts and traces."""
     for t in range(trials.samples.shape[0]):
-        start, count, buf, loss, pred = forward_trial(net, w_signed, task, trials, t)
+        start, count, buf, loss, pred = forward_trial(
+            net, w_signed, tabs[0], tabs[1], task, trials, t
+        )
         losses[t] = loss
         preds[t] = pred
         for j in range(count.shape[0]):
@@ -881,8 +896,11 @@ class Trainer:
         task = self._task(self.targets, self.labels)
         sig = self._signal()
         nt = max(1, min(self.n_threads, b))
+        tabled = b > 1 and self.rule.perturbs is None  # the batch shares its weights
         if nt == 1 and not force_threads:
-            bad = int(_train_serial(kp, ks, net, task, mods, sig, trials, prog, wt, out, E2))
+            bad = int(
+                _train_serial(kp, ks, net, task, mods, sig, trials, prog, wt, out, E2, tabled)
+            )
             out.rel[:] /= m
             return bad
         eb = np.linspace(0, m, nt + 1).astype(np.int64)  # thread q: edges eb[q]:eb[q+1]
@@ -900,9 +918,10 @@ class Trainer:
 
             for b0 in range(0, trials.samples.shape[0], b):
                 b1 = b0 + b
+                tabs = block_tables(self.network, wt.signed) if tabled else NO_TABLES
                 on_all_threads(
-                    lambda _q, b0=b0, b1=b1: _forward_worker(
-                        counter, kp, net, task, mods, sig, trials, b0, b1, wt, out, E2
+                    lambda _q, b0=b0, b1=b1, tabs=tabs: _forward_worker(
+                        counter, kp, net, tabs, task, mods, sig, trials, b0, b1, wt, out, E2
                     )
                 )
                 bad = _signals(sig, trials, b0, b1, prog, out)
@@ -982,13 +1001,16 @@ class Trainer:
         sc = np.zeros((n, self.network.n_neurons), np.int64)
         task = self._task(targets, labels)
         w_signed = self._sign * self.w
+        tabs = block_tables(self.network, w_signed) if n > 1 else NO_TABLES  # fixed weights
         out = {"losses": losses, "preds": preds, "spike_counts": sc}
         if eligibility:
             E2 = np.zeros((n, self.network.n_edges))
-            _simulate_traces(self._kp, self._net, w_signed, task, trials, losses, preds, sc, E2)
+            _simulate_traces(
+                self._kp, self._net, w_signed, tabs, task, trials, losses, preds, sc, E2
+            )
             out["traces"] = E2
         else:
-            forward_trials(self._net, w_signed, task, trials, 0, n, losses, preds, sc)
+            forward_trials(self._net, w_signed, *tabs, task, trials, 0, n, losses, preds, sc)
         return out
 
     def evaluate(self, x, targets, labels, *, repeats: int = 1, record_counts: bool = False):

@@ -36,6 +36,7 @@ class FeedforwardLearner(RateLearner):
     activation: str = "relu"
     loss: str = "cross-entropy"
     learning_rate: float = 0.1
+    warmup_steps: int = 0
     bias: bool = True
     mu: float = 1.0
     sparsity: float = 0.0
@@ -61,6 +62,7 @@ class FeedforwardLearner(RateLearner):
         self._require_choice("optimizer", _mlp.OPTIMIZERS)
         self._require_rate("learning_rate")
         self._require_rate("lr_decay", allow_zero=True)
+        self._require_count("warmup_steps", 0)
         self._require(0 <= self.momentum < 1, "momentum", "must be in [0, 1)")
         self._require(0 <= self.beta1 < 1, "beta1", "must be in [0, 1)")
         self._require(0 <= self.beta2 < 1, "beta2", "must be in [0, 1)")
@@ -264,8 +266,13 @@ class FeedforwardLearner(RateLearner):
         return []
 
     def _lr(self) -> float:
-        """Learning rate of the current step ``self.t`` (inverse-time decay)."""
-        return self.learning_rate / (1.0 + self.lr_decay * (self.t - 1))
+        """Learning rate of the current step ``self.t`` (1-based): a linear warm-up over
+        the first ``warmup_steps`` steps, ``learning_rate min(1, t / warmup_steps)``, times
+        the inverse-time decay ``1 / (1 + lr_decay (t - 1))``."""
+        lr = self.learning_rate / (1.0 + self.lr_decay * (self.t - 1))
+        if self.warmup_steps > 0 and self.t < self.warmup_steps:
+            lr *= self.t / self.warmup_steps
+        return lr
 
     def _feedback_step(self, grad_w: list[np.ndarray], lr: float) -> None:
         """Update the feedback matrices from the (unmasked) weight gradients ``grad_w``

@@ -40,6 +40,10 @@ class Backprop(FeedforwardLearner):
     optimizer : {"sgd", "adam"}
     learning_rate : float
         Step size (SGD) or Adam's ``alpha``; gradients are means over the minibatch.
+    warmup_steps : int
+        Linear warm-up: step ``t`` (1-based) of the first ``warmup_steps`` is scaled by
+        ``t / warmup_steps`` (0: none). It guards a deep saturated network against one
+        early large step that drives its units where ``sigma' = 0`` and freezes it.
     lr_decay : float
         Inverse-time decay: step ``t`` (1-based) uses ``learning_rate / (1 + lr_decay (t-1))``.
     momentum : float

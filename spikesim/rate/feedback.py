@@ -36,6 +36,8 @@ class RandomFeedback(FeedforwardLearner):
         Default Amit's hinge loss (eq. 3).
     learning_rate : float
         Plain SGD step (default 0.07, the authors' code); gradients are batch means.
+    warmup_steps : int
+        Linear warm-up of the step over the first steps, as :class:`spikesim.rate.bp.Backprop`.
     bias : bool
         Learn biases (default False, as in the paper).
     mu : float
