@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import spikesim
-from spikesim.engines.event import EventEngine, block_tables, event_net
+from spikesim.engines.event import EventEngine, event_net
 from spikesim.engines.ticks import MAX_TIME, from_ticks, to_ticks
 from spikesim.errors import ValidationError
 from spikesim.graph import Network
@@ -117,10 +117,6 @@ def test_issue_cases_trainer_forward_pass(build, want):
     sc = np.zeros((k, net.n_neurons), np.int64)
     w = net.signed_weight
     forward_trials(event_net(net), w, *NO_TABLES, task, trials, 0, k, losses, preds, sc)
-    assert np.all(sc[:, net.outputs] == want)
-    # the same with the tables made once for the trials (the trainer's evaluation path)
-    sc[:] = 0
-    forward_trials(event_net(net), w, *block_tables(net, w), task, trials, 0, k, losses, preds, sc)
     assert np.all(sc[:, net.outputs] == want)
 
 
