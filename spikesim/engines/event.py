@@ -34,7 +34,7 @@ from spikesim.engines.base import Engine, register
 from spikesim.engines.ticks import _TPS, NEVER, check_time_range, tick_of, to_ticks
 from spikesim.record import SpikeRecord
 
-__all__ = ["EventEngine", "EventNet", "event_net", "simulate_csr"]
+__all__ = ["EventEngine", "EventNet", "event_net", "laid_out", "simulate_csr"]
 
 #: Neurons of a block scanned together at most (:func:`_scan_block`): bounds the block's
 #: transposed weights to ``fan_in x SCAN_CHUNK`` float64 per trial.
@@ -280,6 +280,15 @@ class EventNet(NamedTuple):
     :mod:`spikesim.plasticity.mstdpet`), and the exact clock's integers
     (:mod:`spikesim.engines.ticks`): ``delay_ticks`` (n_edges,) and ``t_ref_ticks``
     (n_neurons,), int64. Weights are not part of it: they change during training.
+
+    ``layout`` (n_blocks,), int64: where a block's incoming edges lie in the kernels' scan
+    order, or -1. A block with ``layout[b] = L >= 0`` has its edges numbered exactly as
+    :func:`block_tables` would lay out its transposed weights: chunk by chunk of
+    :data:`SCAN_CHUNK` neurons, chunk ``c0`` (``nc`` neurons) at ``L + fan * c0``, slot
+    ``q`` of its neuron ``jj`` at ``+ q * nc + jj``. The kernels then read the weights of
+    such a block as a ``(fan, nc)`` view of ``w_signed`` and write its eligibilities in
+    place, with no transpose. :func:`event_net` gives every block -1 (a network's own
+    edge order); :func:`laid_out` renumbers the edges so that dense blocks are laid out.
     """
 
     order: np.ndarray
@@ -295,6 +304,7 @@ class EventNet(NamedTuple):
     sign: np.ndarray
     delay_ticks: np.ndarray
     t_ref_ticks: np.ndarray
+    layout: np.ndarray
 
 
 def event_net(network) -> EventNet:
@@ -303,9 +313,10 @@ def event_net(network) -> EventNet:
     net = _NETS.get(network)
     if net is None:
         a = network.arrays()
+        blk = blocks(network)
         net = EventNet(
             a.order,
-            blocks(network),
+            blk,
             a.is_input,
             a.in_ptr,
             a.in_edges,
@@ -317,9 +328,65 @@ def event_net(network) -> EventNet:
             as_float_signs(a.sign),
             to_ticks(a.delay),
             to_ticks(a.t_ref),
+            np.full(blk.shape[0] - 1, -1, np.int64),
         )
         _NETS[network] = net
     return net
+
+
+def laid_out(network) -> tuple[EventNet, np.ndarray]:
+    """The network's :class:`EventNet` with its edges renumbered so that every block the
+    kernel scans together (4 or more non-input neurons) is laid out in scan order
+    (:attr:`EventNet.layout`), and the renumbering.
+
+    The laid-out blocks' edges come first, block after block; the other edges follow in
+    their original order. Spikes and eligibilities are those of the original numbering,
+    edge for edge, bit for bit (tested); what changes is only where an edge's weight and
+    trace sit in the arrays.
+
+    Returns
+    -------
+    net : EventNet
+        Edge ``i`` of ``net`` is edge ``perm[i]`` of ``network``.
+    perm : ndarray of int64, shape (n_edges,)
+        A per-edge array ``a`` of ``network`` is ``a[perm]`` in the new numbering; ``b[inv]``
+        takes one back, with ``inv[perm] = arange(n_edges)``.
+    """
+    base = event_net(network)
+    order, blk, is_input, in_ptr = base.order, base.blocks, base.is_input, base.in_ptr
+    in_edges = base.in_edges
+    layout = np.full(blk.shape[0] - 1, -1, np.int64)
+    parts = []
+    pos = 0
+    for b in range(blk.shape[0] - 1):
+        oi, ob = int(blk[b]), int(blk[b + 1])
+        j = int(order[oi])
+        fan = int(in_ptr[j + 1] - in_ptr[j])
+        if is_input[j] or ob - oi < 4 or fan == 0:
+            continue
+        layout[b] = pos
+        vec = order[oi:ob]
+        slots = np.arange(fan)
+        for c0 in range(0, ob - oi, SCAN_CHUNK):
+            cols = vec[c0 : c0 + SCAN_CHUNK]
+            parts.append(in_edges[in_ptr[cols][None, :] + slots[:, None]].ravel())
+        pos += fan * (ob - oi)
+    m = base.pre.shape[0]
+    taken = np.zeros(m, bool)
+    for part in parts:
+        taken[part] = True
+    perm = np.concatenate([*parts, np.flatnonzero(~taken)]).astype(np.int64)
+    inv = np.empty(m, np.int64)
+    inv[perm] = np.arange(m)
+    net = base._replace(
+        in_edges=np.ascontiguousarray(inv[in_edges]),
+        pre=np.ascontiguousarray(base.pre[perm]),
+        delay=np.ascontiguousarray(base.delay[perm]),
+        sign=np.ascontiguousarray(base.sign[perm]),
+        delay_ticks=np.ascontiguousarray(base.delay_ticks[perm]),
+        layout=layout,
+    )
+    return net, perm
 
 
 @njit(cache=True, nogil=True)
@@ -368,7 +435,8 @@ def _gather_chunk(w_signed, in_ptr, in_edges, vec, c0, fan, wt):
 def _block_tables(net, w_signed, limit):
     """Every block's transposed weights, as :func:`_kernel` scans them (blocks of 4 or
     more non-input neurons, chunks of :data:`SCAN_CHUNK`, all neurons unrecorded), in one
-    array; ``table_ptr[b]`` is block ``b``'s offset (-1: not tabled). Returns empty arrays
+    array; ``table_ptr[b]`` is block ``b``'s offset (-1: not tabled; so are blocks laid
+    out in scan order, :attr:`EventNet.layout`, which need no table). Returns empty arrays
     when they would hold more than ``limit`` values."""
     order, blk, is_input, in_ptr = net.order, net.blocks, net.is_input, net.in_ptr
     nblk = blk.shape[0] - 1
@@ -376,7 +444,7 @@ def _block_tables(net, w_signed, limit):
     total = 0
     for b in range(nblk):
         j = order[blk[b]]
-        if not is_input[j] and blk[b + 1] - blk[b] >= 4:
+        if not is_input[j] and blk[b + 1] - blk[b] >= 4 and net.layout[b] < 0:
             table_ptr[b] = total
             total += (blk[b + 1] - blk[b]) * (in_ptr[j + 1] - in_ptr[j])
     if total > limit:
@@ -441,9 +509,10 @@ def _kernel(net, w_signed, tables, table_ptr, inp_ptr, inp_times, duration, vrow
     ``net`` is the network's :class:`EventNet` record, ``w_signed`` (n_edges,) the signed
     weights, ``tables`` and ``table_ptr`` the blocks' transposed weights made once for many
     trials (:func:`block_tables`; ``table_ptr`` of length 0: none, each trial gathers
-    them), ``inp_ptr`` (n_neurons + 1,) and ``inp_times`` the input spikes by neuron
-    (seconds, sorted within each), ``duration`` in seconds; ``vrow`` (n_neurons,) names each
-    neuron's row of ``vout`` (n_recorded, len(vtimes)) or -1 (voltages not recorded).
+    them; a block laid out in scan order, ``net.layout[b] >= 0``, is read in place),
+    ``inp_ptr`` (n_neurons + 1,) and ``inp_times`` the input spikes by neuron (seconds,
+    sorted within each), ``duration`` in seconds; ``vrow`` (n_neurons,) names each neuron's
+    row of ``vout`` (n_recorded, len(vtimes)) or -1 (voltages not recorded).
     """
     order, blk, is_input = net.order, net.blocks, net.is_input
     in_ptr, in_edges, pre, dtick = net.in_ptr, net.in_edges, net.pre, net.delay_ticks
@@ -519,10 +588,14 @@ def _kernel(net, w_signed, tables, table_ptr, inp_ptr, inp_times, duration, vrow
             # in chunks of at most SCAN_CHUNK neurons: the transposed weights of one chunk
             # (fan x chunk) instead of the whole layer's; the neurons are independent, so
             # the spikes do not depend on the chunking
+            laid = net.layout[b] >= 0 and n_vec == ob - oi
             tabled = table_ptr.shape[0] > 0 and table_ptr[b] >= 0 and n_vec == ob - oi
             for c0 in range(0, n_vec, SCAN_CHUNK):
                 nc = min(SCAN_CHUNK, n_vec - c0)
-                if tabled:
+                if laid:  # the edges are in scan order: a view, no copy
+                    t0 = net.layout[b] + fan * c0
+                    wt = w_signed[t0 : t0 + fan * nc].reshape((fan, nc))
+                elif tabled:
                     t0 = table_ptr[b] + fan * c0
                     wt = tables[t0 : t0 + fan * nc].reshape((fan, nc))
                 else:

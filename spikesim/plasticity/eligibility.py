@@ -25,7 +25,10 @@ pass. The work is one sort of the arrivals per block plus O(1) per (arrival, tar
 pair, i.e. linear in the number of synaptic events; no post train is rescanned per edge.
 The sorts are the engine's stable bucket sort (O(n) for spread-out times, the same order as
 a merge sort); only the rows of presynaptic neurons that spiked are zeroed and written
-back, so silent inputs (dark pixels) cost nothing.
+back, so silent inputs (dark pixels) cost nothing. A block whose edges are numbered in
+scan order (:func:`spikesim.engines.event.laid_out`, the trainer's numbering) has no
+accumulator and no write-back: its sums accumulate in the output itself (bitwise the same
+values).
 The exponentials are factorised, ``exp(-c (tau - T)) = exp(-c tau) exp(c T)``, so each
 arrival costs two exponentials per block; when ``c * duration > 600`` (overflow risk) the
 direct form with two exponentials per (arrival, target) pair is used instead.
@@ -36,7 +39,13 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from spikesim.engines.event import _stable_argsort, count_arrivals, event_net, gather_arrivals
+from spikesim.engines.event import (
+    SCAN_CHUNK,
+    _stable_argsort,
+    count_arrivals,
+    event_net,
+    gather_arrivals,
+)
 from spikesim.engines.ticks import seconds_of, tick_of, ticks_of, to_ticks
 from spikesim.errors import ValidationError
 
@@ -47,13 +56,15 @@ _FACTOR_LIMIT = 600.0
 
 @njit(cache=True, nogil=True)
 def _block_eligibility(
-    oi, ob, order, in_ptr, in_edges, pre, dtick, start, count, buf, tbuf, end, c, out
+    oi, ob, order, in_ptr, in_edges, pre, dtick, start, count, buf, tbuf, end, c, lay, out
 ):
     """Eligibilities of the incoming edges of the block ``order[oi:ob]``, added to ``out``.
 
     ``buf`` holds the spike times in seconds (on the tick clock), ``tbuf`` their ticks;
     arrivals and the before/after comparisons are in ticks (exact), the exponentials in
-    seconds."""
+    seconds. ``lay``: the block's :attr:`~spikesim.engines.event.EventNet.layout` (its
+    edges in scan order from there: the sums accumulate in ``out`` itself, which must hold
+    zeros there) or -1 (a ``(fan, nb)`` accumulator, then written to the edges)."""
     j0 = order[oi]
     q0 = in_ptr[j0]
     fan = in_ptr[j0 + 1] - q0
@@ -82,7 +93,17 @@ def _block_eligibility(
             p += 1
     pidx = _stable_argsort(pt)
     ptr = np.zeros(nb, np.int64)
-    eb = np.empty((fan, nb))  # row q zeroed at its first arrival (``touched``)
+    laid = lay >= 0
+    # laid out: chunks of SCAN_CHUNK neurons, each (fan, nc) in ``out``; ``nfull`` full
+    # chunks, then ``nlast`` neurons from ``cl``
+    nfull = nb // SCAN_CHUNK if laid else 0
+    cl = nfull * SCAN_CHUNK
+    nlast = nb - cl if laid else 0
+    l0 = lay if laid else 0
+    full = out[l0 : l0 + fan * cl].reshape((nfull, fan, SCAN_CHUNK))
+    last = out[l0 + fan * cl : l0 + fan * (cl + nlast)].reshape((fan, nlast))
+    # not laid out: row q zeroed at its first arrival (``touched``)
+    eb = np.empty((0 if laid else fan, nb))
     touched = np.zeros(fan, np.bool_)
     factor = c * seconds_of(end) <= _FACTOR_LIMIT
     xm = np.zeros(nb)  # exp(c T_minus) (factorised) or T_minus (direct); 0 / -inf if none
@@ -100,7 +121,7 @@ def _block_eligibility(
         tau_t = at[idx[a]]
         tau = seconds_of(tau_t)
         row = aslot[idx[a]]
-        if not touched[row]:
+        if not laid and not touched[row]:
             touched[row] = True
             eb[row, :] = 0.0
         # post spikes strictly before tau become T_minus of their neuron
@@ -116,7 +137,28 @@ def _block_eligibility(
                 xm[jj] = tm
                 xp[jj] = buf[start[jn] + ptr[jj]] if ptr[jj] < count[jn] else np.inf
             pp += 1
-        if factor:
+        if laid:  # the block's edges in scan order: ``full`` and ``last`` view ``out``
+            if factor:
+                en = np.exp(-c * tau)
+                ep = np.exp(c * tau)
+                for ch in range(nfull):
+                    c0 = ch * SCAN_CHUNK
+                    for jj in range(SCAN_CHUNK):
+                        full[ch, row, jj] += en * xm[c0 + jj] - ep * xp[c0 + jj]
+                for jj in range(nlast):
+                    last[row, jj] += en * xm[cl + jj] - ep * xp[cl + jj]
+            else:
+                for ch in range(nfull):
+                    c0 = ch * SCAN_CHUNK
+                    for jj in range(SCAN_CHUNK):
+                        full[ch, row, jj] += np.exp(-c * (tau - xm[c0 + jj])) - np.exp(
+                            -c * (xp[c0 + jj] - tau)
+                        )
+                for jj in range(nlast):
+                    last[row, jj] += np.exp(-c * (tau - xm[cl + jj])) - np.exp(
+                        -c * (xp[cl + jj] - tau)
+                    )
+        elif factor:
             en = np.exp(-c * tau)
             ep = np.exp(c * tau)
             for jj in range(nb):
@@ -124,6 +166,8 @@ def _block_eligibility(
         else:
             for jj in range(nb):
                 eb[row, jj] += np.exp(-c * (tau - xm[jj])) - np.exp(-c * (xp[jj] - tau))
+    if laid:
+        return
     for jj in range(nb):
         qn = in_ptr[order[oi + jj]]
         for q in range(fan):
@@ -153,7 +197,7 @@ def _eligibility_kernel(net, start, count, buf, duration, c, out):
             continue
         _block_eligibility(
             oi, blk[b + 1], order, in_ptr, in_edges, pre, dtick, start, count, sbuf, tbuf, end,
-            c, out,
+            c, net.layout[b], out,
         )  # fmt: skip
 
 

@@ -23,6 +23,14 @@ of a batch is split over threads (trials taken one at a time from a shared count
 update split by ranges of edges, which never interact), so the weights do not depend on
 the number of threads.
 
+Edge numbering. Inside a chunk the kernels number the edges so that every dense layer is
+laid out in the engine's scan order (:func:`spikesim.engines.event.laid_out`): the forward
+pass reads a layer's weights in place and the eligibilities are written in place, with no
+transpose either way. Spikes, traces and weights are those of the network's own numbering,
+bit for bit; the trainer's state (``w``, the rule state, checkpoints, ``simulate``'s
+traces) is always in the network's numbering. A perturbing rule keeps the network's
+numbering (its noise is drawn edge by edge).
+
 Randomness. Everything random is derived from the one ``seed``: the sample order (a fresh
 permutation of the training set per epoch, ``default_rng([seed, 2, epoch])``), the input
 spikes of training chunk ``i`` (``default_rng([seed, 1, i])``) and the evaluation spikes
@@ -44,7 +52,7 @@ import numpy as np
 from numba import njit
 
 from spikesim.encoding import ENCODINGS, draw
-from spikesim.engines.event import TABLE_LIMIT, _block_tables, block_tables, event_net
+from spikesim.engines.event import TABLE_LIMIT, _block_tables, event_net, laid_out
 from spikesim.errors import DivergenceError, ValidationError
 from spikesim.plasticity._atomic import fetch_add
 from spikesim.plasticity.base import Rule, rule_trace, rule_update, rule_weights
@@ -685,8 +693,17 @@ class Trainer:
         self.population = int(population)
         self.tie_break = tie_break
         self._kp = rule.kernel_params(noise_scale=self.noise_scale)
-        self._net = event_net(network)
-        self._sign = network.sign.astype(np.float64)
+        # the kernels' edge numbering: dense blocks laid out in scan order (no transposes,
+        # engines.event.laid_out), except for a perturbing rule, whose noise is drawn edge
+        # by edge in the network's order; the trainer's public state stays in that order
+        if rule.perturbs is None:
+            self._net, perm = laid_out(network)
+        else:
+            self._net, perm = event_net(network), np.arange(network.n_edges)
+        self._edge_perm = perm
+        self._edge_inv = np.empty_like(perm)
+        self._edge_inv[perm] = np.arange(perm.size)
+        self._sign = network.sign.astype(np.float64)[perm]  # kernel order
         if plastic is None:
             self._frozen = np.zeros(0, np.int64)
         else:
@@ -696,14 +713,15 @@ class Trainer:
                     f"plastic must be a boolean mask of shape ({network.n_edges},), "
                     f"got {mask.dtype} {mask.shape}"
                 )
-            self._frozen = np.flatnonzero(~mask).astype(np.int64)
+            self._frozen = np.flatnonzero(~mask[perm]).astype(np.int64)  # kernel order
         self._inputs = np.ascontiguousarray(network.inputs, dtype=np.int64)
         self._outputs = np.ascontiguousarray(network.outputs, dtype=np.int64)
-        self._mods = _modules(network, self._outputs, self.population, loss_split)
+        mods = _modules(network, self._outputs, self.population, loss_split)
+        self._mods = mods._replace(reach=mods.reach[perm] if mods.reach.size else mods.reach)
         self.n_modules = max(1, int(self._mods.of_output.max(initial=-1)) + 1)
         # state
         self.w = np.array(network.weight, dtype=np.float64)
-        self._frozen_w = self.w[self._frozen].copy()
+        self._frozen_w = self.w[perm][self._frozen]
         self.bstate = np.stack([new_baseline_state(n)] * self.n_modules)
         self.rule_state = rule.init_state(network.n_edges)
         self.step = 0
@@ -732,6 +750,14 @@ class Trainer:
         return self._kp.c
 
     # -- state ------------------------------------------------------------------------------
+    def _kernel_order(self, a: np.ndarray) -> np.ndarray:
+        """A per-edge array (n_edges,) of the network's order in the kernels' (a copy)."""
+        return a[self._edge_perm]
+
+    def _network_order(self, a: np.ndarray) -> np.ndarray:
+        """A per-edge array (..., n_edges) of the kernels' order in the network's (a copy)."""
+        return a[..., self._edge_inv]
+
     def state_dict(self) -> dict:
         """The complete training state: ``w``, ``bstate`` (n_modules, 2 + n_samples),
         ``step``, ``ring`` (chunk, n_modules), ``ring_n`` and the rule's state arrays under
@@ -851,9 +877,9 @@ class Trainer:
             samples, pres, counts, times, spike_offsets(counts), shuf, self._tie_draws(rng, k)
         )
         prog = Progress(self.bstate.copy(), self.ring.copy(), self.ring_n.copy())
-        ks = self.rule.State(*(a.copy() for a in self.rule_state))
+        ks = self.rule.State(*(self._kernel_order(a) for a in self.rule_state))
         out = self._outcome(np.full(k, np.nan), np.full(k, -1, np.int64), np.zeros(k), np.zeros(k))
-        w = self.w.copy()
+        w = self._kernel_order(self.w)
         wt = Weights(w, self._sign * w, self._sign, self._frozen, self._frozen_w)
         bad = self._run_chunk(trials, prog, ks, wt, out)
         losses, rel = out.losses, out.rel
@@ -868,7 +894,8 @@ class Trainer:
                 f"the weights became non-finite in the chunk ending at step {self.step + k}",
                 step=self.step + k,
             )
-        self.w, self.rule_state = w, ks
+        self.w = self._network_order(w)
+        self.rule_state = self.rule.State(*(self._network_order(a) for a in ks))
         self.bstate, self.ring, self.ring_n = prog
         self.step += k
         return {
@@ -918,7 +945,7 @@ class Trainer:
 
             for b0 in range(0, trials.samples.shape[0], b):
                 b1 = b0 + b
-                tabs = block_tables(self.network, wt.signed) if tabled else NO_TABLES
+                tabs = _block_tables(net, wt.signed, TABLE_LIMIT) if tabled else NO_TABLES
                 on_all_threads(
                     lambda _q, b0=b0, b1=b1, tabs=tabs: _forward_worker(
                         counter, kp, net, tabs, task, mods, sig, trials, b0, b1, wt, out, E2
@@ -954,14 +981,17 @@ class Trainer:
         :func:`_train_serial`."""
         k = self.chunk
         trials = Trials(samples, pres, counts, times, spike_offsets(counts), shuf, np.zeros(k))
-        ks = self.rule.State(*(a.copy() for a in self.rule_state))
-        wt = Weights(w, self._sign * w, self._sign, self._frozen, self._frozen_w)
+        ks = self.rule.State(*(self._kernel_order(a) for a in self.rule_state))
+        wk = self._kernel_order(w)
+        wt = Weights(wk, self._sign * wk, self._sign, self._frozen, self._frozen_w)
         out = self._outcome(losses, preds, np.zeros(k), rel)
         bstate = bstate.reshape(self.n_modules, -1) if bstate.ndim == 1 else bstate
         ring = ring.reshape(-1, self.n_modules) if ring.ndim == 1 else ring
-        return self._run_chunk(
+        bad = self._run_chunk(
             trials, Progress(bstate, ring, ring_n), ks, wt, out, force_threads=True
         )
+        w[:] = self._network_order(wk)
+        return bad
 
     # -- evaluation -------------------------------------------------------------------------------
     def _trials(self, x, rng, samples) -> Trials:
@@ -1000,15 +1030,16 @@ class Trainer:
         preds = np.empty(n, np.int64)
         sc = np.zeros((n, self.network.n_neurons), np.int64)
         task = self._task(targets, labels)
-        w_signed = self._sign * self.w
-        tabs = block_tables(self.network, w_signed) if n > 1 else NO_TABLES  # fixed weights
+        w_signed = self._sign * self._kernel_order(self.w)
+        # fixed weights: the transposes of blocks not laid out made once
+        tabs = _block_tables(self._net, w_signed, TABLE_LIMIT) if n > 1 else NO_TABLES
         out = {"losses": losses, "preds": preds, "spike_counts": sc}
         if eligibility:
             E2 = np.zeros((n, self.network.n_edges))
             _simulate_traces(
                 self._kp, self._net, w_signed, tabs, task, trials, losses, preds, sc, E2
             )
-            out["traces"] = E2
+            out["traces"] = self._network_order(E2)
         else:
             forward_trials(self._net, w_signed, *tabs, task, trials, 0, n, losses, preds, sc)
         return out
