@@ -207,6 +207,23 @@ def test_block_scanned_in_chunks_equals_neuron_by_neuron():
     assert np.array_equal(fast.neurons, slow.neurons)
 
 
+def test_block_path_single_and_several_crossings_per_arrival():
+    # the block scan finds a lone crossing from the sum of the crossing indices and several
+    # by a pass along the row: a synchronous layer (benchmark-like drive, 0 delays) has both
+    # kinds of arrival in one trial, and every spike must equal the one-neuron scan's
+    net = spikesim.layered([200, 40], weight_mean=0.03, inhibitory_fraction=0.0, seed=3)
+    inp = spikesim.encoding.poisson(np.full(200, 1.0), duration=0.1, max_rate=40, seed=3)
+    fast = spikesim.simulate(net, inp, 0.1)
+    slow = spikesim.simulate(
+        net, inp, 0.1, voltage_neurons=np.arange(net.n_neurons), voltage_times=np.array([0.0])
+    )
+    hidden = np.isin(fast.neurons, net.layers[1])
+    _, per_time = np.unique(fast.times[hidden], return_counts=True)
+    assert (per_time == 1).sum() > 10 and (per_time >= 2).sum() > 10
+    assert np.array_equal(fast.times, slow.times)
+    assert np.array_equal(fast.neurons, slow.neurons)
+
+
 def test_stable_argsort_matches_mergesort():
     from spikesim.engines.event import _stable_argsort
 

@@ -134,13 +134,16 @@ def _scan_block(ng, gstart, gtime, gdecay, sslot, wt, thr_b, tref_b):
         p1 = gstart[gi + 1]
         row = sslot[p0]
         hit = 0
+        first = 0  # sum of the crossing neurons' indices: the neuron itself when hit == 1
         if p1 - p0 == 1:
             # branch-free update (vectorisable): refractory neurons keep V = 0
             for jj in range(nb):
                 x = v[jj] * dec + wt[row, jj]
                 x = x if t_now >= refr[jj] else 0.0
                 v[jj] = x
-                hit += x >= thr_b[jj]
+                up = x >= thr_b[jj]
+                hit += up
+                first += jj if up else 0
         else:
             for jj in range(nb):
                 s[jj] = wt[row, jj]
@@ -152,18 +155,30 @@ def _scan_block(ng, gstart, gtime, gdecay, sslot, wt, thr_b, tref_b):
                 x = v[jj] * dec + s[jj]
                 x = x if t_now >= refr[jj] else 0.0
                 v[jj] = x
-                hit += x >= thr_b[jj]
-        if hit:
-            if ne + nb > et.shape[0]:
-                et = _grow(et, ne + nb)
-                en = _grow(en, ne + nb)
-            for jj in range(nb):
-                if v[jj] >= thr_b[jj]:
-                    et[ne] = t_now
-                    en[ne] = jj
-                    ne += 1
-                    v[jj] = 0.0
-                    refr[jj] = t_now + tref_b[jj]
+                up = x >= thr_b[jj]
+                hit += up
+                first += jj if up else 0
+        if hit == 0:
+            continue
+        if ne + nb > et.shape[0]:
+            et = _grow(et, ne + nb)
+            en = _grow(en, ne + nb)
+        if hit == 1:
+            # one crossing (a quarter of the groups on 784-100-10): the neuron is ``first``,
+            # no search along the row (whose branch mispredicts on every spike)
+            et[ne] = t_now
+            en[ne] = first
+            ne += 1
+            v[first] = 0.0
+            refr[first] = t_now + tref_b[first]
+            continue
+        for jj in range(nb):  # ascending jj: the spikes in the same order either way
+            if v[jj] >= thr_b[jj]:
+                et[ne] = t_now
+                en[ne] = jj
+                ne += 1
+                v[jj] = 0.0
+                refr[jj] = t_now + tref_b[jj]
     return et[:ne], en[:ne]
 
 

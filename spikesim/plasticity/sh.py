@@ -153,21 +153,18 @@ def _sh_trace(kp, net, start, count, buf, duration, out):
     _eligibility_kernel(net, start, count, buf, duration, kp.c, out)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, fastmath={"reassoc", "nsz"})
 def _abs_sum(x, a, lo, hi):
-    """``sum_e |a x_e|`` over ``lo:hi``, in four interleaved partial sums (not one serial
-    chain of additions, which would cost a floating-point latency per edge)."""
+    """``sum_e |a x_e|`` over ``lo:hi``, computed as ``|a| sum_e |x_e|`` in whatever order
+    the compiler vectorises (``reassoc``). The sum is the trainer's ``rel_change``
+    diagnostic only (nothing is learned from it; it also depends on the thread split), so
+    its last bits may differ from an in-order sum; 4.5x faster than the in-order chain of
+    four partial sums it replaces (79,400 edges: 6.3 against 28 us)."""
     xs = x[lo:hi]  # indexed from 0 (see rule.apply_update)
-    n = xs.shape[0]
-    s0 = s1 = s2 = s3 = 0.0
-    for i in range(0, n - 3, 4):
-        s0 += abs(a * xs[i])
-        s1 += abs(a * xs[i + 1])
-        s2 += abs(a * xs[i + 2])
-        s3 += abs(a * xs[i + 3])
-    for i in range(n - n % 4, n):
-        s0 += abs(a * xs[i])
-    return (s0 + s1) + (s2 + s3)
+    s = 0.0
+    for i in range(xs.shape[0]):
+        s += abs(xs[i])
+    return abs(a) * s
 
 
 @njit(cache=True, nogil=True)
