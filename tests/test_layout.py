@@ -10,8 +10,19 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import spikesim
-from spikesim.engines.event import SCAN_CHUNK, _kernel, event_net, laid_out, signed_weights
-from spikesim.plasticity.eligibility import _eligibility_kernel, eligibility_reference
+from spikesim.engines.event import (
+    SCAN_CHUNK,
+    _kernel,
+    event_net,
+    laid_out,
+    signed_weights,
+    simulate_trial,
+)
+from spikesim.plasticity.eligibility import (
+    _eligibility_kernel,
+    eligibility_kernel,
+    eligibility_reference,
+)
 from spikesim.record import SpikeRecord
 
 DURATION = 0.1
@@ -81,6 +92,17 @@ def test_laid_out_blocks_give_the_same_spikes_and_eligibilities(sizes, seed, inh
         _eligibility_kernel(plain, s0, c0, b0, DURATION, c, e0)
         _eligibility_kernel(net, s1, c1, b1, DURATION, c, e1)
         assert np.array_equal(e1[inv].view(np.int64), e0.view(np.int64))
+        # the kernel's own sorted arrivals (the trainer's path) instead of gathering again
+        for nt, w in ((plain, w_signed), (net, np.ascontiguousarray(w_signed[perm]))):
+            sp = simulate_trial(
+                nt, w, np.zeros(0), np.zeros(0, np.int64), ptr, times, DURATION,
+                np.full(network.n_neurons, -1, np.int64), np.zeros(0), np.zeros((0, 0)), True,
+            )  # fmt: skip
+            assert sp.arrivals.ptr.shape == (nt.blocks.shape[0],)
+            e2 = np.empty(network.n_edges)
+            eligibility_kernel(nt, sp.start, sp.count, sp.buf, sp.arrivals, DURATION, c, e2)
+            e_ref = e0 if nt is plain else e1
+            assert np.array_equal(e2.view(np.int64), e_ref.view(np.int64))
 
 
 def test_layout_is_the_scan_order_and_the_reference_agrees():

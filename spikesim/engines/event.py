@@ -34,7 +34,16 @@ from spikesim.engines.base import Engine, register
 from spikesim.engines.ticks import _TPS, NEVER, check_time_range, tick_of, to_ticks
 from spikesim.record import SpikeRecord
 
-__all__ = ["EventEngine", "EventNet", "event_net", "laid_out", "simulate_csr"]
+__all__ = [
+    "Arrivals",
+    "EventEngine",
+    "EventNet",
+    "TrialSpikes",
+    "event_net",
+    "laid_out",
+    "simulate_csr",
+    "simulate_trial",
+]
 
 #: Neurons of a block scanned together at most (:func:`_scan_block`): bounds the block's
 #: transposed weights to ``fan_in x SCAN_CHUNK`` float64 per trial.
@@ -503,10 +512,56 @@ def block_tables(network, w_signed) -> tuple[np.ndarray, np.ndarray]:
 NO_TABLES = (np.zeros(0), np.zeros(0, np.int64))
 
 
+class Arrivals(NamedTuple):
+    """Every block's arrivals as the kernel sorted them (kernel record), for consumers that
+    walk them again (the STDP eligibility, :mod:`spikesim.plasticity.eligibility`).
+
+    Block ``b``'s arrivals (non-input blocks; none for input blocks) are
+    ``tick[ptr[b]:ptr[b + 1]]`` (int64 ticks, ascending; simultaneous ones in the stable
+    order of :func:`gather_arrivals`) and their incoming slots ``slot[...]`` (int64), the
+    order of ``_stable_argsort`` over :func:`gather_arrivals`. ``ptr`` (n_blocks + 1,);
+    empty when the kernel was not asked to keep them."""
+
+    ptr: np.ndarray
+    tick: np.ndarray
+    slot: np.ndarray
+
+
+class TrialSpikes(NamedTuple):
+    """One trial's spikes as the kernel returns them (kernel record): neuron ``j``'s sorted
+    spike times are ``buf[start[j]:start[j] + count[j]]`` (seconds on the tick clock),
+    ``start`` and ``count`` (n_neurons,) int64; ``arrivals``: the sorted arrival sequences
+    (:class:`Arrivals`, possibly empty)."""
+
+    start: np.ndarray
+    count: np.ndarray
+    buf: np.ndarray
+    arrivals: Arrivals
+
+
+@njit(cache=True, nogil=True)
+def no_arrivals():
+    """An empty :class:`Arrivals` (the kernel kept none)."""
+    return Arrivals(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64))
+
+
 @njit(cache=True, nogil=True)
 def _kernel(net, w_signed, tables, table_ptr, inp_ptr, inp_times, duration, vrow, vtimes, vout):
-    """Simulate one trial. Returns (start, count, buf): neuron j's spike times are
-    ``buf[start[j] : start[j] + count[j]]`` (sorted, seconds).
+    """:func:`simulate_trial` without the arrivals: ``(start, count, buf)``."""
+    sp = simulate_trial(
+        net, w_signed, tables, table_ptr, inp_ptr, inp_times, duration, vrow, vtimes, vout, False
+    )
+    return sp.start, sp.count, sp.buf
+
+
+@njit(cache=True, nogil=True)
+def simulate_trial(
+    net, w_signed, tables, table_ptr, inp_ptr, inp_times, duration, vrow, vtimes, vout, keep
+):
+    """Simulate one trial. Returns a :class:`TrialSpikes`: neuron j's spike times are
+    ``buf[start[j] : start[j] + count[j]]`` (sorted, seconds); with ``keep`` also every
+    block's sorted arrivals (:class:`Arrivals`; else empty), which the STDP eligibility
+    would otherwise gather and sort again.
 
     Time runs in integer ticks (:mod:`spikesim.engines.ticks`): input spikes, the
     duration and the voltage sample times are converted once, arrivals and refractory ends
@@ -544,10 +599,16 @@ def _kernel(net, w_signed, tables, table_ptr, inp_ptr, inp_times, duration, vrow
     at = np.empty(1024, np.int64)  # arrival ticks (unsorted)
     aslot = np.empty(1024, np.int64)  # incoming-edge slot of each arrival
     wloc = np.empty(16)
-    for b in range(blk.shape[0] - 1):
+    nblk = blk.shape[0] - 1
+    a_ptr = np.zeros(nblk + 1 if keep else 0, np.int64)
+    a_tick = np.empty(max(1024, 4 * inp_times.shape[0]) if keep else 0, np.int64)
+    a_slot = np.empty(a_tick.shape[0], np.int64)
+    for b in range(nblk):
         oi = blk[b]
         ob = blk[b + 1]
         j = order[oi]
+        if keep:
+            a_ptr[b + 1] = a_ptr[b]
         if is_input[j]:
             k0 = inp_ptr[j]
             k1 = inp_ptr[j + 1]
@@ -587,6 +648,15 @@ def _kernel(net, w_signed, tables, table_ptr, inp_ptr, inp_times, duration, vrow
                 p += 1
             ng += 1
         gstart[ng] = k
+        if keep:
+            a0 = a_ptr[b]
+            if a0 + k > a_tick.shape[0]:
+                a_tick = _grow(a_tick, a0 + k)
+                a_slot = _grow(a_slot, a0 + k)
+            for p in range(k):
+                a_tick[a0 + p] = at[idx[p]]
+                a_slot[a0 + p] = sslot[p]
+            a_ptr[b + 1] = a0 + k
         # -- neurons scanned together (unrecorded, block of >= 4) or one by one
         n_vec = 0
         if ob - oi >= 4:
@@ -674,7 +744,8 @@ def _kernel(net, w_signed, tables, table_ptr, inp_ptr, inp_times, duration, vrow
     out = np.empty(pos)
     for p in range(pos):
         out[p] = buf[p] / _TPS
-    return start, count, out
+    na = a_ptr[nblk] if keep else 0
+    return TrialSpikes(start, count, out, Arrivals(a_ptr, a_tick[:na], a_slot[:na]))
 
 
 def _prepare(network, weights, times, neurons):

@@ -3,8 +3,11 @@
 A local learning rule is a frozen, validated parameter record (a frozen dataclass that
 subclasses :class:`Rule`) plus two Numba kernels:
 
-- ``trace``: one trial's spikes -> a per-edge trace (for SH the eligibility ``E`` of
-  eq. 2.4), written into ``out`` of shape (n_edges,);
+- ``trace``: ``trace(kp, net, spikes, duration, out)``, one trial's spikes (a
+  :class:`~spikesim.engines.event.TrialSpikes`: the event kernel's spikes by neuron and,
+  when the trainer ran the kernel, its sorted arrivals, which SH's eligibility reuses) ->
+  a per-edge trace (for SH the eligibility ``E`` of eq. 2.4), written into ``out`` of
+  shape (n_edges,);
 - ``update``: ``w`` on the edges ``lo:hi`` <- the rule's update from the trace and the
   trial's learning signal (for SH eq. 4.1, ``w <- w * clip(1 + a E)``), returning the
   summed size of the relative changes over the range (SH: ``sum_e |a E_e|``, before
@@ -56,6 +59,7 @@ import numpy as np
 from numba import njit
 from numba.extending import overload
 
+from spikesim.engines.event import TrialSpikes, no_arrivals
 from spikesim.errors import ValidationError
 
 __all__ = [
@@ -294,8 +298,9 @@ def get_rule(name: str) -> type:
 
 
 # -- compiled dispatch -------------------------------------------------------------------------
-def rule_trace(kp, net, start, count, buf, duration, out):
-    """Compiled code only: the rule of ``kp`` fills ``out`` (n_edges,) with one trial's trace."""
+def rule_trace(kp, net, spikes, duration, out):
+    """Compiled code only: the rule of ``kp`` fills ``out`` (n_edges,) with one trial's trace
+    from its ``spikes`` (:class:`~spikesim.engines.event.TrialSpikes`)."""
     raise NotImplementedError("rule_trace is called from Numba code only")
 
 
@@ -395,13 +400,13 @@ def trial_seed(run_seed, trial):
 
 
 @overload(rule_trace, jit_options={"nogil": True})
-def _ov_trace(kp, net, start, count, buf, duration, out):
+def _ov_trace(kp, net, spikes, duration, out):
     kernel = _TRACE.get(getattr(kp, "instance_class", None))
     if kernel is None:
         return None
 
-    def impl(kp, net, start, count, buf, duration, out):
-        kernel(kp, net, start, count, buf, duration, out)
+    def impl(kp, net, spikes, duration, out):
+        kernel(kp, net, spikes, duration, out)
 
     return impl
 
@@ -420,7 +425,7 @@ def _ov_update(kp, ks, w, E, signal, lo, hi):
 
 @njit(cache=True, nogil=True)
 def _trace_one(kp, net, start, count, buf, duration, out):
-    rule_trace(kp, net, start, count, buf, duration, out)
+    rule_trace(kp, net, TrialSpikes(start, count, buf, no_arrivals()), duration, out)
 
 
 @njit(cache=True, nogil=True)

@@ -309,8 +309,9 @@ def _edge_c(kp, tbuf, i0, ni, d, j0, nj, duration, end):
 
 
 @njit(cache=True, nogil=True)
-def _dopamine_trace(kp, net, start, count, buf, duration, out):
+def _dopamine_trace(kp, net, spikes, duration, out):
     """``out[e] = sign_e c_e(t_r)`` for every edge, shape (n_edges,)."""
+    start, count, buf = spikes.start, spikes.count, spikes.buf
     in_ptr, in_edges, pre, sign = net.in_ptr, net.in_edges, net.pre, net.sign
     delay = net.delay_ticks
     tbuf = ticks_of(buf)

@@ -45,6 +45,7 @@ from spikesim.engines.event import (
     count_arrivals,
     event_net,
     gather_arrivals,
+    no_arrivals,
 )
 from spikesim.engines.ticks import seconds_of, tick_of, ticks_of, to_ticks
 from spikesim.errors import ValidationError
@@ -55,29 +56,46 @@ _FACTOR_LIMIT = 600.0
 
 
 @njit(cache=True, nogil=True)
-def _block_eligibility(
-    oi, ob, order, in_ptr, in_edges, pre, dtick, start, count, buf, tbuf, end, c, lay, out
-):
-    """Eligibilities of the incoming edges of the block ``order[oi:ob]``, added to ``out``.
-
-    ``buf`` holds the spike times in seconds (on the tick clock), ``tbuf`` their ticks;
-    arrivals and the before/after comparisons are in ticks (exact), the exponentials in
-    seconds. ``lay``: the block's :attr:`~spikesim.engines.event.EventNet.layout` (its
-    edges in scan order from there: the sums accumulate in ``out`` itself, which must hold
-    zeros there) or -1 (a ``(fan, nb)`` accumulator, then written to the edges)."""
+def _sorted_arrivals(oi, order, in_ptr, in_edges, pre, dtick, start, count, tbuf, end):
+    """The arrivals at the block starting at ``order[oi]``, sorted as the event kernel sorts
+    them (:func:`~spikesim.engines.event.gather_arrivals`, then the stable sort):
+    ``(ticks, slots)``, int64 arrays."""
     j0 = order[oi]
     q0 = in_ptr[j0]
     fan = in_ptr[j0 + 1] - q0
-    nb = ob - oi
-    if fan == 0:
-        return
     m = count_arrivals(q0, fan, in_edges, pre, count)
     at = np.empty(m, np.int64)
     aslot = np.empty(m, np.int64)
     k = gather_arrivals(q0, fan, in_edges, pre, dtick, start, count, tbuf, end, at, aslot)
-    if k == 0:
-        return
     idx = _stable_argsort(at[:k])
+    st = np.empty(k, np.int64)
+    ss = np.empty(k, np.int64)
+    for a in range(k):
+        st[a] = at[idx[a]]
+        ss[a] = aslot[idx[a]]
+    return st, ss
+
+
+@njit(cache=True, nogil=True)
+def _block_eligibility(
+    oi, ob, order, in_ptr, in_edges, start, count, buf, tbuf, st, ss, c, end, lay, out
+):
+    """Eligibilities of the incoming edges of the block ``order[oi:ob]``, added to ``out``.
+
+    ``buf`` holds the spike times in seconds (on the tick clock), ``tbuf`` their ticks;
+    ``st``, ``ss`` the block's arrivals (ticks, incoming slots) in the event kernel's
+    sorted order (:func:`_sorted_arrivals`, or the kernel's own
+    :class:`~spikesim.engines.event.Arrivals`); the before/after comparisons are in ticks
+    (exact), the exponentials in seconds. ``lay``: the block's
+    :attr:`~spikesim.engines.event.EventNet.layout` (its edges in scan order from there:
+    the sums accumulate in ``out`` itself, which must hold zeros there) or -1 (a
+    ``(fan, nb)`` accumulator, then written to the edges)."""
+    j0 = order[oi]
+    fan = in_ptr[j0 + 1] - in_ptr[j0]
+    nb = ob - oi
+    k = st.shape[0]
+    if fan == 0 or k == 0:
+        return
     # post spikes of the block, merged in time order
     n_post = 0
     for jj in range(nb):
@@ -118,9 +136,9 @@ def _block_eligibility(
             xp[jj] = buf[start[jn]] if count[jn] > 0 else np.inf
     pp = 0
     for a in range(k):
-        tau_t = at[idx[a]]
+        tau_t = st[a]
         tau = seconds_of(tau_t)
-        row = aslot[idx[a]]
+        row = ss[a]
         if not laid and not touched[row]:
             touched[row] = True
             eb[row, :] = 0.0
@@ -181,8 +199,19 @@ def _eligibility_kernel(net, start, count, buf, duration, c, out):
 
     ``net`` is the network's :class:`~spikesim.engines.event.EventNet` record; ``start``,
     ``count`` (n_neurons,) and ``buf`` the event kernel's spikes by neuron; ``duration`` in
-    seconds; ``c`` the STDP rate (1/s).
+    seconds; ``c`` the STDP rate (1/s). The arrivals are gathered and sorted here
+    (:func:`eligibility_kernel` takes the kernel's).
     """
+    eligibility_kernel(net, start, count, buf, no_arrivals(), duration, c, out)
+
+
+@njit(cache=True, nogil=True)
+def eligibility_kernel(net, start, count, buf, arrivals, duration, c, out):
+    """:func:`_eligibility_kernel` with the event kernel's sorted arrivals ``arrivals``
+    (:class:`~spikesim.engines.event.Arrivals` of the same trial, from
+    :func:`~spikesim.engines.event.simulate_trial` with ``keep``): no gathering and no
+    sorting again (bitwise the same result, which is the same order). Empty
+    ``arrivals.ptr``: gathered here."""
     order, blk, is_input = net.order, net.blocks, net.is_input
     in_ptr, in_edges, pre, dtick = net.in_ptr, net.in_edges, net.pre, net.delay_ticks
     out[:] = 0.0
@@ -191,13 +220,21 @@ def _eligibility_kernel(net, start, count, buf, duration, c, out):
     for p in range(tbuf.shape[0]):
         sbuf[p] = seconds_of(tbuf[p])
     end = tick_of(duration)
+    kept = arrivals.ptr.shape[0] > 0
     for b in range(blk.shape[0] - 1):
         oi = blk[b]
         if is_input[order[oi]]:
             continue
+        if kept:
+            a0, a1 = arrivals.ptr[b], arrivals.ptr[b + 1]
+            st, ss = arrivals.tick[a0:a1], arrivals.slot[a0:a1]
+        else:
+            st, ss = _sorted_arrivals(
+                oi, order, in_ptr, in_edges, pre, dtick, start, count, tbuf, end
+            )
         _block_eligibility(
-            oi, blk[b + 1], order, in_ptr, in_edges, pre, dtick, start, count, sbuf, tbuf, end,
-            c, net.layout[b], out,
+            oi, blk[b + 1], order, in_ptr, in_edges, start, count, sbuf, tbuf, st, ss, c, end,
+            net.layout[b], out,
         )  # fmt: skip
 
 

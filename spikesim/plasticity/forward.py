@@ -15,8 +15,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from spikesim.engines.event import NO_TABLES
-from spikesim.engines.event import _kernel as _simulate_kernel
+from spikesim.engines.event import NO_TABLES, simulate_trial
 from spikesim.plasticity.loss import loss_nb, predict_nb
 
 __all__ = ["NO_TABLES", "Task", "Trials", "forward_trial", "forward_trials", "spike_offsets"]
@@ -123,8 +122,9 @@ def _input_trains(inputs, n_neurons, counts_row, times, t0):
 
 
 @njit(cache=True, nogil=True)
-def forward_trial(net, w_signed, tables, table_ptr, task, trials, t):
-    """Simulate trial ``t`` of ``trials`` with signed weights ``w_signed`` (n_edges,).
+def forward_trial(net, w_signed, tables, table_ptr, task, trials, t, keep):
+    """Simulate trial ``t`` of ``trials`` with signed weights ``w_signed`` (n_edges,);
+    ``keep``: also keep the kernel's sorted arrivals (for a trace built on them).
 
     ``tables``, ``table_ptr``: the blocks' transposed weights of ``w_signed``
     (:func:`spikesim.engines.event.block_tables`), made once for trials that share the
@@ -133,8 +133,10 @@ def forward_trial(net, w_signed, tables, table_ptr, task, trials, t):
 
     Returns
     -------
-    start, count, buf
-        The engine's spikes (neuron ``j``: ``buf[start[j]:start[j]+count[j]]``, seconds).
+    spikes : TrialSpikes
+        The engine's spikes (neuron ``j``: ``buf[start[j]:start[j]+count[j]]``, seconds)
+        and, with ``keep``, its sorted arrivals
+        (:class:`spikesim.engines.event.TrialSpikes`).
     loss : float
         The trial's loss (NaN/inf are the caller's business).
     pred : int
@@ -143,7 +145,7 @@ def forward_trial(net, w_signed, tables, table_ptr, task, trials, t):
     n = net.order.shape[0]
     ptr, itimes = _input_trains(task.inputs, n, trials.counts[t], trials.times, trials.offsets[t])
     no_voltages = np.full(n, -1, np.int64)
-    start, count, buf = _simulate_kernel(
+    spikes = simulate_trial(
         net,
         w_signed,
         tables,
@@ -154,7 +156,9 @@ def forward_trial(net, w_signed, tables, table_ptr, task, trials, t):
         no_voltages,
         np.zeros(0),
         np.zeros((0, 0)),
+        keep,
     )
+    start, count, buf = spikes.start, spikes.count, spikes.buf
     outputs = task.outputs
     n_out = outputs.shape[0]
     oc = np.empty(n_out)
@@ -174,7 +178,7 @@ def forward_trial(net, w_signed, tables, table_ptr, task, trials, t):
         task.temperature,
     )
     pred = predict_nb(oc, first, task.population, task.tie_code, trials.tie_u[t])
-    return start, count, buf, loss, pred
+    return spikes, loss, pred
 
 
 @njit(cache=True, nogil=True)
@@ -184,7 +188,8 @@ def forward_trials(
     """Trials ``lo:hi`` with fixed weights (and their ``tables``, as :func:`forward_trial`):
     ``losses[t]``, ``preds[t]`` and, if it has rows, ``spike_counts[t]`` (n_neurons,)."""
     for t in range(lo, hi):
-        _, count, _, loss, pred = forward_trial(net, w_signed, tables, table_ptr, task, trials, t)
+        spikes, loss, pred = forward_trial(net, w_signed, tables, table_ptr, task, trials, t, False)
+        count = spikes.count
         losses[t] = loss
         preds[t] = pred
         if spike_counts.shape[0] > 0:

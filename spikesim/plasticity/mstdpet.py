@@ -258,10 +258,11 @@ def _edge_z(kp, tbuf, i0, ni, d, j0, nj, duration, end):
 
 
 @njit(cache=True, nogil=True)
-def _mstdpet_trace(kp, net, start, count, buf, duration, out):
+def _mstdpet_trace(kp, net, spikes, duration, out):
     """``out[e] = sign_e z_e(T)`` for every edge (shape (n_edges,)): for each neuron its incoming
     edges, each edge's arrivals merged with the neuron's spikes (cost: the edge's arrivals
     plus its post neuron's spikes, per edge)."""
+    start, count, buf = spikes.start, spikes.count, spikes.buf
     in_ptr, in_edges, pre, sign = net.in_ptr, net.in_edges, net.pre, net.sign
     delay = net.delay_ticks
     tbuf = ticks_of(buf)

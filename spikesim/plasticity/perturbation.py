@@ -173,7 +173,7 @@ def _wp_perturb(kp, seed, w, sign, E):
 
 
 @njit(cache=True, nogil=True)
-def _wp_trace(kp, net, start, count, buf, duration, out):
+def _wp_trace(kp, net, spikes, duration, out):
     """No spike-dependent trace: ``out`` keeps the noise the perturb kernel wrote."""
     return
 
@@ -354,9 +354,10 @@ def _np_perturb(kp, seed, net, w, sign, E):
 
 
 @njit(cache=True, nogil=True)
-def _np_trace(kp, net, start, count, buf, duration, out):
+def _np_trace(kp, net, spikes, duration, out):
     """``out[e] *= sign_e X_e / theta_post(e)`` (the noise already in ``out``), with
     ``X_e`` the trial mean of the presynaptic PSP trace (class docstring)."""
+    start, count, buf = spikes.start, spikes.count, spikes.buf
     in_ptr, in_edges, pre, sign = net.in_ptr, net.in_edges, net.pre, net.sign
     delay = net.delay_ticks
     end = tick_of(duration)

@@ -27,7 +27,7 @@ from numba import njit
 
 from spikesim.errors import ValidationError
 from spikesim.plasticity.base import Rule, register_rule
-from spikesim.plasticity.eligibility import _check_c, _eligibility_kernel, eligibility_reference
+from spikesim.plasticity.eligibility import _check_c, eligibility_kernel, eligibility_reference
 from spikesim.plasticity.rule import apply_update, center_nb
 
 __all__ = ["SH", "SHKernel", "SHState"]
@@ -148,9 +148,11 @@ class SH(Rule):
 
 
 @njit(cache=True, nogil=True)
-def _sh_trace(kp, net, start, count, buf, duration, out):
+def _sh_trace(kp, net, spikes, duration, out):
     """SH eq. (2.4): the eligibility of every edge (``out``, shape (n_edges,))."""
-    _eligibility_kernel(net, start, count, buf, duration, kp.c, out)
+    eligibility_kernel(
+        net, spikes.start, spikes.count, spikes.buf, spikes.arrivals, duration, kp.c, out
+    )
 
 
 @njit(cache=True, nogil=True, fastmath={"reassoc", "nsz"})

@@ -287,12 +287,12 @@ def _forward(kp, net, wt, tabs, task, mods, sig, trials, t, out, E):
     and its prediction in ``out``. ``tabs``: ``(tables, table_ptr)`` of ``wt.signed`` for
     a batch that shares them (a rule that does not perturb), or empty arrays."""
     signed = rule_weights(kp, sig.seed, sig.step0 + t, net, wt.w, wt.sign, wt.signed, E)
-    start, count, buf, loss, pred = forward_trial(net, signed, tabs[0], tabs[1], task, trials, t)
+    spikes, loss, pred = forward_trial(net, signed, tabs[0], tabs[1], task, trials, t, True)
     out.losses[t] = loss
     out.preds[t] = pred
     if mods.of_output.shape[0] > 0:
-        _module_losses(task, mods, trials, t, count, out.glosses[t])
-    return start, count, buf
+        _module_losses(task, mods, trials, t, spikes.count, out.glosses[t])
+    return spikes
 
 
 @njit(cache=True, nogil=True)
@@ -357,19 +357,17 @@ def _train_serial(kp, ks, net, task, mods, sig, trials, prog, wt, out, E2, table
     none = (np.zeros(0), np.zeros(0, np.int64))
     for b0 in range(0, n, b):
         if b == 1:
-            start, count, buf = _forward(kp, net, wt, none, task, mods, sig, trials, b0, out, E2[0])
+            spikes = _forward(kp, net, wt, none, task, mods, sig, trials, b0, out, E2[0])
             if _signals(sig, trials, b0, b0 + 1, prog, out) >= 0:
                 return b0
             if _updates(out, b0):
-                rule_trace(kp, net, start, count, buf, task.duration, E2[0])
+                rule_trace(kp, net, spikes, task.duration, E2[0])
         else:
             tabs = _block_tables(net, wt.signed, TABLE_LIMIT) if tabled else none
             for t in range(b0, b0 + b):
-                start, count, buf = _forward(
-                    kp, net, wt, tabs, task, mods, sig, trials, t, out, E2[t - b0]
-                )
+                spikes = _forward(kp, net, wt, tabs, task, mods, sig, trials, t, out, E2[t - b0])
                 if _may_update(sig, trials, t):
-                    rule_trace(kp, net, start, count, buf, task.duration, E2[t - b0])
+                    rule_trace(kp, net, spikes, task.duration, E2[t - b0])
             bad = _signals(sig, trials, b0, b0 + b, prog, out)
             if bad >= 0:
                 return bad
@@ -387,9 +385,9 @@ def _forward_worker(counter, kp, net, tabs, task, mods, sig, trials, b0, b1, wt,
         t = b0 + fetch_add(counter, 0)
         if t >= b1:
             return
-        start, count, buf = _forward(kp, net, wt, tabs, task, mods, sig, trials, t, out, E2[t - b0])
+        spikes = _forward(kp, net, wt, tabs, task, mods, sig, trials, t, out, E2[t - b0])
         if _may_update(sig, trials, t):
-            rule_trace(kp, net, start, count, buf, task.duration, E2[t - b0])
+            rule_trace(kp, net, spikes, task.duration, E2[t - b0])
 
 
 @njit(cache=True, nogil=True)
@@ -397,14 +395,12 @@ def _simulate_traces(kp, net, w_signed, tabs, task, trials, losses, preds, spike
     """Every trial with fixed weights (``tabs``: their tables): losses, predictions, spike
     counts and traces."""
     for t in range(trials.samples.shape[0]):
-        start, count, buf, loss, pred = forward_trial(
-            net, w_signed, tabs[0], tabs[1], task, trials, t
-        )
+        spikes, loss, pred = forward_trial(net, w_signed, tabs[0], tabs[1], task, trials, t, True)
         losses[t] = loss
         preds[t] = pred
-        for j in range(count.shape[0]):
-            spike_counts[t, j] = count[j]
-        rule_trace(kp, net, start, count, buf, task.duration, E2[t])
+        for j in range(spikes.count.shape[0]):
+            spike_counts[t, j] = spikes.count[j]
+        rule_trace(kp, net, spikes, task.duration, E2[t])
 
 
 LOSS_SPLITS = ("none", "class", "output")
