@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import final
 
 import numpy as np
 from numba import njit
@@ -12,9 +12,19 @@ from spikesim.errors import ValidationError
 __all__ = ["SpikeRecord", "check_input_spikes"]
 
 
-@dataclass(frozen=True, eq=False)
+_KEEP = object()  # SpikeRecord.replace: the attribute is not changed
+
+
+@final
 class SpikeRecord:
-    """Every spike of one trial, input neurons included, sorted by (time, neuron).
+    """Every spike of one trial, input neurons included, in two views of the same spikes.
+
+    ``times`` / ``neurons`` list the spikes sorted by (time, neuron); :meth:`csr` and
+    :meth:`trains` group them by neuron (each neuron's times sorted). A record is built from
+    either view (``SpikeRecord(times, neurons, ...)`` or :meth:`from_csr`, which is how the
+    event engine returns its spikes: the kernel computes them neuron by neuron); the other
+    view is computed on first use and kept. :meth:`counts`, :meth:`spikes_of` and
+    :meth:`trains` of a record built by neuron never sort by time. Read-only.
 
     Attributes
     ----------
@@ -33,13 +43,184 @@ class SpikeRecord:
         Sample times in seconds.
     """
 
-    times: np.ndarray
-    neurons: np.ndarray
-    n_neurons: int
-    duration: float
-    voltage: np.ndarray | None = None
-    voltage_neurons: np.ndarray | None = None
-    voltage_times: np.ndarray | None = None
+    __slots__ = (
+        "_times",
+        "_neurons",
+        "_ptr",
+        "_by_neuron",
+        "n_neurons",
+        "duration",
+        "voltage",
+        "voltage_neurons",
+        "voltage_times",
+    )
+
+    def __init__(
+        self,
+        times: np.ndarray,
+        neurons: np.ndarray,
+        n_neurons: int,
+        duration: float,
+        voltage: np.ndarray | None = None,
+        voltage_neurons: np.ndarray | None = None,
+        voltage_times: np.ndarray | None = None,
+    ):
+        self._store(
+            times, neurons, None, None, n_neurons, duration, voltage, voltage_neurons, voltage_times
+        )
+
+    @classmethod
+    def from_csr(
+        cls,
+        ptr: np.ndarray,
+        times: np.ndarray,
+        n_neurons: int,
+        duration: float,
+        voltage: np.ndarray | None = None,
+        voltage_neurons: np.ndarray | None = None,
+        voltage_times: np.ndarray | None = None,
+    ) -> SpikeRecord:
+        """A record from spikes grouped by neuron, the inverse of :meth:`csr`.
+
+        Parameters
+        ----------
+        ptr : ndarray of int64, shape (n_neurons + 1,)
+            Neuron ``k``'s spikes are ``times[ptr[k]:ptr[k + 1]]``; ``ptr[0] = 0``.
+        times : ndarray of float64, shape (ptr[-1],)
+            Spike times in seconds, sorted within each neuron.
+        n_neurons, duration, voltage, voltage_neurons, voltage_times
+            As for the class.
+
+        Returns
+        -------
+        SpikeRecord
+            Whose ``times`` / ``neurons`` (sorted by time, neuron) are computed on first use.
+
+        Raises
+        ------
+        ValidationError
+            If ``ptr`` does not have ``n_neurons + 1`` entries that bound ``times``.
+        """
+        ptr = np.asarray(ptr)
+        times = np.asarray(times)
+        if (
+            ptr.ndim != 1
+            or ptr.shape[0] != int(n_neurons) + 1
+            or ptr[0] != 0
+            or ptr[-1] != times.shape[0]
+        ):
+            raise ValidationError(
+                f"csr ptr must have n_neurons + 1 = {int(n_neurons) + 1} entries from 0 to "
+                f"len(times) = {times.shape[0]}, got shape {ptr.shape}"
+            )
+        self = object.__new__(cls)
+        self._store(
+            None, None, ptr, times, n_neurons, duration, voltage, voltage_neurons, voltage_times
+        )
+        return self
+
+    def _store(
+        self,
+        times,
+        neurons,
+        ptr,
+        by_neuron,
+        n_neurons,
+        duration,
+        voltage,
+        voltage_neurons,
+        voltage_times,
+    ):
+        put = object.__setattr__
+        put(self, "_times", times)
+        put(self, "_neurons", neurons)
+        put(self, "_ptr", ptr)
+        put(self, "_by_neuron", by_neuron)
+        put(self, "n_neurons", n_neurons)
+        put(self, "duration", duration)
+        put(self, "voltage", voltage)
+        put(self, "voltage_neurons", voltage_neurons)
+        put(self, "voltage_times", voltage_times)
+
+    def replace(
+        self,
+        *,
+        times=_KEEP,
+        neurons=_KEEP,
+        n_neurons=_KEEP,
+        duration=_KEEP,
+        voltage=_KEEP,
+        voltage_neurons=_KEEP,
+        voltage_times=_KEEP,
+    ) -> SpikeRecord:
+        """A new record with the given attributes changed (records are read-only), built by
+        time; nothing is checked (:meth:`validate` does that)."""
+
+        def pick(new, old):
+            return old if new is _KEEP else new
+
+        return SpikeRecord(
+            times=pick(times, self.times),
+            neurons=pick(neurons, self.neurons),
+            n_neurons=pick(n_neurons, self.n_neurons),
+            duration=pick(duration, self.duration),
+            voltage=pick(voltage, self.voltage),
+            voltage_neurons=pick(voltage_neurons, self.voltage_neurons),
+            voltage_times=pick(voltage_times, self.voltage_times),
+        )
+
+    def __setattr__(self, name, value):
+        raise AttributeError(f"SpikeRecord is read-only: cannot set {name!r}")
+
+    def __delattr__(self, name):
+        raise AttributeError(f"SpikeRecord is read-only: cannot delete {name!r}")
+
+    def __reduce__(self):
+        return (
+            _restore_record,
+            (
+                self._times,
+                self._neurons,
+                self._ptr,
+                self._by_neuron,
+                self.n_neurons,
+                self.duration,
+                self.voltage,
+                self.voltage_neurons,
+                self.voltage_times,
+            ),
+        )
+
+    @property
+    def times(self) -> np.ndarray:
+        """Spike times in seconds, sorted by (time, neuron), shape (n_spikes,)."""
+        if self._times is None and self._ptr is not None and self._neurons is None:
+            self._time_view()
+        return self._times
+
+    @property
+    def neurons(self) -> np.ndarray:
+        """Neuron of each spike of :attr:`times`, shape (n_spikes,)."""
+        if self._neurons is None and self._ptr is not None and self._times is None:
+            self._time_view()
+        return self._neurons
+
+    def _time_view(self) -> None:
+        t, nn = _time_order_from_csr(
+            np.ascontiguousarray(self._ptr, np.int64),
+            np.ascontiguousarray(self._by_neuron, np.float64),
+        )
+        object.__setattr__(self, "_neurons", nn)
+        object.__setattr__(self, "_times", t)
+
+    def _neuron_view(self) -> tuple[np.ndarray, np.ndarray]:
+        if self._ptr is None:
+            order = np.argsort(self._neurons, kind="stable")
+            ptr = np.zeros(self.n_neurons + 1, np.int64)
+            np.cumsum(np.bincount(self._neurons, minlength=self.n_neurons), out=ptr[1:])
+            object.__setattr__(self, "_by_neuron", np.ascontiguousarray(self._times[order]))
+            object.__setattr__(self, "_ptr", ptr)
+        return self._ptr, self._by_neuron
 
     def __repr__(self) -> str:
         """A one-line summary (sizes, not the arrays): spikes, neurons, duration, voltages."""
@@ -59,22 +240,26 @@ class SpikeRecord:
 
     @property
     def n_spikes(self) -> int:
-        return int(self.times.shape[0])
+        if self._times is not None:
+            return int(self._times.shape[0])
+        return int(self._by_neuron.shape[0])
 
     def counts(self) -> np.ndarray:
         """Spike count of every neuron, shape (n_neurons,)."""
-        return np.bincount(self.neurons, minlength=self.n_neurons)
+        if self._ptr is not None:
+            return np.diff(self._ptr).astype(np.int64)
+        return np.bincount(self._neurons, minlength=self.n_neurons)
 
     def spikes_of(self, neuron: int) -> np.ndarray:
-        """Sorted spike times (seconds) of one neuron."""
+        """Sorted spike times (seconds) of one neuron (a copy)."""
+        if self._ptr is not None and 0 <= neuron < self.n_neurons:
+            return self._by_neuron[self._ptr[neuron] : self._ptr[neuron + 1]].copy()
         return self.times[self.neurons == neuron]
 
     def trains(self) -> list[np.ndarray]:
         """Spike times of every neuron: a list of ``n_neurons`` sorted arrays."""
-        order = np.argsort(self.neurons, kind="stable")
-        bounds = np.searchsorted(self.neurons[order], np.arange(self.n_neurons + 1))
-        t = self.times[order]
-        return [t[bounds[k] : bounds[k + 1]] for k in range(self.n_neurons)]
+        ptr, t = self._neuron_view()
+        return [t[ptr[k] : ptr[k + 1]] for k in range(self.n_neurons)]
 
     def validate(self) -> SpikeRecord:
         """Check every invariant of the record; return it unchanged.
@@ -164,11 +349,83 @@ class SpikeRecord:
         )
 
     def csr(self) -> tuple[np.ndarray, np.ndarray]:
-        """Spike times grouped by neuron: ``(ptr (n_neurons+1,), times (n_spikes,))``."""
-        order = np.argsort(self.neurons, kind="stable")
-        ptr = np.zeros(self.n_neurons + 1, np.int64)
-        np.cumsum(np.bincount(self.neurons, minlength=self.n_neurons), out=ptr[1:])
-        return ptr, np.ascontiguousarray(self.times[order])
+        """Spike times grouped by neuron: ``(ptr (n_neurons+1,), times (n_spikes,))``, the
+        form :meth:`from_csr` takes; each neuron's times sorted."""
+        ptr, t = self._neuron_view()
+        return ptr.copy(), t.copy()
+
+
+def _restore_record(times, neurons, ptr, by_neuron, n_neurons, duration, voltage, vn, vt):
+    """Unpickle a :class:`SpikeRecord` (its ``__reduce__``)."""
+    rec = object.__new__(SpikeRecord)
+    rec._store(times, neurons, ptr, by_neuron, n_neurons, duration, voltage, vn, vt)
+    return rec
+
+
+@njit(cache=True, nogil=True)
+def _stable_argsort(a):
+    """Stable argsort of ``a`` (1-D float or int array): a bucket pass on the value range, then an
+    insertion sort that only moves elements within their bucket. O(n) for spread-out
+    values; falls back to merge sort when the insertion work grows past 8 n. Equal values
+    keep their original order, so the result equals ``argsort(a, kind="mergesort")``."""
+    k = a.shape[0]
+    idx = np.empty(k, np.int64)
+    if k == 0:
+        return idx
+    lo = a[0]
+    hi = a[0]
+    for p in range(k):
+        if a[p] < lo:
+            lo = a[p]
+        if a[p] > hi:
+            hi = a[p]
+    if hi == lo:
+        for p in range(k):
+            idx[p] = p
+        return idx
+    scale = (k - 1) / (hi - lo)
+    cnt = np.zeros(k + 1, np.int64)
+    for p in range(k):
+        cnt[int((a[p] - lo) * scale) + 1] += 1
+    for b in range(k):
+        cnt[b + 1] += cnt[b]
+    for p in range(k):
+        b = int((a[p] - lo) * scale)
+        idx[cnt[b]] = p
+        cnt[b] += 1
+    moves = 0
+    for p in range(1, k):
+        x = idx[p]
+        ax = a[x]
+        q = p - 1
+        while q >= 0 and a[idx[q]] > ax:
+            idx[q + 1] = idx[q]
+            q -= 1
+            moves += 1
+        idx[q + 1] = x
+        if moves > 8 * k:
+            return np.argsort(a, kind="mergesort")
+    return idx
+
+
+@njit(cache=True, nogil=True)
+def _time_order_from_csr(ptr, by_neuron):
+    """Spikes grouped by neuron (``ptr`` (n + 1,), ``by_neuron`` (n_spikes,)) to (times,
+    neurons) sorted by (time, neuron): a stable sort by time of the neuron-ordered spikes
+    (:func:`_stable_argsort`, O(n_spikes) for spread-out times), the order of
+    ``np.lexsort((neurons, times))``."""
+    total = by_neuron.shape[0]
+    idx = _stable_argsort(by_neuron)
+    times = np.empty(total)
+    neurons = np.empty(total, np.int64)
+    owner = np.empty(total, np.int64)
+    for j in range(ptr.shape[0] - 1):
+        for s in range(ptr[j], ptr[j + 1]):
+            owner[s] = j
+    for p in range(total):
+        times[p] = by_neuron[idx[p]]
+        neurons[p] = owner[idx[p]]
+    return times, neurons
 
 
 def _as_array(name: str, value) -> np.ndarray:
@@ -383,6 +640,7 @@ def _check_sort_fast(times, neurons, is_input, duration):
     k = times.shape[0]
     n = is_input.shape[0]
     keep = 0
+    in_order = True  # already sorted by (neuron, time), as the encoders give them
     for p in range(k):
         t = times[p]
         j = neurons[p]
@@ -390,6 +648,10 @@ def _check_sort_fast(times, neurons, is_input, duration):
             return np.zeros(0), np.zeros(0, np.int64), False
         if t < duration:
             keep += 1
+        if p > 0 and (j < neurons[p - 1] or (j == neurons[p - 1] and t < times[p - 1])):
+            in_order = False
+    if in_order and keep == k:  # nothing to drop or move: the stable sort is the identity
+        return times.copy(), neurons.copy(), True
     kt = np.empty(keep)
     kn = np.empty(keep, np.int64)
     q = 0

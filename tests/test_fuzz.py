@@ -16,7 +16,6 @@ to a path to also get them as JSON.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import os
@@ -515,7 +514,7 @@ def test_fuzz_spike_record_validate(n):
     )
     def run(rec, field, value):
         if field is not None:  # one attribute replaced by an arbitrary value
-            rec = dataclasses.replace(rec, **{field: value})
+            rec = rec.replace(**{field: value})
         out = attempt(name, rec.validate)
         if isinstance(out, spikesim.SpikeRecord):
             # a record that passes validation works with every decoder

@@ -33,6 +33,32 @@ def test_check_input_spikes_equals_lexsort(seed, m, grid, dtype):
     assert np.array_equal(got_n, n[keep][order]) and got_n.dtype == np.int64
 
 
+@settings(max_examples=200, deadline=None)
+@given(
+    seed=st.integers(0, 2**31),
+    m=st.integers(0, 80),
+    presort=st.sampled_from(["neuron-time", "neuron-only", "none"]),
+    late=st.booleans(),
+)
+def test_check_input_spikes_in_order_fast_path_equals_lexsort(seed, m, presort, late):
+    """Inputs already in (neuron, time) order (the encoders' output) take a one-pass path;
+    inputs sorted by neuron only, or with spikes at or after the end, must not."""
+    rng = np.random.default_rng(seed)
+    t = rng.integers(0, 12, m) * 0.01 if late else rng.uniform(0, 0.0999, m)
+    n = rng.integers(0, 5, m)
+    if presort == "neuron-time":
+        order = np.lexsort((t, n))
+        t, n = t[order], n[order]
+    elif presort == "neuron-only":
+        order = np.argsort(n, kind="stable")
+        t, n = t[order], n[order]
+    got_t, got_n = check_input_spikes(NET, (t, n), 0.1)
+    keep = t < 0.1
+    order = np.lexsort((t[keep], n[keep]))
+    assert np.array_equal(got_t, t[keep][order]) and np.array_equal(got_n, n[keep][order])
+    assert got_t is not t and got_n is not n  # copies: the caller's arrays stay theirs
+
+
 @settings(max_examples=60, deadline=None)
 @given(seed=st.integers(0, 2**31), rate=st.sampled_from([50.0, 300.0]))
 def test_records_sorted_like_lexsort_and_batch_equals_kernel(seed, rate):

@@ -32,7 +32,7 @@ from numba import njit
 
 from spikesim.engines.base import Engine, register
 from spikesim.engines.ticks import _TPS, NEVER, check_time_range, tick_of, to_ticks
-from spikesim.record import SpikeRecord
+from spikesim.record import SpikeRecord, _stable_argsort
 
 __all__ = [
     "Arrivals",
@@ -189,52 +189,6 @@ def _scan_block(ng, gstart, gtime, gdecay, sslot, wt, thr_b, tref_b):
                 v[jj] = 0.0
                 refr[jj] = t_now + tref_b[jj]
     return et[:ne], en[:ne]
-
-
-@njit(cache=True, nogil=True)
-def _stable_argsort(a):
-    """Stable argsort of ``a`` (1-D float or int array): a bucket pass on the value range, then an
-    insertion sort that only moves elements within their bucket. O(n) for spread-out
-    values; falls back to merge sort when the insertion work grows past 8 n. Equal values
-    keep their original order, so the result equals ``argsort(a, kind="mergesort")``."""
-    k = a.shape[0]
-    idx = np.empty(k, np.int64)
-    if k == 0:
-        return idx
-    lo = a[0]
-    hi = a[0]
-    for p in range(k):
-        if a[p] < lo:
-            lo = a[p]
-        if a[p] > hi:
-            hi = a[p]
-    if hi == lo:
-        for p in range(k):
-            idx[p] = p
-        return idx
-    scale = (k - 1) / (hi - lo)
-    cnt = np.zeros(k + 1, np.int64)
-    for p in range(k):
-        cnt[int((a[p] - lo) * scale) + 1] += 1
-    for b in range(k):
-        cnt[b + 1] += cnt[b]
-    for p in range(k):
-        b = int((a[p] - lo) * scale)
-        idx[cnt[b]] = p
-        cnt[b] += 1
-    moves = 0
-    for p in range(1, k):
-        x = idx[p]
-        ax = a[x]
-        q = p - 1
-        while q >= 0 and a[idx[q]] > ax:
-            idx[q + 1] = idx[q]
-            q -= 1
-            moves += 1
-        idx[q + 1] = x
-        if moves > 8 * k:
-            return np.argsort(a, kind="mergesort")
-    return idx
 
 
 @njit(cache=True)
@@ -787,37 +741,31 @@ def simulate_csr(network, weights, times, neurons, duration, vrow=None, vtimes=N
 
 
 @njit(cache=True, nogil=True)
-def _record_arrays(start, count, buf):
-    """The kernel's spikes as (times, neurons) sorted by (time, neuron): the neurons'
-    segments in neuron order, then a stable sort by time (:func:`_stable_argsort`, O(n)
-    for spread-out times), the same order as ``np.lexsort((neurons, times))``."""
+def _record_csr(start, count, buf):
+    """The kernel's spikes grouped by neuron, compacted: ``(ptr (n + 1,), times
+    (n_spikes,))``, neuron ``j``'s sorted times in ``times[ptr[j]:ptr[j + 1]]`` (the form
+    of :meth:`SpikeRecord.from_csr`; no sort: the kernel emits each neuron's spikes in
+    time order)."""
     n = start.shape[0]
-    total = 0
+    ptr = np.zeros(n + 1, np.int64)
     for j in range(n):
-        total += count[j]
-    t = np.empty(total)
-    nn = np.empty(total, np.int64)
+        ptr[j + 1] = ptr[j] + count[j]
+    t = np.empty(ptr[n])
     p = 0
     for j in range(n):
         for s in range(start[j], start[j] + count[j]):
             t[p] = buf[s]
-            nn[p] = j
             p += 1
-    idx = _stable_argsort(t)
-    times = np.empty(total)
-    neurons = np.empty(total, np.int64)
-    for p in range(total):
-        times[p] = t[idx[p]]
-        neurons[p] = nn[idx[p]]
-    return times, neurons
+    return ptr, t
 
 
 def to_record(network, start, count, buf, duration, vout=None, vn=None, vt=None):
-    """Assemble a :class:`SpikeRecord` from the kernel's per-neuron output."""
-    times, neurons = _record_arrays(start, count, buf)
-    return SpikeRecord(
-        times=times,
-        neurons=neurons,
+    """Assemble a :class:`SpikeRecord` from the kernel's per-neuron output (by neuron:
+    its time-sorted view is computed on first use)."""
+    ptr, times = _record_csr(start, count, buf)
+    return SpikeRecord.from_csr(
+        ptr,
+        times,
         n_neurons=network.n_neurons,
         duration=float(duration),
         voltage=vout,
@@ -829,8 +777,8 @@ def to_record(network, start, count, buf, duration, vout=None, vn=None, vt=None)
 @njit(cache=True, nogil=True)
 def _trial_record(net, w_signed, tables, table_ptr, neurons, times, duration):
     """One trial from checked input spikes (sorted by neuron, then time) to the record's
-    (times, neurons) sorted by (time, neuron), in one compiled call (the public
-    ``run_batch`` path: no Python between input and record)."""
+    spikes grouped by neuron, ``(ptr, times)`` (:func:`_record_csr`), in one compiled call
+    (the public ``run_batch`` path: no Python between input and record)."""
     n = net.order.shape[0]
     inp_ptr = np.zeros(n + 1, np.int64)
     for p in range(neurons.shape[0]):
@@ -850,7 +798,7 @@ def _trial_record(net, w_signed, tables, table_ptr, neurons, times, duration):
         np.zeros(0),
         np.zeros((0, 0)),
     )
-    return _record_arrays(start, count, buf)
+    return _record_csr(start, count, buf)
 
 
 def simulate_many(network, weights, checked_inputs, duration, *, n_threads=None, records=False):
@@ -868,11 +816,12 @@ def simulate_many(network, weights, checked_inputs, duration, *, n_threads=None,
         Worker threads (default: the number of CPU cores).
 
     records : bool
-        Return each trial's record arrays instead (:func:`_trial_record`).
+        Return each trial's spikes grouped by neuron instead, ``(ptr, times)``
+        (:func:`_trial_record`).
 
     Returns
     -------
-    list of (start, count, buf), or of (times, neurons) with ``records``
+    list of (start, count, buf), or of (ptr, times) with ``records``
         The kernel's output per trial, in input order.
     """
     n_threads = n_threads or os.cpu_count() or 1
@@ -944,8 +893,7 @@ class EventEngine(Engine):
         )
         n = network.n_neurons
         return [
-            SpikeRecord(times=t, neurons=nn, n_neurons=n, duration=float(duration))
-            for t, nn in outs
+            SpikeRecord.from_csr(ptr, t, n_neurons=n, duration=float(duration)) for ptr, t in outs
         ]
 
     def _run(self, network, weights, times, neurons, duration, voltage_neurons, voltage_times):
