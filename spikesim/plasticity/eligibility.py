@@ -134,6 +134,12 @@ def _block_eligibility(
         else:
             xm[jj] = -np.inf
             xp[jj] = buf[start[jn]] if count[jn] > 0 else np.inf
+    # the laid-out loops read xm, xp through views indexed from 0 (chunk, neuron of the
+    # chunk): Numba then drops its negative-index handling there and the loops vectorise
+    xm_full = xm[:cl].reshape((nfull, SCAN_CHUNK))
+    xp_full = xp[:cl].reshape((nfull, SCAN_CHUNK))
+    xm_last = xm[cl:]
+    xp_last = xp[cl:]
     pp = 0
     for a in range(k):
         tau_t = st[a]
@@ -160,21 +166,19 @@ def _block_eligibility(
                 en = np.exp(-c * tau)
                 ep = np.exp(c * tau)
                 for ch in range(nfull):
-                    c0 = ch * SCAN_CHUNK
                     for jj in range(SCAN_CHUNK):
-                        full[ch, row, jj] += en * xm[c0 + jj] - ep * xp[c0 + jj]
+                        full[ch, row, jj] += en * xm_full[ch, jj] - ep * xp_full[ch, jj]
                 for jj in range(nlast):
-                    last[row, jj] += en * xm[cl + jj] - ep * xp[cl + jj]
+                    last[row, jj] += en * xm_last[jj] - ep * xp_last[jj]
             else:
                 for ch in range(nfull):
-                    c0 = ch * SCAN_CHUNK
                     for jj in range(SCAN_CHUNK):
-                        full[ch, row, jj] += np.exp(-c * (tau - xm[c0 + jj])) - np.exp(
-                            -c * (xp[c0 + jj] - tau)
+                        full[ch, row, jj] += np.exp(-c * (tau - xm_full[ch, jj])) - np.exp(
+                            -c * (xp_full[ch, jj] - tau)
                         )
                 for jj in range(nlast):
-                    last[row, jj] += np.exp(-c * (tau - xm[cl + jj])) - np.exp(
-                        -c * (xp[cl + jj] - tau)
+                    last[row, jj] += np.exp(-c * (tau - xm_last[jj])) - np.exp(
+                        -c * (xp_last[jj] - tau)
                     )
         elif factor:
             en = np.exp(-c * tau)
