@@ -164,8 +164,14 @@ def _as_1d(
             k = int(np.flatnonzero(~np.isfinite(arr))[0])
             raise ValidationError(f"{name}[{k}] is {arr[k].item()!r}; all values must be finite")
     target = np.dtype(dtype)
-    if target.kind == "i" and arr.size and arr.dtype.kind != "b":
-        # values the target integer cannot hold would wrap around in the cast
+    if (
+        target.kind == "i"
+        and arr.size
+        and arr.dtype.kind != "b"
+        and not np.can_cast(arr.dtype, target, "safe")
+    ):
+        # values the target integer cannot hold would wrap around in the cast (an integer
+        # type the target holds entirely needs no check: two passes fewer per id array)
         info = np.iinfo(target)
         lo, hi = arr.min(), arr.max()
         if arr.dtype.kind == "f":
@@ -219,20 +225,25 @@ def _counting_csr(keys, n, perm):  # pragma: no cover - compiled
     (n_edges,) with the edge ids grouped by key, in edge order within a key, and returns
     ``ptr`` (n + 1,): key ``k``'s edges are ``perm[ptr[k]:ptr[k+1]]``. O(n + n_edges), no
     per-edge temporaries (what ``np.argsort(keys, kind="stable")`` gives)."""
-    ptr = np.zeros(n + 1, np.int64)
+    m = keys.shape[0]
     ordered = True
-    prev = -1
-    for e in range(keys.shape[0]):
-        k = keys[e]
-        ptr[k + 1] += 1
-        ordered &= k >= prev
-        prev = k
-    for k in range(n):
-        ptr[k + 1] += ptr[k]
+    for e in range(1, m):
+        ordered &= keys[e] >= keys[e - 1]
     if ordered:  # already grouped (e.g. the incoming edges of a layered network)
-        for e in range(keys.shape[0]):
+        # key k's edges start where the keys reach k: a binary search per key instead of a
+        # counting pass (whose increments of one counter per run form a dependency chain)
+        ptr = np.searchsorted(keys, np.arange(n + 1), side="left").astype(np.int64)
+        for e in range(m):
             perm[e] = e
         return ptr
+    ptr = _tiled_perm(keys, n, perm)  # e.g. the outgoing edges of dense layers
+    if ptr.shape[0] > 0:
+        return ptr
+    ptr = np.zeros(n + 1, np.int64)
+    for e in range(m):
+        ptr[keys[e] + 1] += 1
+    for k in range(n):
+        ptr[k + 1] += ptr[k]
     pos = ptr[:n].copy()
     for e in range(keys.shape[0]):
         k = keys[e]
@@ -242,12 +253,85 @@ def _counting_csr(keys, n, perm):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def _ids_increase(pre, post):  # pragma: no cover - compiled
-    """Whether ``pre[e] < post[e]`` for every edge."""
+def _tiled_perm(keys, n, perm):  # pragma: no cover - compiled
+    """The stable grouping of :func:`_counting_csr` without counting or scattering, when
+    ``keys`` (in ``[0, n)``) is a run of *segments*, each one block of consecutive keys
+    ``a, a+1, ..., a+na-1`` repeated ``nb`` times, every segment's keys above the previous
+    segment's (the sources of dense post-major layers, :func:`layered`). Key ``a + i`` of
+    the segment starting at edge ``s0`` then has the edges ``s0 + i + r na``,
+    ``r = 0 .. nb-1``: ``perm`` is written in order (sequential writes instead of one
+    write stream per key) and ``ptr`` follows from the segments. Returns ``ptr`` (n + 1,),
+    or an empty array (``perm`` untouched) if ``keys`` is not such a run."""
+    m = keys.shape[0]
+    fail = np.zeros(0, np.int64)
+    seg = np.empty((16, 4), np.int64)  # (first edge, a, na, nb) per segment; grows
+    ns = 0
+    e = 0
+    prev = -1  # the largest key of the previous segment
+    while e < m:
+        a = keys[e]
+        if a <= prev:
+            return fail
+        na = 1
+        while e + na < m and keys[e + na] == a + na:
+            na += 1
+        if a + na > n:
+            return fail
+        nb = 1
+        while e + (nb + 1) * na <= m:
+            s0 = e + nb * na
+            same = True
+            for i in range(na):
+                if keys[s0 + i] != a + i:
+                    same = False
+                    break
+            if not same:
+                break
+            nb += 1
+        if ns == seg.shape[0]:
+            grown = np.empty((2 * ns, 4), np.int64)
+            grown[:ns] = seg
+            seg = grown
+        seg[ns, 0] = e
+        seg[ns, 1] = a
+        seg[ns, 2] = na
+        seg[ns, 3] = nb
+        ns += 1
+        prev = a + na - 1
+        e += nb * na
+    ptr = np.zeros(n + 1, np.int64)
+    for q in range(ns):
+        a, na, nb = seg[q, 1], seg[q, 2], seg[q, 3]
+        for i in range(na):
+            ptr[a + i + 1] = nb
+    for k in range(n):
+        ptr[k + 1] += ptr[k]
+    for q in range(ns):
+        e, a, na, nb = seg[q, 0], seg[q, 1], seg[q, 2], seg[q, 3]
+        for i in range(na):
+            p = ptr[a + i]
+            for r in range(nb):
+                perm[p + r] = e + i + r * na
+    return ptr
+
+
+@njit(cache=True, nogil=True)
+def _id_stats(pre, post):  # pragma: no cover - compiled
+    """One pass over the edges' ids: ``(min(pre), max(pre), min(post), max(post),
+    increase)`` with ``increase`` whether ``pre[e] < post[e]`` for every edge (four
+    reductions and the test of increasing ids in one). At least one edge."""
+    lo_a = hi_a = pre[0]
+    lo_b = hi_b = post[0]
+    up = True
     for e in range(pre.shape[0]):
-        if pre[e] >= post[e]:
-            return False
-    return True
+        a = pre[e]
+        b = post[e]
+        lo_a = min(lo_a, a)
+        hi_a = max(hi_a, a)
+        lo_b = min(lo_b, b)
+        hi_b = max(hi_b, b)
+        up &= a < b
+    return lo_a, hi_a, lo_b, hi_b, up
 
 
 @njit(cache=True, nogil=True)
@@ -505,10 +589,15 @@ class Network:
             allow_scalar=False,
             per="one per edge, as many as pre",
         )
-        for name, arr in (("pre", pre), ("post", post)):
-            if m and (arr.min() < 0 or arr.max() >= n):
-                k = int(np.flatnonzero((arr < 0) | (arr >= n))[0])
-                raise ValidationError(f"{name}[{k}] = {arr[k]} is not a neuron (n_neurons = {n})")
+        increase = True
+        if m:
+            lo_a, hi_a, lo_b, hi_b, increase = _id_stats(pre, post)
+            for name, arr, lo, hi in (("pre", pre, lo_a, hi_a), ("post", post, lo_b, hi_b)):
+                if lo < 0 or hi >= n:
+                    k = int(np.flatnonzero((arr < 0) | (arr >= n))[0])
+                    raise ValidationError(
+                        f"{name}[{k}] = {arr[k]} is not a neuron (n_neurons = {n})"
+                    )
         weight = _as_1d(
             "weight",
             self.weight,
@@ -570,7 +659,7 @@ class Network:
         eidx = edge_index_dtype(m)
         out_edges = np.empty(m, eidx)
         out_ptr = _counting_csr(pre, n, out_edges)
-        if _ids_increase(pre, post):
+        if increase:
             # every edge goes to a larger id: Kahn's smallest-first order is 0, 1, ..., n-1
             # (by induction, neuron k's sources are all < k, so k is the smallest ready one)
             order, done = np.arange(n, dtype=np.int64), n

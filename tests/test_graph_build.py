@@ -100,6 +100,52 @@ def test_order_and_csr_equal_slow_references(n, p, seed):
     np.testing.assert_array_equal(a.out_ptr, np.r_[0, np.cumsum(np.bincount(net.pre, minlength=n))])
 
 
+@st.composite
+def tiled_keys(draw):
+    """Keys made of segments (a block of consecutive keys repeated), as the sources of
+    dense layers are, then perhaps broken: a key changed, segments out of order, a
+    partial repeat, a segment overlapping another."""
+    segs, a = [], draw(st.integers(0, 3))
+    for _ in range(draw(st.integers(1, 4))):
+        na, nb = draw(st.integers(1, 6)), draw(st.integers(1, 5))
+        segs.append(np.tile(np.arange(a, a + na), nb))
+        a += na + draw(st.integers(0, 2))
+    how = draw(st.sampled_from(["tiled", "changed", "swapped", "partial", "overlap"]))
+    if how == "swapped" and len(segs) > 1:
+        segs[0], segs[1] = segs[1], segs[0]
+    keys = np.concatenate(segs)
+    if how == "changed":
+        keys[draw(st.integers(0, keys.size - 1))] = draw(st.integers(0, a))
+    elif how == "partial":
+        keys = keys[: draw(st.integers(1, keys.size))]
+    elif how == "overlap":
+        keys = np.concatenate([keys, keys[: draw(st.integers(1, keys.size))]])
+    return keys.astype(np.int32), a + 1
+
+
+@settings(max_examples=300, deadline=None)
+@given(case=tiled_keys())
+def test_counting_csr_equals_a_stable_sort_on_tiled_keys(case):
+    # the tiled fast path (the outgoing edges of dense layers) and its fall-back to the
+    # scatter: both against numpy's stable argsort
+    keys, n = case
+    perm = np.full(keys.size, -1, np.int64)
+    ptr = graph._counting_csr(keys, n, perm)
+    np.testing.assert_array_equal(perm, np.argsort(keys, kind="stable"))
+    np.testing.assert_array_equal(ptr, np.r_[0, np.cumsum(np.bincount(keys, minlength=n))])
+
+
+def test_dense_layers_take_the_tiled_path():
+    # the keys of a dense layered network's sources are tiled: no scatter needed
+    net = graph.layered([7, 5, 3], seed=1)
+    n = net.n_neurons
+    perm = np.empty(net.n_edges, np.int64)
+    ptr = graph._tiled_perm(net.pre, n, perm)
+    np.testing.assert_array_equal(ptr, np.r_[0, np.cumsum(np.bincount(net.pre, minlength=n))])
+    np.testing.assert_array_equal(perm, np.argsort(net.pre, kind="stable"))
+    assert graph._tiled_perm(net.pre[::-1].copy(), n, perm).size == 0
+
+
 def test_increasing_ids_order_is_the_identity_and_equals_kahn():
     # the fast path (every edge to a larger id) against the heap, on a layered network
     net = graph.layered([5, 4, 3], p_connect=0.6, seed=2)
