@@ -19,7 +19,7 @@ from spikesim.plasticity.rule import (
     learning_rate,
     new_baseline_state,
 )
-from spikesim.plasticity.trainer import Trainer
+from spikesim.plasticity.trainer import Trainer, weights_record
 
 
 def reference_training(tr: Trainer, n_chunks: int):
@@ -97,8 +97,10 @@ def reference_training(tr: Trainer, n_chunks: int):
     return w, e_mean, np.array(losses), np.array(rel)
 
 
-def small_trainer(*, batch, n_threads, baseline, center, presentations=1, chunk=12, seed=0):
-    net = spikesim.layered([12, 8, 3], inhibitory_fraction=0.25, delay=0.001, seed=seed)
+def small_trainer(
+    *, batch, n_threads, baseline, center, presentations=1, chunk=12, seed=0, inhibitory=0.25
+):
+    net = spikesim.layered([12, 8, 3], inhibitory_fraction=inhibitory, delay=0.001, seed=seed)
     rng = np.random.default_rng(seed)
     n = 5
     return Trainer(
@@ -124,16 +126,20 @@ def small_trainer(*, batch, n_threads, baseline, center, presentations=1, chunk=
 
 
 @pytest.mark.parametrize(
-    "batch, n_threads, baseline, center, presentations",
+    "batch, n_threads, baseline, center, presentations, inhibitory",
     [
-        (4, 2, "ema", False, 1),
-        (6, 3, "per-sample", True, 1),
-        (3, 1, "previous", False, 1),
-        (4, 4, "ema", True, 2),
+        (4, 2, "ema", False, 1, 0.25),
+        (6, 3, "per-sample", True, 1, 0.25),
+        (3, 1, "previous", False, 1, 0.25),
+        (4, 4, "ema", True, 2, 0.25),
+        (1, 1, "previous", False, 1, 0.25),
+        # all excitatory: the kernels read ``w`` itself as the signed weights
+        (1, 1, "ema", False, 1, 0.0),
+        (4, 2, "per-sample", True, 1, 0.0),
     ],
 )
 def test_batched_training_equals_sequential_reference(
-    batch, n_threads, baseline, center, presentations
+    batch, n_threads, baseline, center, presentations, inhibitory
 ):
     tr = small_trainer(
         batch=batch,
@@ -141,7 +147,9 @@ def test_batched_training_equals_sequential_reference(
         baseline=baseline,
         center=center,
         presentations=presentations,
+        inhibitory=inhibitory,
     )
+    assert bool(np.all(tr.network.sign > 0)) == (inhibitory == 0.0)
     w0 = tr.w.copy()
     out = [tr.train_chunk() for _ in range(2)]
     w_ref, e_mean_ref, losses_ref, rel_ref = reference_training(tr, 2)
@@ -192,3 +200,13 @@ def test_fetch_add_hands_out_every_item_once():
     # every thread that ran took one fetch beyond the end, so the counter tells how many
     # fetches were made: n items plus one per thread, i.e. no item was handed out twice
     assert counter[0] == n + n_threads
+
+
+def test_weights_record_shares_w_only_when_every_sign_is_positive():
+    w = np.array([0.5, 1.0, 2.0])
+    none = np.zeros(0, np.int64)
+    exc = weights_record(w, np.ones(3), none, np.zeros(0))
+    assert exc.excitatory and exc.signed is w
+    mixed = weights_record(w, np.array([1.0, -1.0, 1.0]), none, np.zeros(0))
+    assert not mixed.excitatory and mixed.signed is not w
+    np.testing.assert_array_equal(mixed.signed, [0.5, -1.0, 2.0])

@@ -95,20 +95,18 @@ def apply_update(w, E, a, max_change, w_min, w_max, lo, hi):
     f_lo = 1.0 - max_change
     f_hi = 1.0 + max_change
     # slices indexed from 0: Numba then drops its negative-index handling and the loop
-    # compiles to branch-free (vector) code, several times faster than ``w[e]``, ``lo <= e``
+    # compiles to branch-free (vector) code, several times faster than ``w[e]``, ``lo <= e``.
+    # The clips are written as two independent selects each, not if/elif: the same values
+    # (NaN passes both, as before) in half the time (79,400 edges: 23 against 43 us)
     ws = w[lo:hi]
     Es = E[lo:hi]
     for i in range(ws.shape[0]):
         f = 1.0 + a * Es[i]
-        if f < f_lo:
-            f = f_lo
-        elif f > f_hi:
-            f = f_hi
+        f = f_lo if f < f_lo else f
+        f = f_hi if f > f_hi else f
         x = ws[i] * f
-        if x < w_min:
-            x = w_min
-        elif x > w_max:
-            x = w_max
+        x = w_min if x < w_min else x
+        x = w_max if x > w_max else x
         ws[i] = x
 
 

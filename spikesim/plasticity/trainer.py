@@ -116,13 +116,24 @@ class Weights(NamedTuple):
     """Weights as the kernels read and write them: magnitudes ``w``, ``signed = sign * w``
     (what the engine uses) and the edge signs, each shape (n_edges,); ``frozen``: the
     sorted indices of the edges the rule must not change (int64, often empty) and
-    ``frozen_w`` their fixed weights."""
+    ``frozen_w`` their fixed weights; ``excitatory``: every sign is +1, and ``signed`` is
+    ``w`` itself (the same array: nothing to copy after an update). Make it with
+    :func:`weights_record`."""
 
     w: np.ndarray
     signed: np.ndarray
     sign: np.ndarray
     frozen: np.ndarray
     frozen_w: np.ndarray
+    excitatory: bool
+
+
+def weights_record(w, sign, frozen, frozen_w) -> Weights:
+    """The :class:`Weights` record of magnitudes ``w`` (kernel order, updated in place by the
+    kernels) and signs ``sign`` (float64, +1 or -1): with every sign +1 ``signed`` is ``w``
+    itself, otherwise a new array ``sign * w``."""
+    excitatory = bool(np.all(sign > 0))
+    return Weights(w, w if excitatory else sign * w, sign, frozen, frozen_w, excitatory)
 
 
 class Outcome(NamedTuple):
@@ -338,6 +349,8 @@ def _update_range(kp, ks, wt, mods, E2, signal, gsig, lo, hi, rel):
                 e = wt.frozen[q]
                 if lo <= e < hi:
                     wt.w[e] = wt.frozen_w[q]
+    if wt.excitatory:  # ``signed`` is ``w``
+        return
     ws, ss, wo = wt.w[lo:hi], wt.sign[lo:hi], wt.signed[lo:hi]  # 0-based: see apply_update
     for i in range(ws.shape[0]):
         wo[i] = ss[i] * ws[i]
@@ -876,7 +889,7 @@ class Trainer:
         ks = self.rule.State(*(self._kernel_order(a) for a in self.rule_state))
         out = self._outcome(np.full(k, np.nan), np.full(k, -1, np.int64), np.zeros(k), np.zeros(k))
         w = self._kernel_order(self.w)
-        wt = Weights(w, self._sign * w, self._sign, self._frozen, self._frozen_w)
+        wt = weights_record(w, self._sign, self._frozen, self._frozen_w)
         bad = self._run_chunk(trials, prog, ks, wt, out)
         losses, rel = out.losses, out.rel
         if bad >= 0:
@@ -979,7 +992,7 @@ class Trainer:
         trials = Trials(samples, pres, counts, times, spike_offsets(counts), shuf, np.zeros(k))
         ks = self.rule.State(*(self._kernel_order(a) for a in self.rule_state))
         wk = self._kernel_order(w)
-        wt = Weights(wk, self._sign * wk, self._sign, self._frozen, self._frozen_w)
+        wt = weights_record(wk, self._sign, self._frozen, self._frozen_w)
         out = self._outcome(losses, preds, np.zeros(k), rel)
         bstate = bstate.reshape(self.n_modules, -1) if bstate.ndim == 1 else bstate
         ring = ring.reshape(-1, self.n_modules) if ring.ndim == 1 else ring
